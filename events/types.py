@@ -1,0 +1,320 @@
+"""Every fact the bot can log, as frozen tagged msgspec Structs.
+
+Events carry only the fact. Where and when it was logged (session, seq, wall-clock ts, trio time,
+the actor that emitted it and the event that caused it) lives in the `Envelope` that the bus's one
+writer fills: the emitter cannot know its seq, replay must compare facts without timestamps, and
+one event type never has to grow bookkeeping fields that its tests would have to fake.
+
+Evolution follows msgspec's rules: a new field gets a default; a tag or a field's type never
+changes. A breaking change bumps `SCHEMA_VERSION` and adds an upcaster in `events/codec.py`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+Side = Literal["BUY", "SELL"]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Base of every logged fact."""
+
+
+# --- HTTP through the limiter -------------------------------------------------------------------
+
+
+class ApiRequest(Event, frozen=True, kw_only=True):
+    """An actor asks the limiter to perform one C2C call.
+
+    The request is unsigned: the limiter adds timestamp, recvWindow and signature when it sends,
+    so no secret and nothing time-dependent is logged. `effect` marks calls that change something
+    at Binance (EP-7, EP-8): the bus makes them durable before the limiter sees them.
+    """
+
+    request_id: str  # unique per session, chosen by the requesting actor
+    endpoint: str  # "EP-0", "EP-7", "TIME", ...
+    method: str
+    base: Literal["sapi", "bapi"]
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: str | None = None  # JSON text exactly as sent
+    signed: bool = True
+    effect: bool = False
+    priority: int = 5  # lower goes first when the budget is short
+    purpose: str = ""  # what the caller will do with the answer (e.g. the advNo)
+
+
+class ApiResponse(Event, frozen=True, kw_only=True):
+    """The raw answer to an ApiRequest, whatever its status, as recorded for replay."""
+
+    request_id: str
+    endpoint: str
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()  # only those that matter (weights, Retry-After)
+    body: bytes = b""
+    elapsed_ms: int = 0
+    attempt: int = 1
+    final: bool = True  # False when the limiter will retry this request itself
+
+
+class ApiError(Event, frozen=True, kw_only=True):
+    """An ApiRequest that ended without a usable answer (transport failure, refusal, give-up)."""
+
+    request_id: str
+    endpoint: str
+    kind: str  # "transport", "breaker_open", "banned", "fatal", "gave_up", "dry_run"
+    message: str
+    code: int | None = None
+    status: int | None = None
+    body: bytes = b""
+    attempt: int = 1
+    final: bool = True  # False when the limiter will retry this request itself
+
+
+class ClockSynced(Event, frozen=True, kw_only=True):
+    offset_ms: int
+    round_trip_ms: int
+
+
+class BreakerOpened(Event, frozen=True, kw_only=True):
+    failures: int
+    open_s: float
+
+
+class BreakerClosed(Event, frozen=True, kw_only=True):
+    trial_endpoint: str
+
+
+class LimiterBackoff(Event, frozen=True, kw_only=True):
+    reason: str  # "429", "-1003", "weight", "418", "403"
+    delay_s: float
+
+
+# --- the order book -----------------------------------------------------------------------------
+
+
+class BookAd(msgspec.Struct, frozen=True, kw_only=True):
+    """One ad as the book shows it, compact: what pricing and fill models need, nothing more."""
+
+    adv_no: str
+    price: Decimal
+    surplus: Decimal  # crypto left
+    min_amount: Decimal  # fiat per order
+    max_amount: Decimal
+    pay_methods: tuple[str, ...] = ()
+    nickname: str = ""
+    month_orders: int = 0
+    finish_rate: Decimal = Decimal("0")
+    mine: bool = False
+
+
+class BookSnapshot(Event, frozen=True, kw_only=True):
+    """The ads competing on one side of one market, best first.
+
+    `ad_side` is the side of the ads listed (SELL ads are what a buyer sees), which is the side of
+    my ad that competes in this list.
+    """
+
+    asset: str
+    fiat: str
+    ad_side: Side
+    pages: int
+    ads: tuple[BookAd, ...]
+    complete: bool = True  # False when a page failed or came back empty early (soft limit)
+
+
+# --- my ads and pricing -------------------------------------------------------------------------
+
+
+class MyAd(msgspec.Struct, frozen=True, kw_only=True):
+    adv_no: str
+    side: Side
+    asset: str
+    fiat: str
+    price: Decimal
+    status: int  # 1 online, 3 offline, 4 closed
+    surplus: Decimal = Decimal("0")
+    min_amount: Decimal = Decimal("0")
+    max_amount: Decimal = Decimal("0")
+    pay_methods: tuple[str, ...] = ()
+    price_scale: int = 2
+
+
+class MyAdsLoaded(Event, frozen=True, kw_only=True):
+    ads: tuple[MyAd, ...]
+
+
+class RepriceDecided(Event, frozen=True, kw_only=True):
+    """The strategy's verdict for one ad on one snapshot, "hold" included, with its reason."""
+
+    adv_no: str
+    strategy: str
+    action: Literal["reprice", "hold"]
+    old_price: Decimal
+    new_price: Decimal | None
+    rule: str  # which rule decided: "undercut", "lead_by_one", "deadband", "rate_cap", ...
+    reason: str  # readable: "best competitor X at 461.50, one step 0.01 better"
+    competitor: str | None = None  # advNo of the ad priced against
+    competitor_price: Decimal | None = None
+    clamp: str | None = None  # "floor" / "ceiling" when a bound changed the price
+
+
+class AdRepriced(Event, frozen=True, kw_only=True):
+    adv_no: str
+    old_price: Decimal
+    new_price: Decimal
+    request_id: str = ""
+
+
+class RepriceFailed(Event, frozen=True, kw_only=True):
+    adv_no: str
+    price: Decimal
+    code: int | None
+    message: str
+    will_retry: bool
+
+
+class AdPaused(Event, frozen=True, kw_only=True):
+    adv_no: str
+    code: int
+    reason: str
+
+
+class AdResumed(Event, frozen=True, kw_only=True):
+    adv_no: str
+
+
+class AdStatusChanged(Event, frozen=True, kw_only=True):
+    adv_nos: tuple[str, ...]
+    status: int
+    failed: tuple[str, ...] = ()
+
+
+class DryRunSkipped(Event, frozen=True, kw_only=True):
+    """An effect that --dry-run recorded instead of sending."""
+
+    endpoint: str
+    body: str
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+class OrderOpened(Event, frozen=True, kw_only=True):
+    order_no: str
+    adv_no: str
+    side: Side  # the merchant's side of the trade (my ad's tradeType)
+    asset: str
+    fiat: str
+    amount: Decimal
+    price: Decimal
+    total_price: Decimal
+    status: int
+    counterparty: str = ""
+    create_time_ms: int = 0
+
+
+class OrderStatusChanged(Event, frozen=True, kw_only=True):
+    order_no: str
+    old_status: int
+    new_status: int
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+
+class ChatConnected(Event, frozen=True, kw_only=True):
+    attempt: int
+
+
+class ChatDisconnected(Event, frozen=True, kw_only=True):
+    reason: str
+
+
+class ChatFrameReceived(Event, frozen=True, kw_only=True):
+    """One WebSocket text frame exactly as received, for replay."""
+
+    text: str
+
+
+class ChatFrameSent(Event, frozen=True, kw_only=True):
+    text: str
+
+
+class ChatMessageReceived(Event, frozen=True, kw_only=True):
+    message_id: str
+    order_no: str
+    msg_type: str
+    content: str
+    self_sent: bool = False
+    create_time_ms: int = 0
+    source: Literal["socket", "history"] = "socket"
+
+
+class ChatSendRequest(Event, frozen=True, kw_only=True):
+    """Write-ahead of a chat reply: durable in the log before the frame leaves."""
+
+    order_no: str
+    uuid: str
+    content: str
+    reason: Literal["greeting", "auto_reply"]
+    keyword: str | None = None
+
+
+class ChatMessageSent(Event, frozen=True, kw_only=True):
+    order_no: str
+    uuid: str
+    content: str
+    reason: Literal["greeting", "auto_reply"]
+
+
+# --- bad input and supervision ------------------------------------------------------------------
+
+
+class DecodeFailed(Event, frozen=True, kw_only=True):
+    """Input that could not be understood: kept raw, with the typed error that rejected it."""
+
+    source: str  # "EP-0", "chat-frame", ...
+    error: str
+    message: str
+    raw: bytes = b""
+
+
+class ActorFailed(Event, frozen=True, kw_only=True):
+    actor: str
+    error: str
+    message: str
+    restart_in_s: float
+
+
+class ActorStarted(Event, frozen=True, kw_only=True):
+    actor: str
+    attempt: int = 1
+
+
+class BacktestCompleted(Event, frozen=True, kw_only=True):
+    """One strategy's result over the books of one or more recorded sessions."""
+
+    strategy: str
+    params: str  # the StrategyConfig as JSON
+    source_sessions: tuple[int, ...]
+    snapshots: int
+    filled_volume: Decimal  # crypto
+    vwap: Decimal | None
+    vs_best: Decimal | None  # fiat per unit, signed so that positive is better for me
+    margin: Decimal | None  # against the opposite side's best
+    share_rank1: Decimal  # 0..1 of time
+    share_top3: Decimal
+    reprices: int
+    requests_per_s: Decimal
+    price_wars: int
+
+
+class RunStopped(Event, frozen=True, kw_only=True):
+    reason: str  # "duration", "signal", "fatal", "done"
+    message: str = ""
