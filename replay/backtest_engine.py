@@ -1,0 +1,172 @@
+"""The backtest loop: fold recorded BookSnapshots through strategies, one plain synchronous pass.
+
+No trio and no clock: a snapshot's time is its envelope's `t`, and each strategy runs through
+`strategies.evaluate`, the pipeline the live ads actor calls. Several strategies share one pass
+over the log, so the log is read and decoded once however many are compared.
+
+Each strategy gets one virtual ad per (asset, fiat, side) seen in the books. It starts from my
+recorded ad of that side in the session's first MyAdsLoaded when there is one (price, limits,
+pay methods, surplus). Otherwise it starts at the best other ad's price of the first snapshot,
+with no pay-method restriction, limits 0 to unlimited, an unlimited surplus and the price scale
+of the book's prices. Sessions are independent: each starts fresh, its `t` shifted to follow the
+previous session on one time line. Incomplete snapshots (a page missing) are skipped: a short
+book misleads both the strategy and the fill model. The fill model is in `replay.fills`, the
+metrics in `replay.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+
+import msgspec
+
+from events import BacktestCompleted, BookSnapshot, Envelope, MyAd, MyAdsLoaded
+from replay.backtest_side import RunSpec, SideRun, Trace, virtual_ad
+from replay.metrics import Metrics
+from strategies.book import market_best, other_side
+
+PROGRESS_EVERY = 2048
+
+
+class SessionTape(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded session to backtest: my ads as first loaded, and its snapshots in order.
+
+    `envelopes` may hold any events (only complete BookSnapshots are used) and may be a lazy
+    iterator straight from the log.
+    """
+
+    session: int
+    my_ads: tuple[MyAd, ...] = ()
+    envelopes: Iterable[Envelope] = ()
+
+
+class StrategyResult(msgspec.Struct, kw_only=True):
+    """One strategy's outcome: the event to log, per-side fill figures and, if asked, a trace."""
+
+    spec: RunSpec
+    summary: BacktestCompleted
+    sell_volume: Decimal
+    buy_volume: Decimal
+    sell_vwap: Decimal | None
+    buy_vwap: Decimal | None
+    trace: Trace | None = None
+
+
+def tape_of(session: int, envelopes: Sequence[Envelope]) -> SessionTape:
+    """Build a SessionTape from a session's events in memory (its first MyAdsLoaded, if any)."""
+    loaded = next((e.event for e in envelopes if isinstance(e.event, MyAdsLoaded)), None)
+    return SessionTape(session=session, my_ads=loaded.ads if loaded else (),
+                       envelopes=envelopes)
+
+
+class _Runner:
+    """One strategy across the whole run: its metrics, its trace and its per-side states."""
+
+    def __init__(self, spec: RunSpec, trace: bool) -> None:
+        self.spec = spec
+        self.metrics = Metrics()
+        self.trace = Trace() if trace else None
+        self.sides: dict[tuple[str, str, str], SideRun] = {}
+
+    def start_session(self) -> None:
+        """Close the sides of the session before (their price wars count) and start afresh."""
+        for side in self.sides.values():
+            self.metrics.wars += side.close()
+        self.sides = {}
+
+    def step(self, t: float, key: tuple[str, str, str], snap: BookSnapshot,
+             prev: BookSnapshot | None, opposite: BookSnapshot | None,
+             my_ads: tuple[MyAd, ...]) -> None:
+        side = self.sides.get(key)
+        if side is None:
+            ad = virtual_ad(snap, my_ads)
+            side = self.sides[key] = SideRun(self.spec, ad, self.metrics, self.trace)
+        side.step(t, snap, prev, opposite)
+
+
+class _Pass:
+    """One read of the tapes feeding every runner, session by session."""
+
+    def __init__(self, specs: Sequence[RunSpec], trace: bool,
+                 on_progress: Callable[[int], None] | None) -> None:
+        self.runners = [_Runner(spec, trace) for spec in specs]
+        self.best = Trace() if trace else None
+        self.on_progress = on_progress
+        self.sessions: list[int] = []
+        self.done = 0
+        self.offset = self.duration = 0.0
+
+    def session(self, tape: SessionTape) -> None:
+        self.sessions.append(tape.session)
+        for runner in self.runners:
+            runner.start_session()
+        first = last = None
+        latest: dict[tuple[str, str, str], BookSnapshot] = {}
+        for env in tape.envelopes:
+            snap = env.event
+            if not isinstance(snap, BookSnapshot) or not snap.complete:
+                continue
+            last = t = env.t + self.offset
+            first = t if first is None else first
+            key = (snap.asset, snap.fiat, snap.ad_side)
+            prev = latest.get(key)
+            opposite = latest.get((snap.asset, snap.fiat, other_side(snap.ad_side)))
+            for runner in self.runners:
+                runner.step(t, key, snap, prev, opposite, tape.my_ads)
+            latest[key] = snap
+            self._count(t, snap)
+        if first is not None:
+            self.duration += last - first
+            self.offset = last
+
+    def _count(self, t: float, snap: BookSnapshot) -> None:
+        if self.best is not None:
+            best = market_best(snap)
+            self.best.add_price(snap.ad_side, t, best.price if best else None)
+        self.done += 1
+        if self.on_progress is not None and self.done % PROGRESS_EVERY == 0:
+            self.on_progress(self.done)
+
+    def finish(self) -> list[StrategyResult]:
+        for runner in self.runners:
+            runner.start_session()
+        if self.on_progress is not None:
+            self.on_progress(self.done)
+        sessions = tuple(self.sessions)
+        return [_result(r, sessions, self.done, self.duration, self.best) for r in self.runners]
+
+
+def run_backtest(tapes: Iterable[SessionTape], specs: Sequence[RunSpec], *, trace: bool = False,
+                 on_progress: Callable[[int], None] | None = None) -> list[StrategyResult]:
+    """Run every spec over every tape's snapshots in one pass and return one result per spec.
+
+    Args:
+        tapes: the sessions, in order.
+        specs: the strategies with their parameters.
+        trace: also keep the price and fill series a plot needs.
+        on_progress: called with the number of snapshots done, every few thousand.
+    """
+    run = _Pass(specs, trace, on_progress)
+    for tape in tapes:
+        run.session(tape)
+    return run.finish()
+
+
+def _result(runner: _Runner, sessions: tuple[int, ...], snapshots: int, duration: float,
+            best_trace: Trace | None) -> StrategyResult:
+    m = runner.metrics
+    m.snapshots = snapshots
+    rank1, top3 = m.shares()
+    summary = BacktestCompleted(
+        strategy=runner.spec.name, params=runner.spec.params_json(), source_sessions=sessions,
+        snapshots=snapshots, filled_volume=m.volume, vwap=m.vwap(), vs_best=m.vs_best(),
+        margin=m.margin(), share_rank1=rank1, share_top3=top3, reprices=m.reprices,
+        requests_per_s=m.requests_per_s(duration), price_wars=m.wars)
+    trace = runner.trace
+    if trace is not None and best_trace is not None:
+        trace.best = best_trace.best
+    return StrategyResult(
+        spec=runner.spec, summary=summary, sell_volume=m.sides["SELL"].volume,
+        buy_volume=m.sides["BUY"].volume, sell_vwap=m.sides["SELL"].vwap(),
+        buy_vwap=m.sides["BUY"].vwap(), trace=trace)

@@ -1,0 +1,141 @@
+"""One strategy's virtual ad on one side of one market, stepped snapshot by snapshot."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+from msgspec.structs import replace
+
+from events import BookSnapshot, MyAd
+from replay.fills import infer_fills
+from replay.metrics import Metrics, WarTracker, ahead_of
+from strategies import FiltersConfig, RateCap, StrategyConfig, evaluate, get_strategy
+from strategies.book import market_best
+
+UNLIMITED = Decimal("Infinity")
+DEFAULT_SCALE = 2
+
+
+class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy to backtest: its registered name, parameters and competitor filters.
+
+    `label` tells grid points apart in a sweep ("step=0.05"); empty for a plain run.
+    """
+
+    name: str
+    cfg: StrategyConfig = StrategyConfig()
+    filters: FiltersConfig = FiltersConfig()
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        get_strategy(self.name)  # fail before the run, with the names known
+
+    @property
+    def title(self) -> str:
+        """The name shown in tables and plots."""
+        return f"{self.name} {self.label}" if self.label else self.name
+
+    def params_json(self) -> str:
+        """Return the StrategyConfig, named after this strategy, as JSON."""
+        return msgspec.json.encode(replace(self.cfg, name=self.name)).decode()
+
+
+class Trace:
+    """Series for the plot: best prices per side, my prices per side, cumulative fills."""
+
+    def __init__(self) -> None:
+        self.best: dict[str, list[tuple[float, Decimal | None]]] = {"SELL": [], "BUY": []}
+        self.mine: dict[str, list[tuple[float, Decimal]]] = {"SELL": [], "BUY": []}
+        self.filled: list[tuple[float, Decimal]] = []
+
+    def add_price(self, side: str, t: float, price: Decimal | None) -> None:
+        self.best[side].append((t, price))
+
+    def add_mine(self, side: str, t: float, price: Decimal) -> None:
+        self.mine[side].append((t, price))
+
+    def add_fill(self, t: float, qty: Decimal) -> None:
+        total = self.filled[-1][1] if self.filled else Decimal(0)
+        self.filled.append((t, total + qty))
+
+
+def _scale_of(book: BookSnapshot) -> int:
+    scales = [-ad.price.as_tuple().exponent for ad in book.ads]
+    return max(0, max(scales)) if scales else DEFAULT_SCALE
+
+
+def virtual_ad(book: BookSnapshot, my_ads: tuple[MyAd, ...]) -> MyAd:
+    """Return the virtual ad for `book`'s side: my recorded ad of that side, else defaults.
+
+    The defaults: the best other ad's price, price scale of the book's prices, limits 0 to
+    unlimited, no pay-method restriction, unlimited surplus.
+    """
+    for ad in my_ads:
+        if (ad.side, ad.asset, ad.fiat) == (book.ad_side, book.asset, book.fiat):
+            return ad
+    best = market_best(book)
+    return MyAd(adv_no=f"virtual-{book.ad_side}", side=book.ad_side, asset=book.asset,
+                fiat=book.fiat, price=best.price if best else Decimal(0), status=1,
+                surplus=UNLIMITED, min_amount=Decimal(0), max_amount=UNLIMITED,
+                price_scale=_scale_of(book))
+
+
+class SideRun:
+    """Fold one side's snapshots: fills since the last one, then the decision, then the rank."""
+
+    def __init__(self, spec: RunSpec, ad: MyAd, metrics: Metrics, trace: Trace | None) -> None:
+        self.spec = spec
+        self.ad = ad
+        self.remaining = ad.surplus
+        self.metrics = metrics
+        self.trace = trace
+        self.cap = RateCap(spec.cfg.max_reprices_per_min)
+        self.wars = WarTracker()
+        self.rank = 0
+        self.last_t: float | None = None
+
+    def step(self, t: float, snap: BookSnapshot, prev: BookSnapshot | None,
+             opposite: BookSnapshot | None) -> None:
+        if prev is not None and self.last_t is not None:
+            self.metrics.add_time(t - self.last_t, self.rank)
+            if self.remaining > 0:
+                self._fill(t, prev, snap, opposite)
+        elif self.trace is not None:
+            self.trace.add_mine(self.ad.side, t, self.ad.price)
+        if self.wars.waiting:
+            self.wars.observe(t, ahead_of(snap, self.ad.price))
+        spec = self.spec
+        quote = evaluate(spec.name, snap, self.ad, spec.cfg, spec.filters, opposite,
+                         rate_cap=self.cap, now_s=t)
+        ahead = ahead_of(snap, self.ad.price if quote.price is None else quote.price)
+        if quote.price is not None:
+            self.cap.record(t)
+            self.ad = replace(self.ad, price=quote.price)
+            self.metrics.reprices += 1
+            self.wars.repriced(t, ahead)
+            if self.trace is not None:
+                self.trace.add_mine(self.ad.side, t, quote.price)
+        self.rank = ahead + 1
+        self.last_t = t
+
+    def _fill(self, t: float, prev: BookSnapshot, snap: BookSnapshot,
+              opposite: BookSnapshot | None) -> None:
+        fills = infer_fills(prev, snap, self.ad, self.remaining, self.spec.cfg.step)
+        if not fills:
+            return
+        best = market_best(prev)
+        theirs = market_best(opposite) if opposite is not None else None
+        for fill in fills:
+            self.metrics.add_fill(self.ad.side, fill.qty, fill.price,
+                                  best.price if best else None,
+                                  theirs.price if theirs else None)
+            self.remaining -= fill.qty
+            if self.trace is not None:
+                self.trace.add_fill(t, fill.qty)
+
+    def close(self) -> int:
+        """End the run on this side and return its price-war episodes."""
+        self.wars.close()
+        return self.wars.episodes
+

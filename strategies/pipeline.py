@@ -1,0 +1,106 @@
+"""The one decision pipeline that the ads actor and the backtester both call.
+
+    strategy -> round to the tick -> clamp to floor/ceiling -> hold if unchanged
+             -> hold inside the deadband -> hold when the rate cap is exhausted
+
+Rounding goes away from the price the quote was made against, so it never crosses it: one step
+better than a SELL competitor rounds down, a SELL margin bound above the best buyer rounds up.
+A quote against nothing rounds towards my side (SELL up, BUY down). The bounds are then applied
+to both sides for safety, floor rounded up and ceiling rounded down so neither is crossed.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from msgspec.structs import replace
+
+from events import BookSnapshot, MyAd
+from strategies.params import FiltersConfig, StrategyConfig
+from strategies.quote import Quote, RateCap
+from strategies.registry import get_strategy
+
+_TICKS = {scale: Decimal(1).scaleb(-scale) for scale in range(0, 13)}
+
+
+def tick_of(my_ad: MyAd) -> Decimal:
+    """Return the smallest price increment of `my_ad`'s market (10**-price_scale)."""
+    tick = _TICKS.get(my_ad.price_scale)
+    return tick if tick is not None else Decimal(1).scaleb(-my_ad.price_scale)
+
+
+def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
+    ref = quote.competitor_price
+    if ref is None or raw == ref:
+        up = side == "SELL"
+    else:
+        up = raw > ref
+    return raw.quantize(tick, rounding=ROUND_CEILING if up else ROUND_FLOOR)
+
+
+def _clamp(price: Decimal, cfg: StrategyConfig, tick: Decimal) -> tuple[Decimal, str | None]:
+    if price < cfg.floor:
+        return cfg.floor.quantize(tick, rounding=ROUND_CEILING), "floor"
+    if price > cfg.ceiling:
+        return cfg.ceiling.quantize(tick, rounding=ROUND_FLOOR), "ceiling"
+    return price, None
+
+
+def _hold(quote: Quote, rule: str, why: str, clamp: str | None) -> Quote:
+    return replace(quote, price=None, rule=rule, reason=f"{quote.reason}; {why}", clamp=clamp)
+
+
+def _out_of_bounds(price: Decimal, cfg: StrategyConfig) -> bool:
+    return price < cfg.floor or price > cfg.ceiling
+
+
+def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
+             filters: FiltersConfig, opposite: BookSnapshot | None = None, *,
+             rate_cap: RateCap | None = None, now_s: float = 0.0) -> Quote:
+    """Decide `my_ad`'s price on `book`: run strategy `name`, then round, clamp and gate it.
+
+    The rate cap is only consulted: the caller records a reprice when it actually sends one.
+    A hold while my current price breaks the floor or ceiling (the bounds changed) still moves
+    the price inside them.
+
+    Returns:
+        A Quote whose price is None (hold) or a new price on the tick, within the bounds.
+
+    Raises:
+        UnknownStrategy: `name` is not registered.
+        ValueError: `book` lists the other side's ads.
+    """
+    if book.ad_side != my_ad.side:
+        raise ValueError(f"a {my_ad.side} ad competes in the {my_ad.side} book, "
+                         f"not the {book.ad_side} one")
+    quote = get_strategy(name)(book, my_ad, cfg, filters, opposite)
+    current = my_ad.price
+    if quote.price is None:
+        if not _out_of_bounds(current, cfg):
+            return quote
+        raw = current
+    else:
+        raw = quote.price
+    tick = tick_of(my_ad)
+    price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), cfg, tick)
+    if clamp is not None:
+        quote = replace(quote, reason=f"{quote.reason}; clamped to {clamp} {price}")
+    return _gate(quote, price, clamp, my_ad, cfg, rate_cap, now_s)
+
+
+def _gate(quote: Quote, price: Decimal, clamp: str | None, my_ad: MyAd, cfg: StrategyConfig,
+          rate_cap: RateCap | None, now_s: float) -> Quote:
+    current = my_ad.price
+    if price <= 0:
+        return _hold(quote, "non_positive", f"refusing price {price}", clamp)
+    if price == current:
+        return _hold(quote, "unchanged", f"already at {price}", clamp)
+    band = cfg.deadband_ticks * cfg.step
+    if abs(price - current) < band and not _out_of_bounds(current, cfg):
+        return _hold(quote, "deadband",
+                     f"move {price - current} is inside the deadband {band}", clamp)
+    if rate_cap is not None and not rate_cap.allows(now_s):
+        return _hold(quote, "rate_cap",
+                     f"{rate_cap.max_per_min} reprices in the last 60 s; "
+                     f"next allowed at t={rate_cap.next_allowed(now_s):.1f}", clamp)
+    return replace(quote, price=price, clamp=clamp)

@@ -1,0 +1,164 @@
+"""The backtest loop on a tiny hand-built book history, every figure worked out by hand."""
+
+from decimal import Decimal as D
+
+from msgspec.structs import replace
+
+from events import BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded
+from replay.backtest_engine import run_backtest, tape_of
+from replay.backtest_side import RunSpec
+from replay.fills import infer_fills
+from strategies import StrategyConfig
+
+MY_SELL = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,
+               surplus=D("10"), min_amount=D("1000"), max_amount=D("5000"),
+               pay_methods=("Bank",), price_scale=2)
+CFG = StrategyConfig(step=D("1"), max_reprices_per_min=3)
+
+
+def ad(adv_no, price, surplus, *, mine=False, pays=("Bank",)):
+    return BookAd(adv_no=adv_no, price=D(price), surplus=D(surplus), min_amount=D("500"),
+                  max_amount=D("100000"), pay_methods=pays, nickname=adv_no, mine=mine)
+
+
+def sells(*ads, complete=True):
+    # My real ad is in every recorded SELL book; the virtual ad must ignore it.
+    return BookSnapshot(asset="USDT", fiat="NGN", ad_side="SELL", pages=1, complete=complete,
+                        ads=(ad("me", "1000.00", "50", mine=True), *ads))
+
+
+def history():
+    """(t, event) of one recorded session; the comments work out what undercut does.
+
+    Virtual SELL ad: 1000.00, 10 USDT, 1000..5000 NGN per order; step 1, 3 reprices/min.
+    """
+    return [
+        (0.0, MyAdsLoaded(ads=(MY_SELL,))),
+        # lead A by one step already: hold. rank 1.
+        (0.0, sells(ad("A", "1001.00", "5"), ad("B", "1002.00", "20"))),
+        # [0,10) rank 1. A -1 -> 1 @1000 (1000 NGN, at my min). B -7 = 7000 NGN > my max:
+        # 5 @1000. Filled 6, 4 left. Best during it: A 1001 -> vs best -1. No BUY book yet.
+        (10.0, sells(ad("A", "1001.00", "4"), ad("B", "1002.00", "13"))),
+        # BUY side starts at its best 990.00 (no recorded BUY ad), undercuts to 991.00: reprice 1.
+        (15.0, BookSnapshot(asset="USDT", fiat="NGN", ad_side="BUY", pages=1,
+                            ads=(ad("X", "990.00", "100"),))),
+        # [10,20) rank 1. A moved 2 > step: ignored. B -6 = 6000 NGN: 5, capped by the 4 left.
+        # vs best -1; margin 1000 - 990 = +10. A at 999 -> reprice to 998 (2; war starts).
+        (20.0, sells(ad("A", "999.00", "4"), ad("B", "1002.00", "7"))),
+        # [20,30) rank 1. A answers at 997 (streak 1) -> reprice to 996 (3).
+        (30.0, sells(ad("A", "997.00", "4"), ad("B", "1002.00", "7"))),
+        # [30,40) rank 1. Sold out: B's -1 is not mine. A at 995 (streak 2) -> 994 (4).
+        (40.0, sells(ad("A", "995.00", "4"), ad("B", "1002.00", "6"))),
+        # [40,50) rank 1. A at 993 (streak 3). Cap: 20, 30, 40 in the last 60 s: hold. Rank 2.
+        (50.0, sells(ad("A", "993.00", "4"), ad("B", "1002.00", "6"))),
+        # [50,60) rank 2. Cap still full (20 is 40 s ago): hold.
+        (60.0, sells(ad("A", "993.00", "4"), ad("B", "1002.00", "6"))),
+        # A page missing: skipped entirely.
+        (70.0, sells(ad("B", "1002.00", "6"), complete=False)),
+        # [60,80) rank 2. 20 has left the window -> reprice to 992 (5). Unanswered at the end,
+        # so the streak of 3 answered reprices counts as one price war.
+        (80.0, sells(ad("A", "993.00", "4"), ad("B", "1002.00", "6"))),
+    ]
+
+
+def envelopes():
+    return [Envelope(session=7, seq=i, ts_ms=0, t=t, source="market", cause=None, event=e)
+            for i, (t, e) in enumerate(history(), 1)]
+
+
+def test_undercut_over_the_hand_worked_history_gives_the_hand_worked_figures():
+    [result] = run_backtest([tape_of(7, envelopes())], [RunSpec(name="undercut", cfg=CFG)])
+    s = result.summary
+    assert s.strategy == "undercut"
+    assert s.source_sessions == (7,)
+    assert s.snapshots == 9  # 8 SELL + 1 BUY; the incomplete one skipped
+    assert s.filled_volume == D("10")  # 1 + 5 + 4: the whole surplus
+    assert (result.sell_volume, result.buy_volume) == (D("10"), D("0"))
+    assert s.vwap == result.sell_vwap == D("1000.00000000")
+    assert result.buy_vwap is None
+    assert s.vs_best == D("-1.00000000")  # one step under the best seller, every fill
+    assert s.margin == D("10.00000000")  # only the 4 filled after the BUY book arrived
+    assert s.share_rank1 == D("0.6250")  # 50 of the SELL side's 80 s
+    assert s.share_top3 == D("1.0000")
+    assert s.reprices == 5  # BUY 1 + SELL 4
+    assert s.requests_per_s == D("0.0625")  # 5 requests over 80 s
+    assert s.price_wars == 1
+    assert '"name":"undercut"' in s.params and '"step":"1"' in s.params
+
+
+def test_rank_holds_second_place_and_fills_less_on_the_same_history():
+    # rank 2 on the SELL side prices one step under B (1001.00), behind A: it only gets
+    # volume that traded above 1001.00, i.e. B's, and spends the first 80 s behind A.
+    [result] = run_backtest([tape_of(7, envelopes())],
+                            [RunSpec(name="rank", cfg=CFG)])
+    s = result.summary
+    # t=0: 1000 -> 1001 (reprice); A at 1001 ties, so stays ahead. [0,10): B -7 = 7007 NGN
+    # > 5000: 5000/1001 = 4.99500499 (8 decimals, down). [10,20): B -6 = 6006 NGN: 4.99500499
+    # again. [30,40): B -1 = 1001 NGN: capped by the 0.00999003 left. Total 10.
+    assert s.filled_volume == D("10.00000000")
+    assert result.sell_vwap == D("1001.00000000")
+    assert s.share_rank1 == D("0")
+    assert s.share_top3 == D("1.0000")
+
+
+def test_several_strategies_in_one_pass_equal_each_run_alone():
+    specs = [RunSpec(name=n, cfg=CFG) for n in ("undercut", "rank", "spread")]
+    together = run_backtest([tape_of(7, envelopes())], specs)
+    alone = [run_backtest([tape_of(7, envelopes())], [s])[0] for s in specs]
+    assert [r.summary for r in together] == [r.summary for r in alone]
+
+
+def test_identical_reruns_give_identical_results():
+    specs = [RunSpec(name=n, cfg=CFG) for n in ("undercut", "rank", "spread")]
+    first = run_backtest([tape_of(7, envelopes())], specs, trace=True)
+    second = run_backtest([tape_of(7, envelopes())], specs, trace=True)
+    assert [r.summary for r in first] == [r.summary for r in second]
+    assert [r.trace.mine for r in first] == [r.trace.mine for r in second]
+
+
+def test_two_sessions_run_fresh_and_add_up():
+    one = run_backtest([tape_of(7, envelopes())], [RunSpec(name="undercut", cfg=CFG)])[0]
+    two = run_backtest([tape_of(7, envelopes()), tape_of(8, envelopes())],
+                       [RunSpec(name="undercut", cfg=CFG)])[0]
+    assert two.summary.source_sessions == (7, 8)
+    assert two.summary.filled_volume == 2 * one.summary.filled_volume
+    assert two.summary.reprices == 2 * one.summary.reprices
+    assert two.summary.price_wars == 2
+    assert two.summary.share_rank1 == one.summary.share_rank1
+    assert two.summary.requests_per_s == one.summary.requests_per_s
+
+
+def test_without_my_recorded_ad_the_virtual_ad_starts_at_the_best_price_unlimited():
+    envs = [e for e in envelopes() if not isinstance(e.event, MyAdsLoaded)]
+    [result] = run_backtest([tape_of(7, envs)], [RunSpec(name="undercut", cfg=CFG)])
+    # Starts at A's 1001.00 and undercuts to 1000.00 at t=0; no limits, no surplus cap:
+    # A -1 and B -7 at t=10, B -6 at t=20, B -1 at t=40 (my 996 < 1002) = 15.
+    assert result.summary.filled_volume == D("15")
+
+
+def book_pair(prev_surplus, now_surplus, *, now_price="1002.00", pays=("Bank",)):
+    prev = sells(ad("B", "1002.00", prev_surplus, pays=pays))
+    cur = sells(ad("B", now_price, now_surplus, pays=pays))
+    return prev, cur
+
+
+def test_a_trade_too_small_for_my_minimum_order_stays_with_the_competitor():
+    prev, cur = book_pair("6", "5.5")  # 0.5 x 1000 = 500 NGN < my 1000 minimum
+    assert infer_fills(prev, cur, MY_SELL, D("10"), D("1")) == []
+
+
+def test_a_trade_at_a_price_no_worse_than_mine_is_not_mine():
+    prev, cur = book_pair("6", "5")
+    assert infer_fills(prev, cur, MY_SELL, D("10"), D("1"))
+    at_their_price = replace(MY_SELL, price=D("1002.00"))
+    assert infer_fills(prev, cur, at_their_price, D("10"), D("1")) == []  # a tie stays theirs
+
+
+def test_a_customer_who_cannot_pay_me_does_not_come_to_me():
+    prev, cur = book_pair("6", "5", pays=("Cash",))
+    assert infer_fills(prev, cur, MY_SELL, D("10"), D("1")) == []
+
+
+def test_a_competitor_that_repriced_beyond_the_tolerance_is_not_a_trade():
+    prev, cur = book_pair("6", "5", now_price="1003.01")
+    assert infer_fills(prev, cur, MY_SELL, D("10"), D("1")) == []

@@ -1,0 +1,116 @@
+"""`run.py backtest` end to end on a temporary log: table, saved session, chart, sweep, errors."""
+
+import argparse
+import json
+from decimal import Decimal as D
+
+import pytest
+
+from events import BacktestCompleted, BookSnapshot, MyAdsLoaded
+from replay import backtest
+from store import open_log
+
+from tests.test_backtest import history
+
+RECORDED_CONFIG = {"strategy": {"name": "undercut", "step": "1", "max_reprices_per_min": 3}}
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    path = tmp_path / "bot.db"
+    with open_log(path) as log:
+        sid = log.start_session("record", json.dumps(RECORDED_CONFIG), 1_000)
+        for t, event in history():
+            log.append_events(sid, [event], source="market", ts_ms=1_000 + int(t * 1000), t=t)
+        log.end_session(sid, 90_000, "duration")
+        empty = log.start_session("record", "{}", 100_000)
+        log.append_events(empty, [MyAdsLoaded(ads=())], source="ads", ts_ms=100_000)
+    return path
+
+
+def run(*argv):
+    parser = argparse.ArgumentParser()
+    backtest.add_arguments(parser)
+    return backtest.main(parser.parse_args([str(a) for a in argv]), now_ms=lambda: 123_456)
+
+
+def saved(path):
+    with open_log(path, create=False) as log:
+        info = log.latest_session()
+        return info, [e.event for e in log.events(info.id)]
+
+
+def test_backtest_prints_a_table_and_logs_one_result_per_strategy(log_path, capsys):
+    assert run(log_path, "--strategy", "undercut,rank") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["strategy", "snapshots", "filled"]
+    assert lines[2].split()[:3] == ["undercut", "9", "10.0000"]
+    assert lines[3].split()[0] == "rank"
+    info, events = saved(log_path)
+    assert (info.mode, info.started_ms, info.end_reason) == ("backtest", 123_456, "done")
+    assert [type(e) for e in events] == [BacktestCompleted, BacktestCompleted]
+    undercut = events[0]
+    # The latest session with books is 1 (2 has none); its recorded settings were used.
+    assert undercut.source_sessions == (1,)
+    assert (undercut.filled_volume, undercut.price_wars, undercut.reprices) == (D("10"), 1, 5)
+    assert f"backtest session {info.id}" in out
+
+
+def test_set_overrides_the_recorded_settings(log_path, capsys):
+    assert run(log_path, "--session", 1, "--strategy", "undercut",
+               "--set", "max_reprices_per_min=30", "--set", "filters.min_month_orders=0") == 0
+    _, [result] = saved(log_path)
+    # Uncapped, the SELL ad answers A at t=50 instead of t=80, so it never loses rank 1.
+    assert (result.reprices, result.share_rank1) == (5, D("1.0000"))
+    assert json.loads(result.params)["max_reprices_per_min"] == 30
+
+
+def test_plot_writes_a_png(log_path, tmp_path, capsys):
+    chart = tmp_path / "chart.png"
+    assert run(log_path, "--strategy", "undercut,rank,spread", "--plot", chart) == 0
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sweep_runs_the_grid_on_workers_and_ranks_by_volume_then_margin(log_path, capsys):
+    assert run(log_path, "--strategy", "undercut,rank", "--sweep", "step=1:3:1",
+               "--workers", 2) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in out[2:8]]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+    _, events = saved(log_path)
+    assert len(events) == 6
+    keys = [(e.filled_volume, e.margin if e.margin is not None else D("-inf")) for e in events]
+    assert keys == sorted(keys, reverse=True)
+    assert {json.loads(e.params)["step"] for e in events} == {"1", "2", "3"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--strategy", "martingale"], "unknown strategy 'martingale' (known: rank, spread,"),
+    (["--set", "stepp=1"], "unknown setting 'stepp'"),
+    (["--set", "rank=two"], "bad --set value"),
+    (["--sweep", "step=3:1:1"], "need step > 0 and a <= b"),
+    (["--session", "2"], "no BookSnapshot in session 2"),
+    (["--session", "9"], "no session 9"),
+])
+def test_errors_are_one_clear_line(log_path, capsys, argv, message):
+    assert run(log_path, *argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("backtest: ") and message in err
+    assert err.count("\n") == 1
+
+
+def test_a_missing_log_is_one_clear_line(tmp_path, capsys):
+    assert run(tmp_path / "nope.db") == 2
+    assert "nope.db" in capsys.readouterr().err
+
+
+def test_a_log_without_books_says_so(tmp_path, capsys):
+    path = tmp_path / "empty.db"
+    with open_log(path) as log:
+        log.start_session("record", "{}", 0)
+    assert run(path) == 2
+    assert "holds any BookSnapshot" in capsys.readouterr().err
+    with open_log(path, create=False) as log:
+        assert [s.mode for s in log.sessions()] == ["record"]
+        assert not list(log.events(1, types=(BookSnapshot,)))
