@@ -121,6 +121,32 @@ def read_config(path: str | Path | None) -> BotConfig:
     return load_config(data)
 
 
-def config_json(cfg: BotConfig) -> str:
-    """The config as JSON for the sessions table (it holds no secret by construction)."""
-    return msgspec.json.encode(cfg).decode()
+class SessionConfig(_Section, frozen=True):
+    """What a session ran with, as stored in the sessions table: enough to replay it.
+
+    It holds no secret by construction: credentials never enter a config Struct.
+    """
+
+    bot: BotConfig = BotConfig()
+    actors: tuple[str, ...] = ()
+    seed: int = 0
+    dry_run: bool = False
+
+
+def config_json(cfg: BotConfig, *, actors: tuple[str, ...] = (), seed: int = 0,
+                dry_run: bool = False) -> str:
+    """The session's config as JSON for the sessions table."""
+    return msgspec.json.encode(SessionConfig(bot=cfg, actors=actors, seed=seed,
+                                             dry_run=dry_run)).decode()
+
+
+def session_config(text: str) -> SessionConfig:
+    """Decode a sessions-table config written by `config_json`.
+
+    Raises:
+        ConfigError: the stored config does not decode (another program's session).
+    """
+    try:
+        return msgspec.json.decode(text, type=SessionConfig)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"the session's stored config cannot be read: {exc}") from None

@@ -1,0 +1,248 @@
+"""The ads actor: loads my ads (EP-4), asks the strategy on every BookSnapshot, and reprices (EP-7).
+
+Every verdict, "hold" included, is a RepriceDecided event with its rule and reason. EP-7 goes out
+only when the rounded price changes. Error reactions follow the wire layer's classes: 187049 and
+its family wait 300 ms, refetch and retry; 187055 searches for the valid price nearest the target;
+83229/83230 pause the ad until an EP-4 refresh shows it online again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import trio
+
+from actors.calls import Calls, decode_reply
+from actors.config import BotConfig
+from c2c import endpoints
+from c2c.decode import decode_envelope, is_last_page, parse_my_ads, parse_status_update
+from c2c.errors import Action, C2CError
+from c2c.models import to_my_ad
+from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiResponse, BookSnapshot,
+                    DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
+                    RepriceFailed)
+from strategies import Quote, RateCap, evaluate
+
+REFETCH_WAIT_S = 0.3
+MAX_REFETCH_RETRIES = 2
+MAX_SEARCH_STEPS = 6
+
+
+class AdState:
+    def __init__(self, ad: MyAd, max_per_min: int) -> None:
+        self.ad = ad
+        self.paused = False
+        self.busy = False
+        self.rate_cap = RateCap(max_per_min)
+
+
+class Ads:
+    def __init__(self, inbox, emit, *, config: BotConfig, dry_run: bool = False) -> None:
+        self.inbox = inbox
+        self.emit = emit
+        self.cfg = config
+        self.dry_run = dry_run
+        self.calls = Calls("ads", emit)
+        self.state: dict[str, AdState] = {}
+        self.books: dict[str, BookSnapshot] = {}
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self.calls.pump, self.inbox, self._handle)
+            task_status.started()
+            await self.refresh(cause=None)
+            if self.cfg.ads.online_on_start:
+                await self._online_on_start()
+            while True:
+                await trio.sleep(self.cfg.ads.refresh_s)
+                await self.refresh(cause=None)
+
+    # --- EP-4 ---------------------------------------------------------------------------------
+
+    async def refresh(self, cause: int | None) -> None:
+        """Reload my ads with EP-4 (all pages) and emit MyAdsLoaded; resume paused ads online."""
+        loaded: list[MyAd] = []
+        page = 1
+        while True:
+            env = await self.calls.call(lambda rid: endpoints.list_my_ads(rid, page=page), cause)
+            got = await decode_reply(self.emit, env, parse_my_ads)
+            if got is None:
+                return
+            details, total = got
+            loaded.extend(to_my_ad(d) for d in details)
+            if is_last_page(len(details), 20, page, total):
+                break
+            page += 1
+        wanted = self.cfg.ads.adv_nos
+        if wanted:
+            ads = tuple(a for a in loaded if a.adv_no in wanted)
+        else:
+            ads = tuple(a for a in loaded if a.status == 1)
+        await self.emit(MyAdsLoaded(ads=ads), cause=env.seq)
+        await self._apply_loaded(ads, env.seq)
+
+    async def _apply_loaded(self, ads: tuple[MyAd, ...], cause: int) -> None:
+        for ad in ads:
+            st = self.state.get(ad.adv_no)
+            if st is None:
+                self.state[ad.adv_no] = AdState(ad, self.cfg.strategy.max_reprices_per_min)
+                continue
+            if not st.busy:
+                st.ad = ad
+            if st.paused and ad.status == 1:
+                st.paused = False
+                await self.emit(AdResumed(adv_no=ad.adv_no), cause=cause)
+
+    # --- pricing ------------------------------------------------------------------------------
+
+    async def _handle(self, env: Envelope) -> None:
+        snap = env.event
+        if not isinstance(snap, BookSnapshot):
+            return
+        self.books[snap.ad_side] = snap
+        opposite = self.books.get("BUY" if snap.ad_side == "SELL" else "SELL")
+        for st in list(self.state.values()):
+            ad = st.ad
+            if ad.side != snap.ad_side or ad.asset != snap.asset or ad.fiat != snap.fiat:
+                continue
+            if st.paused or st.busy or ad.status != 1:
+                continue
+            await self._decide(st, snap, opposite, env.seq)
+
+    async def _decide(self, st: AdState, snap: BookSnapshot, opposite, cause: int) -> None:
+        s = self.cfg.strategy
+        now = trio.current_time()
+        quote: Quote = evaluate(s.name, snap, st.ad, s, self.cfg.filters, opposite,
+                                rate_cap=st.rate_cap, now_s=now)
+        decided = RepriceDecided(
+            adv_no=st.ad.adv_no, strategy=s.name,
+            action="reprice" if quote.price is not None else "hold",
+            old_price=st.ad.price, new_price=quote.price, rule=quote.rule, reason=quote.reason,
+            competitor=quote.competitor, competitor_price=quote.competitor_price,
+            clamp=quote.clamp)
+        await self.emit(decided, cause=cause)
+        if quote.price is None:
+            return
+        st.rate_cap.record(now)
+        if self.dry_run:
+            await self.emit(DryRunSkipped(endpoint="EP-7", body=_price_body(st.ad.adv_no,
+                                                                          quote.price)), cause=cause)
+            st.ad = _with_price(st.ad, quote.price)
+            return
+        st.busy = True
+        self._nursery.start_soon(self._reprice, st, quote.price, cause)
+
+    async def _reprice(self, st: AdState, price: Decimal, cause: int) -> None:
+        try:
+            await self._reprice_with_retries(st, price, cause)
+        finally:
+            st.busy = False
+
+    async def _reprice_with_retries(self, st: AdState, price: Decimal, cause: int) -> None:
+        for retry in range(MAX_REFETCH_RETRIES + 1):
+            action, env = await self._send_price(st, price, cause)
+            if action is not Action.REFETCH_AND_RETRY:
+                break
+            if retry == MAX_REFETCH_RETRIES:
+                return
+            await trio.sleep(REFETCH_WAIT_S)
+            await self.refresh(cause=env.seq)
+        if action is Action.FIND_VALID_PRICE:
+            await self._search_valid_price(st, price, env.seq)
+        elif action is Action.PAUSE_AD:
+            st.paused = True
+            err = _error_of(env)
+            await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.code if err else 0,
+                                     reason=str(err) if err else "paused"), cause=env.seq)
+
+    async def _send_price(self, st: AdState, price: Decimal, cause: int):
+        """Send one EP-7; return (None on success or the error's Action, reply envelope)."""
+        adv_no, old = st.ad.adv_no, st.ad.price
+        env = await self.calls.call(
+            lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price), cause)
+        err = _error_of(env)
+        if err is None:
+            st.ad = _with_price(st.ad, price)
+            await self.emit(AdRepriced(adv_no=adv_no, old_price=old, new_price=price,
+                                       request_id=env.event.request_id), cause=env.seq)
+            return None, env
+        action = getattr(err, "action", Action.ABORT)
+        await self.emit(RepriceFailed(
+            adv_no=adv_no, price=price, code=getattr(err, "code", None), message=str(err)[:300],
+            will_retry=action in (Action.REFETCH_AND_RETRY, Action.FIND_VALID_PRICE)),
+            cause=env.seq)
+        return action, env
+
+    async def _search_valid_price(self, st: AdState, target: Decimal, cause: int) -> None:
+        """187055: binary search between the current (valid) price and the target."""
+        good, bad = st.ad.price, target
+        tick = Decimal(1).scaleb(-st.ad.price_scale)
+        for _ in range(MAX_SEARCH_STEPS):
+            if abs(bad - good) <= tick:
+                return
+            mid = ((good + bad) / 2).quantize(tick)
+            if mid in (good, bad):
+                return
+            action, env = await self._send_price(st, mid, cause)
+            if action is None:
+                good = mid
+            elif action is Action.FIND_VALID_PRICE:
+                bad = mid
+            else:
+                return
+
+    # --- EP-8 ---------------------------------------------------------------------------------
+
+    async def set_status(self, adv_nos: tuple[str, ...], status: int, cause=None) -> bool:
+        """Put ads online (1) or offline (3) with EP-8; on -1102 retry once with "a,b"."""
+        if self.dry_run:
+            await self.emit(DryRunSkipped(endpoint="EP-8", body=f"{list(adv_nos)} -> {status}"))
+            return True
+        for as_string in (False, True):
+            env = await self.calls.call(lambda rid: endpoints.update_status(
+                rid, adv_nos=adv_nos, status=status, as_string=as_string), cause)
+            err = _error_of(env)
+            if err is None:
+                result = parse_status_update(env.event.status, env.event.headers, env.event.body)
+                failed = result.failed_adv_nos
+                await self.emit(AdStatusChanged(adv_nos=adv_nos, status=status, failed=failed),
+                                cause=env.seq)
+                return not failed
+            if getattr(err, "code", None) != -1102:
+                return False
+        return False
+
+    async def _online_on_start(self) -> None:
+        offline = tuple(st.ad.adv_no for st in self.state.values() if st.ad.status == 3)
+        if offline and await self.set_status(offline, 1):
+            await self.refresh(cause=None)
+
+
+def _error_of(env: Envelope) -> C2CError | None:
+    """The typed error in a reply, or None when it is a success."""
+    event = env.event
+    if not isinstance(event, ApiResponse):
+        return C2CError(event.endpoint, event.status or 0, f"{event.kind}: {event.message}",
+                        code=event.code)
+    try:
+        decode_envelope(event.endpoint, event.status, event.headers, event.body)
+    except C2CError as exc:
+        return exc
+    return None
+
+
+def _with_price(ad: MyAd, price: Decimal) -> MyAd:
+    return msgspec.structs.replace(ad, price=price)
+
+
+def _price_body(adv_no: str, price: Decimal) -> str:
+    return f'{{"advNo":"{adv_no}","price":{price}}}'
+
+
+async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False,
+              task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Manage my ads forever; never returns unless cancelled."""
+    await Ads(inbox, emit, config=config, dry_run=dry_run).run(task_status=task_status)

@@ -1,0 +1,80 @@
+"""Request/reply over the bus for actors that poll: emit an ApiRequest, await its final answer.
+
+The actor's inbox loop hands every envelope to `Calls.deliver` first; replies wake the waiting
+caller, anything else is the actor's to handle. Request ids are "<actor>-<n>", deterministic per
+actor, so replay can match them and the bus can route replies.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import trio
+
+from c2c.errors import ApiCallError, C2CError
+from events import ApiError, ApiRequest, ApiResponse, DecodeFailed, Envelope
+
+
+class Calls:
+    def __init__(self, source: str, emit) -> None:
+        self.source = source
+        self.emit = emit
+        self._n = 0
+        self._waiting: dict[str, trio.MemorySendChannel] = {}
+
+    def new_id(self) -> str:
+        self._n += 1
+        return f"{self.source}-{self._n}"
+
+    async def call(self, build: Callable[[str], ApiRequest], cause: int | None = None) -> Envelope:
+        """Emit `build(request_id)` and return the envelope of its final ApiResponse or ApiError."""
+        req = build(self.new_id())
+        send, recv = trio.open_memory_channel[Envelope](1)
+        self._waiting[req.request_id] = send
+        try:
+            await self.emit(req, cause=cause)
+            return await recv.receive()
+        finally:
+            self._waiting.pop(req.request_id, None)
+
+    def deliver(self, env: Envelope) -> bool:
+        """Route a reply to its waiting caller; True when `env` was a reply to this actor."""
+        event = env.event
+        if not isinstance(event, (ApiResponse, ApiError)):
+            return False
+        if not event.request_id.startswith(self.source + "-"):
+            return False
+        if event.final:
+            send = self._waiting.get(event.request_id)
+            if send is not None:
+                send.send_nowait(env)
+        return True
+
+    async def pump(self, inbox, handle=None) -> None:
+        """Feed the inbox to `deliver`, passing other events to `handle`. Returns at end of inbox."""
+        async for env in inbox:
+            if not self.deliver(env) and handle is not None:
+                await handle(env)
+
+
+async def decode_reply(emit, env: Envelope, parse):
+    """Parse a reply with `parse(status, headers, body)`.
+
+    Returns the parsed value, or None for an ApiError or a Binance error answer. A body that
+    cannot be understood is logged as DecodeFailed (with its raw bytes) and also gives None.
+    """
+    event = env.event
+    if not isinstance(event, ApiResponse):
+        return None
+    try:
+        return parse(event.status, event.headers, event.body)
+    except ApiCallError:
+        return None
+    except C2CError as exc:
+        await emit_decode_failed(emit, env, exc)
+        return None
+
+
+async def emit_decode_failed(emit, env: Envelope, exc: Exception) -> None:
+    await emit(DecodeFailed(source=env.event.endpoint, error=type(exc).__name__,
+                            message=str(exc)[:300], raw=env.event.body[:4096]), cause=env.seq)

@@ -1,0 +1,210 @@
+"""The chat actor: the only one that speaks WebSocket, one socket per account.
+
+EP-33 gives a credential; the socket URL and frames come from `c2c.chat`. Every frame in and out is
+an event (ChatFrameReceived / ChatFrameSent), so replay can serve recorded frames. Incoming
+messages become ChatMessageReceived once per message id. A new order gets the configured greeting
+once ever (orders greeted in earlier sessions are passed in `greeted`), and keyword auto-replies
+answer counterparties' messages. A reply is first a ChatSendRequest, which the bus makes durable
+before it comes back here to be sent: a crash can lose a reply but never repeat one. After each
+(re)connect EP-34 backfills the history of open orders; the socket is re-opened with a fresh
+credential when it drops and before the credential gets old.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid as uuidlib
+from typing import AsyncContextManager, Callable
+
+import trio
+
+from actors.calls import Calls, decode_reply
+from actors.config import BotConfig
+from c2c import endpoints
+from c2c.chat import parse_frame, should_answer, socket_url, text_frame
+from c2c.decode import parse_chat_credential, parse_chat_messages
+from c2c.errors import C2CError
+from c2c.models import ChatMessage
+from events import (ChatConnected, ChatDisconnected, ChatFrameReceived, ChatFrameSent,
+                    ChatMessageReceived, ChatMessageSent, ChatSendRequest, DecodeFailed,
+                    DryRunSkipped, Envelope, OrderOpened, OrderStatusChanged)
+
+Connect = Callable[[str], AsyncContextManager]
+TERMINAL = (4, 6, 7)
+
+
+class Chat:
+    def __init__(self, inbox, emit, *, config: BotConfig, connect: Connect, now_ms,
+                 rng: random.Random, dry_run: bool = False, greeted: set[str] | None = None,
+                 seen_ids: set[str] | None = None, open_orders: set[str] | None = None) -> None:
+        self.inbox = inbox
+        self.emit = emit
+        self.cfg = config.chat
+        self.connect = connect
+        self.now_ms = now_ms
+        self.rng = rng
+        self.dry_run = dry_run
+        self.calls = Calls("chat", emit)
+        self.greeted = set(greeted or ())
+        self.seen = set(seen_ids or ())
+        self.open_orders = set(open_orders or ())
+        self.ws = None
+        self._pending: list[Envelope] = []
+        self._connected = trio.Event()
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.calls.pump, self.inbox, self._handle)
+            task_status.started()
+            await self._keep_connected()
+
+    # --- the socket ---------------------------------------------------------------------------
+
+    async def _keep_connected(self) -> None:
+        attempt, delay = 0, 1.0
+        while True:
+            attempt += 1
+            url = await self._credential_url()
+            if url is not None:
+                reason = await self._session(url, attempt)
+                if reason == "refresh":
+                    delay = 1.0
+                    continue
+                await self.emit(ChatDisconnected(reason=reason))
+            await trio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _credential_url(self) -> str | None:
+        env = await self.calls.call(endpoints.chat_credential)
+        cred = await decode_reply(self.emit, env, parse_chat_credential)
+        return None if cred is None else socket_url(cred)
+
+    async def _session(self, url: str, attempt: int) -> str:
+        """Hold one socket open; return why it ended ("refresh" when we closed it on time)."""
+        try:
+            async with self.connect(url) as ws:
+                self.ws = ws
+                await self.emit(ChatConnected(attempt=attempt))
+                with trio.move_on_after(self.cfg.credential_refresh_s):
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._backfill)
+                        await self._flush_pending()
+                        await self._receive(ws)
+                    return "closed by server"
+                return "refresh"
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            return f"{type(exc).__name__}: {_first_line(exc)}"
+        except Exception as exc:  # noqa: BLE001 - trio-websocket's errors and handshake refusals
+            return f"{type(exc).__name__}: {_first_line(exc)}"
+        finally:
+            self.ws = None
+
+    async def _receive(self, ws) -> None:
+        while True:
+            text = await ws.get_message()
+            if isinstance(text, bytes):
+                text = text.decode(errors="replace")
+            await self.emit(ChatFrameReceived(text=text))
+            try:
+                msg = parse_frame(text)
+            except C2CError as exc:
+                await self.emit(DecodeFailed(source="chat-frame", error=type(exc).__name__,
+                                             message=str(exc)[:300], raw=exc.raw[:4096]))
+                continue
+            await self._message(msg, "socket")
+
+    async def _backfill(self) -> None:
+        for order_no in sorted(self.open_orders):
+            env = await self.calls.call(
+                lambda rid: endpoints.chat_messages(rid, page=1, order_no=order_no))
+            got = await decode_reply(self.emit, env, parse_chat_messages)
+            if got is None:
+                continue
+            for msg in sorted(got[0], key=lambda m: (m.create_time or 0, m.id)):
+                await self._message(msg, "history", cause=env.seq)
+
+    # --- messages in --------------------------------------------------------------------------
+
+    async def _message(self, msg: ChatMessage, source: str, cause: int | None = None) -> None:
+        if not msg.id or msg.id in self.seen:
+            return
+        self.seen.add(msg.id)
+        await self.emit(ChatMessageReceived(
+            message_id=msg.id, order_no=msg.order_no, msg_type=msg.type, content=msg.content,
+            self_sent=msg.self_sent, create_time_ms=msg.create_time or 0, source=source),
+            cause=cause)
+        if source == "socket" and should_answer(msg):
+            keyword = self._keyword(msg.content)
+            if keyword is not None:
+                await self._request(msg.order_no, self.cfg.auto_replies[keyword], "auto_reply",
+                                    keyword, cause)
+
+    def _keyword(self, content: str) -> str | None:
+        text = content.lower()
+        for keyword in sorted(self.cfg.auto_replies):
+            if keyword.lower() in text:
+                return keyword
+        return None
+
+    # --- messages out -------------------------------------------------------------------------
+
+    async def _handle(self, env: Envelope) -> None:
+        event = env.event
+        if isinstance(event, OrderOpened):
+            self.open_orders.add(event.order_no)
+            if event.order_no not in self.greeted and self.cfg.greeting:
+                self.greeted.add(event.order_no)
+                await self._request(event.order_no, self.cfg.greeting, "greeting", None, env.seq)
+        elif isinstance(event, OrderStatusChanged) and event.new_status in TERMINAL:
+            self.open_orders.discard(event.order_no)
+        elif isinstance(event, ChatSendRequest):
+            if self.ws is None:
+                self._pending.append(env)
+            else:
+                await self._send(env)
+
+    async def _request(self, order_no, content, reason, keyword, cause) -> None:
+        if self.dry_run:
+            await self.emit(DryRunSkipped(endpoint="chat", body=f"{order_no}: {content}"),
+                            cause=cause)
+            return
+        uid = str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
+        await self.emit(ChatSendRequest(order_no=order_no, uuid=uid, content=content,
+                                        reason=reason, keyword=keyword), cause=cause)
+
+    async def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for env in pending:
+            await self._send(env)
+
+    async def _send(self, env: Envelope) -> None:
+        req: ChatSendRequest = env.event
+        frame = text_frame(order_no=req.order_no, content=req.content, uuid=req.uuid,
+                           create_time_ms=self.now_ms())
+        try:
+            await self.ws.send_message(frame)
+        except Exception:  # noqa: BLE001 - the socket dropped: keep the reply for the next one
+            self._pending.append(env)
+            return
+        await self.emit(ChatFrameSent(text=frame), cause=env.seq)
+        await self.emit(ChatMessageSent(order_no=req.order_no, uuid=req.uuid,
+                                        content=req.content, reason=req.reason), cause=env.seq)
+
+
+_CREDENTIAL = re.compile(r"(token=)[^&\s'\"]+|c2c_[0-9A-Za-z]+_v2|TOKEN[0-9A-Za-z]+")
+
+
+def _first_line(exc: Exception) -> str:
+    """The error's first line with any listenKey or token masked (they open the socket)."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return _CREDENTIAL.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+async def run(inbox, emit, *, config: BotConfig, connect: Connect, now_ms, rng,
+              dry_run: bool = False, greeted=None, seen_ids=None, open_orders=None,
+              task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Keep the chat socket and answer in it forever; never returns unless cancelled."""
+    await Chat(inbox, emit, config=config, connect=connect, now_ms=now_ms, rng=rng,
+               dry_run=dry_run, greeted=greeted, seen_ids=seen_ids,
+               open_orders=open_orders).run(task_status=task_status)

@@ -1,0 +1,169 @@
+"""The bot's own subcommands: live, record, the demo, and sessions.
+
+Each `*_main(args) -> int` prints one clear line and returns 2 for a configuration, credential
+or log problem instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+import httpx
+import trio
+import trio_websocket
+
+from actors.config import BotConfig, ConfigError, config_json, read_config
+from actors.restore import restore
+from actors.status import StatusView
+from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
+from c2c.credentials import Credentials, CredentialsError, from_env
+from store import LogError, open_log
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def add_live_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="bot.toml (default: every key's default)")
+    p.add_argument("--db", required=True, help="the SQLite event log to append the session to")
+    p.add_argument("--duration", type=float, default=None, help="stop cleanly after S seconds")
+    p.add_argument("--dry-run", action="store_true",
+                   help="record EP-7/EP-8 and chat sends as decisions instead of sending them")
+    p.add_argument("--quiet", action="store_true", help="no live status screen")
+
+
+def add_record_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="bot.toml: [market], [limits], [exchange]")
+    p.add_argument("--db", required=True, help="the SQLite event log")
+    p.add_argument("--duration", type=float, default=None, help="stop cleanly after S seconds")
+    p.add_argument("--quiet", action="store_true", help="no live status screen")
+
+
+def add_demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
+    p.add_argument("--db", default="demo.db", help="event log to record into (default demo.db)")
+    p.add_argument("--seed", type=int, default=7, help="the simulated market's seed")
+    p.add_argument("--strategy", default="undercut", help="pricing strategy (undercut, rank, spread)")
+    p.add_argument("--error-rate", type=float, default=0.0, help="simulator fault: error share")
+    p.add_argument("--quiet", action="store_true", help="no live status screen")
+
+
+def add_sessions_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="the SQLite event log")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def live_main(args) -> int:
+    try:
+        cfg = read_config(args.config)
+        creds = from_env()
+        log = open_log(args.db)
+    except (ConfigError, CredentialsError, LogError) as exc:
+        return _fail(str(exc))
+    return _run_mode(log, "live", cfg, creds, LIVE_ACTORS, args)
+
+
+def record_main(args) -> int:
+    try:
+        cfg = read_config(args.config)
+        log = open_log(args.db)
+    except (ConfigError, LogError) as exc:
+        return _fail(str(exc))
+    return _run_mode(log, "record", cfg, None, RECORD_ACTORS, args)
+
+
+def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors, args) -> int:
+    view = StatusView()
+    seed = now_ms() & 0x7FFFFFFF  # stored with the session, so replay draws the same uuids
+    dry_run = getattr(args, "dry_run", False)
+    with log:
+        sid = log.start_session(mode, config_json(cfg, actors=actors, seed=seed,
+                                                  dry_run=dry_run), now_ms())
+        restored = restore(log, before_session=sid)
+        reason = trio.run(_serve, log, sid, cfg, creds, actors, args, view, restored, seed)
+        log.end_session(sid, now_ms(), reason)
+    print(f"session {sid} ({mode}) ended: {reason}. {summary_line(view)}")
+    print(f"replay it: python run.py replay {args.db} --session {sid}")
+    return 1 if reason.startswith("fatal") else 0
+
+
+async def _serve(log, sid, cfg, creds, actors, args, view, restored, seed) -> str:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        deps = BotDeps(config=cfg, client=client, connect=trio_websocket.open_websocket_url,
+                       credentials=creds, now_ms=now_ms, seed=seed,
+                       dry_run=getattr(args, "dry_run", False), restored=restored)
+        return await run_with_screen(log, sid, deps, actors, args.duration, view, args.quiet)
+
+
+async def run_with_screen(log, sid, deps, actors, duration, view, quiet) -> str:
+    """Run the bot with signal handling and (on a terminal) the live status screen."""
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_watch_signals, stop)
+        if not quiet and sys.stdout.isatty():
+            nursery.start_soon(_screen, view)
+        reason = await run_bot(log, sid, deps, actors=actors, duration=duration, stop=stop,
+                               taps=(view.apply,))
+        nursery.cancel_scope.cancel()
+    return reason
+
+
+async def _watch_signals(stop: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if stop.is_set():
+                # Second signal: stop at once. Committed batches are safe in the WAL.
+                os._exit(130)
+            stop.set()
+
+
+async def _screen(view: StatusView) -> None:
+    from rich.live import Live
+
+    with Live(view.render(), refresh_per_second=4, transient=False) as live:
+        while True:
+            await trio.sleep(0.5)
+            live.update(view.render())
+
+
+def summary_line(view: StatusView) -> str:
+    c = view.counts
+    return (f"requests={c['requests']} snapshots={c['snapshots']} reprices={c['reprices']} "
+            f"orders={c['orders']} chat in/out={c['chat_in']}/{c['chat_out']} "
+            f"errors={c['errors']} actor failures={c['actor_failures']}")
+
+
+def sessions_main(args) -> int:
+    try:
+        log = open_log(args.path, create=False)
+    except LogError as exc:
+        return _fail(str(exc))
+    with log:
+        rows = log.sessions()
+        print(f"{'id':>4}  {'mode':<8} {'started (UTC)':<20} {'duration':>9} {'events':>8}  end")
+        for s in rows:
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s.started_ms / 1000))
+            dur = f"{(s.ended_ms - s.started_ms) / 1000:.1f}s" if s.ended_ms else "open"
+            print(f"{s.id:>4}  {s.mode:<8} {started:<20} {dur:>9} {s.events:>8}  {s.end_reason}")
+    return 0
+
+
+def demo_main(args) -> int:
+    from actors.demo import run_demo
+
+    try:
+        log = open_log(args.db)
+    except LogError as exc:
+        return _fail(str(exc))
+    with log:
+        return run_demo(log, args)
+

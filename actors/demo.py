@@ -1,0 +1,75 @@
+"""The demo: the simulated exchange and the bot against it over loopback, then a summary.
+
+Needs no keys and no network beyond 127.0.0.1: the simulator serves Binance's endpoints and chat
+socket on a free port, and the bot is configured exactly as a live run pointed at it.
+"""
+
+from __future__ import annotations
+
+import trio
+import trio_websocket
+import httpx
+
+from actors.cli import now_ms, run_with_screen, summary_line
+from actors.config import BotConfig, config_json, load_config
+from actors.restore import restore
+from actors.status import StatusView
+from actors.system import LIVE_ACTORS, BotDeps
+from c2c.credentials import Credentials
+from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, serve_sim
+
+
+def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> BotConfig:
+    """The bot.toml a user would write to trade on the simulator at `base_url`."""
+    return load_config({
+        "exchange": {"sapi_url": base_url, "bapi_url": base_url},
+        "market": {"asset": sim.asset, "fiat": sim.fiat, "pages": 2, "poll_interval_s": 5},
+        "strategy": {"name": strategy, "step": "0.01"},
+        "orders": {"poll_interval_s": 2.0},
+        "ads": {"refresh_s": 30.0},
+        "chat": {"auto_replies": {"bank": "Bank details are in the order page.",
+                                  "paid": "Thanks, checking the payment now."}},
+    })
+
+
+def run_demo(log, args) -> int:
+    """Run the demo for args.duration seconds into `log`; print the summary. Returns 0 or 1."""
+    sim_cfg = SimConfig(seed=args.seed, faults=Faults(error_rate=args.error_rate))
+    exchange = SimExchange(sim_cfg, now_ms=now_ms)
+    view = StatusView()
+    placeholder = demo_config("http://127.0.0.1:0", sim_cfg, args.strategy)
+    # The simulator's port is only known once it listens; replay does not need it.
+    sid = log.start_session("demo", config_json(placeholder, actors=LIVE_ACTORS, seed=args.seed),
+                            now_ms())
+    restored = restore(log, before_session=sid)
+    reason = trio.run(_demo, log, sid, exchange, sim_cfg, args, view, restored)
+    log.end_session(sid, now_ms(), reason)
+    _print_summary(sid, args, view, exchange, reason)
+    return 1 if reason.startswith("fatal") else 0
+
+
+async def _demo(log, sid, exchange, sim_cfg, args, view, restored) -> str:
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_sim, exchange, "127.0.0.1", 0)
+        cfg = demo_config(server.base_url, sim_cfg, args.strategy)
+        creds = Credentials(DEMO_API_KEY, DEMO_SECRET)
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            deps = BotDeps(config=cfg, client=client, connect=trio_websocket.open_websocket_url,
+                           credentials=creds, now_ms=now_ms, seed=args.seed,
+                           restored=restored)
+            reason = await run_with_screen(log, sid, deps, LIVE_ACTORS, args.duration, view,
+                                           args.quiet)
+        nursery.cancel_scope.cancel()
+    return reason
+
+
+def _print_summary(sid, args, view: StatusView, exchange, reason: str) -> None:
+    report = exchange.report()
+    print()
+    print(f"demo session {sid} recorded in {args.db} ({reason})")
+    print(f"  bot:       {summary_line(view)}")
+    print(f"  exchange:  {report.render() if hasattr(report, 'render') else report}")
+    print("try next:")
+    print(f"  python run.py replay {args.db} --session {sid}")
+    print(f"  python run.py backtest {args.db} --session {sid} --strategy undercut,rank,spread")
+    print(f"  python run.py sessions {args.db}")

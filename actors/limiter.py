@@ -1,0 +1,315 @@
+"""The limiter: the only actor that speaks HTTP.
+
+ApiRequest events in; for every HTTP attempt one ApiResponse (raw status, the headers that matter,
+body bytes) or ApiError out, so a session can be replayed from its log. It keeps Binance's limits
+(`RateWindow` over all endpoints, EP-0 included), the circuit breaker, backoff per the wire
+layer's error classes, the clock offset for signing, and priorities: an order detail or a reprice
+goes before a routine book poll when the budget is short.
+
+Retries: the limiter retries itself what the caller could not do better (a clock resync after
+-1021/-1022, a backoff after 429/-1003/-1000, an IP ban or WAF pause), marking the intermediate
+answers `final=False`; everything else is the caller's to handle. A write (EP-7, EP-8) whose
+outcome is unknown (5xx, dropped connection) is never retried blindly: the caller re-reads state.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from typing import Callable, NamedTuple
+
+import httpx
+import trio
+
+from actors.config import BotConfig
+from actors.ratelimit import Breaker, RateWindow
+from actors.supervise import Fatal
+from c2c import endpoints
+from c2c.credentials import Credentials
+from c2c.decode import (decode_envelope, parse_server_time, relevant_headers, retry_after_s,
+                        weights)
+from c2c.errors import Action, ApiCallError, Backoff, C2CError
+from c2c.http import build_http_request, pick_user_agent
+from c2c.timesync import ClockOffset, offset_from_round_trip
+from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
+                    Envelope, LimiterBackoff)
+
+WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_weight_1m": 180000}
+MAX_ATTEMPTS = 5
+WAF_PAUSE_S = 180.0
+SLOW_FOR_S = 10.0
+
+
+class RawReply(NamedTuple):
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class HttpxSender:
+    """Send through an httpx client (whose transport is real, mocked or simulated)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, req: ApiRequest, build: Callable[[], httpx.Request]) -> RawReply:
+        """Perform the call. Raises httpx.HTTPError when no answer came back."""
+        resp = await self.client.send(build())
+        body = await resp.aread()
+        return RawReply(resp.status_code, relevant_headers(resp.headers.multi_items()), body)
+
+
+class LimiterDeps:
+    """What the limiter needs from the composition root.
+
+    `sender` performs one call; by default an HttpxSender over `client`. Replay passes one that
+    answers from the log without building an HTTP request at all (signing and httpx are most of
+    a call's CPU, and replay must run at 1000x real time).
+    """
+
+    def __init__(self, *, client: httpx.AsyncClient | None, config: BotConfig,
+                 credentials: Credentials | None, now_ms: Callable[[], int],
+                 rng: random.Random, dry_run: bool = False, sync_clock: bool = True,
+                 sender=None) -> None:
+        self.sender = sender or HttpxSender(client)
+        self.config = config
+        self.credentials = credentials
+        self.now_ms = now_ms
+        self.rng = rng
+        self.dry_run = dry_run
+        self.sync_clock = sync_clock and credentials is not None
+
+
+class Limiter:
+    """State of the limiter actor; `run` is its entry point."""
+
+    def __init__(self, inbox: trio.MemoryReceiveChannel, emit, deps: LimiterDeps) -> None:
+        self.inbox = inbox
+        self.emit = emit
+        self.deps = deps
+        lim = deps.config.limits
+        # 3% margin: Binance counts arrivals, and arrivals of sends 1.0 s apart can be closer.
+        self.window = RateWindow(max(1, int(lim.rps)), 1.03, reserve=1)
+        self.breaker = Breaker(lim.breaker_failures, lim.breaker_open_s)
+        self.backoff = Backoff()
+        self.clock = ClockOffset()
+        self.user_agent = pick_user_agent(deps.rng)
+        self.paused_until = 0.0
+        self.slow_until = 0.0
+        self._queue: list[tuple[int, int, Envelope, int]] = []
+        self._order = 0
+        self._wake = trio.Event()
+        self._ids = 0
+        # Binance answers EP-0 pages asked faster than page_delay_s with empty pages; the gap
+        # is kept here, where calls leave, with a margin for arrival jitter.
+        self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
+        self.last_sent: dict[str, float] = {}
+
+    def statistics(self) -> dict:
+        now = trio.current_time()
+        return {"queued": len(self._queue), "in_window": self.window.in_window(now),
+                "breaker": self.breaker.state.value, "clock_offset_ms": self.clock.offset_ms}
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
+        async with trio.open_nursery() as nursery:
+            task_status.started()
+            if self.deps.sync_clock:
+                await self.sync_time(cause=None)
+            nursery.start_soon(self._dispatch, nursery)
+            async for env in self.inbox:
+                req = env.event
+                if not isinstance(req, ApiRequest) or req.request_id.startswith("limiter-"):
+                    continue
+                await self._accept(env)
+
+    async def _accept(self, env: Envelope) -> None:
+        req = env.event
+        if req.effect and self.deps.dry_run:
+            await self._refuse(env, "dry_run", "--dry-run: effects are recorded, not sent")
+            return
+        self._push(env, 1)
+
+    def _push(self, env: Envelope, attempt: int) -> None:
+        self._order += 1
+        heapq.heappush(self._queue, (env.event.priority, self._order, env, attempt))
+        self._wake.set()
+
+    async def _refuse(self, env: Envelope, kind: str, message: str) -> None:
+        req = env.event
+        await self.emit(ApiError(request_id=req.request_id, endpoint=req.endpoint, kind=kind,
+                                 message=message), cause=env.seq)
+
+    async def _dispatch(self, nursery: trio.Nursery) -> None:
+        while True:
+            if not self._queue:
+                self._wake = trio.Event()
+                await self._wake.wait()
+                continue
+            priority, _, env, attempt = self._queue[0]
+            now = trio.current_time()
+            ready = max(self.paused_until, self.window.next_slot(now, priority, now < self.slow_until),
+                        self._gap_ready(env.event.endpoint))
+            if ready > now:
+                with trio.move_on_at(ready):
+                    self._wake = trio.Event()
+                    await self._wake.wait()  # a more urgent request may arrive meanwhile
+                continue
+            heapq.heappop(self._queue)
+            if not self.breaker.allows(now):
+                reopen = self.breaker.reopen_at()
+                await self._refuse(env, "breaker_open",
+                                   f"circuit breaker open until t={reopen:.1f}s; no call made")
+                continue
+            self.window.record(now)
+            self.last_sent[env.event.endpoint] = now
+            nursery.start_soon(self._attempt, env, attempt)
+
+    def _gap_ready(self, endpoint: str) -> float:
+        gap = self.min_gap.get(endpoint)
+        last = self.last_sent.get(endpoint)
+        return 0.0 if gap is None or last is None else last + gap
+
+    async def _attempt(self, env: Envelope, attempt: int) -> None:
+        req: ApiRequest = env.event
+        started = trio.current_time()
+        try:
+            reply = await self.deps.sender.send(req, lambda: self._build(req))
+        except httpx.HTTPError as exc:
+            await self._transport_failed(env, attempt, exc)
+            return
+        elapsed = int((trio.current_time() - started) * 1000)
+        await self._answered(env, attempt, reply.status, reply.headers, reply.body, elapsed)
+
+    def _build(self, req: ApiRequest) -> httpx.Request:
+        ex = self.deps.config.exchange
+        return build_http_request(req, sapi_url=ex.sapi_url, bapi_url=ex.bapi_url,
+                                  credentials=self.deps.credentials,
+                                  timestamp_ms=self.clock.now(self.deps.now_ms()),
+                                  user_agent=self.user_agent, recv_window_ms=ex.recv_window_ms)
+
+    async def _transport_failed(self, env: Envelope, attempt: int, exc: Exception) -> None:
+        req: ApiRequest = env.event
+        retry = not req.effect and attempt < MAX_ATTEMPTS
+        await self.emit(ApiError(request_id=req.request_id, endpoint=req.endpoint, kind="transport",
+                                 message=f"{type(exc).__name__}: {str(exc)[:200]}",
+                                 attempt=attempt, final=not retry), cause=env.seq)
+        await self._failed()
+        if retry:
+            await self._pause(self.backoff.next_delay(None), "transport")
+            self._push(env, attempt + 1)
+
+    async def _answered(self, env, attempt, status, headers, body, elapsed) -> None:
+        req: ApiRequest = env.event
+        action, error = self._classify(req, status, headers, body)
+        retry = self._should_retry(req, action, attempt)
+        await self.emit(ApiResponse(request_id=req.request_id, endpoint=req.endpoint, status=status,
+                                    headers=headers, body=body, elapsed_ms=elapsed,
+                                    attempt=attempt, final=not retry), cause=env.seq)
+        await self._note_weights(headers)
+        if action is None:
+            self.backoff.reset()
+            await self._succeeded(req)
+            return
+        await self._react(env, action, error, headers)
+        if retry:
+            self._push(env, attempt + 1)
+
+    def _classify(self, req, status, headers, body):
+        try:
+            decode_envelope(req.endpoint, status, headers, body)
+        except ApiCallError as exc:
+            return exc.action, exc
+        except C2CError as exc:
+            # Junk from an overloaded edge is worth another try for a read; never for a write.
+            retry = status >= 500 or (status == 200 and not req.effect)
+            return (Action.BACKOFF_AND_RETRY if retry else Action.ABORT), exc
+        return None, None
+
+    def _should_retry(self, req: ApiRequest, action, attempt: int) -> bool:
+        if action is None or attempt >= MAX_ATTEMPTS:
+            return False
+        if action is Action.RESYNC_AND_RETRY:
+            return attempt < 2 and req.signed  # an unsigned EP-13 is the orders actor's to sign
+        if action in (Action.IP_BANNED, Action.WAF_PAUSE):
+            return True
+        if action is Action.BACKOFF_AND_RETRY:
+            return not req.effect  # a write's outcome is unknown: the caller re-reads state
+        return False
+
+    async def _react(self, env: Envelope, action, error, headers) -> None:
+        req: ApiRequest = env.event
+        if action is Action.FATAL:
+            await self._failed()
+            raise Fatal(f"Binance refused {req.endpoint}: {error}")
+        if action is Action.RESYNC_AND_RETRY:
+            if req.signed:
+                await self.sync_time(cause=env.seq)
+        elif action is Action.BACKOFF_AND_RETRY:
+            await self._failed()
+            await self._pause(self.backoff.next_delay(retry_after_s(headers)), "backoff")
+        elif action is Action.IP_BANNED:
+            await self._failed()
+            await self._pause(retry_after_s(headers) or 120.0, "418")
+        elif action is Action.WAF_PAUSE:
+            await self._failed()
+            await self._pause(WAF_PAUSE_S, "403")
+        else:
+            await self._succeeded(req)  # Binance answered; the business error is the caller's
+
+    async def _pause(self, delay_s: float, reason: str) -> None:
+        self.paused_until = max(self.paused_until, trio.current_time() + delay_s)
+        await self.emit(LimiterBackoff(reason=reason, delay_s=round(delay_s, 3)))
+
+    async def _note_weights(self, headers) -> None:
+        used = weights(headers)
+        for field, limit in WEIGHT_LIMITS.items():
+            value = getattr(used, field, None)
+            if value is not None and value > 0.8 * limit:
+                if trio.current_time() >= self.slow_until:
+                    await self.emit(LimiterBackoff(reason="weight", delay_s=SLOW_FOR_S))
+                self.slow_until = trio.current_time() + SLOW_FOR_S
+                return
+
+    async def _succeeded(self, req: ApiRequest) -> None:
+        if self.breaker.success():
+            await self.emit(BreakerClosed(trial_endpoint=req.endpoint))
+
+    async def _failed(self) -> None:
+        if self.breaker.failure(trio.current_time()):
+            await self.emit(BreakerOpened(failures=self.breaker.consecutive,
+                                          open_s=self.breaker.open_s))
+
+    async def sync_time(self, cause: int | None) -> None:
+        """Measure the server clock offset with GET /api/v3/time (logged like any call)."""
+        self._ids += 1
+        req = endpoints.server_time(f"limiter-{self._ids}")
+        now = trio.current_time()
+        await trio.sleep_until(max(now, self.window.next_slot(now, 0)))
+        self.window.record(trio.current_time())
+        await self.emit(req, cause=cause)
+        sent_ms = self.deps.now_ms()
+        started = trio.current_time()
+        try:
+            reply = await self.deps.sender.send(req, lambda: self._build(req))
+        except httpx.HTTPError as exc:
+            await self.emit(ApiError(request_id=req.request_id, endpoint="TIME", kind="transport",
+                                     message=type(exc).__name__), cause=cause)
+            return
+        received_ms = self.deps.now_ms()
+        elapsed = int((trio.current_time() - started) * 1000)
+        await self.emit(ApiResponse(request_id=req.request_id, endpoint="TIME",
+                                    status=reply.status, headers=reply.headers, body=reply.body,
+                                    elapsed_ms=elapsed), cause=cause)
+        try:
+            server = parse_server_time(reply.status, reply.headers, reply.body)
+        except C2CError:
+            return
+        self.clock.offset_ms = offset_from_round_trip(sent_ms, received_ms, server)
+        await self.emit(ClockSynced(offset_ms=self.clock.offset_ms,
+                                    round_trip_ms=received_ms - sent_ms), cause=cause)
+
+
+async def run(inbox, emit, *, deps: LimiterDeps, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Entry point in the actor convention; see `Limiter`."""
+    await Limiter(inbox, emit, deps).run(task_status=task_status)

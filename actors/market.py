@@ -1,0 +1,103 @@
+"""The market actor: polls the public order book (EP-0) and emits BookSnapshot events.
+
+It spends the request budget where it buys reaction time: page 1 of each side where one of my ads
+competes is polled often (`fast_interval`), the deeper pages only every `poll_interval_s`, which is
+also the ceiling for any poll. My own ads are marked in every snapshot.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from actors.calls import Calls, decode_reply
+from actors.config import BotConfig
+from c2c import endpoints
+from c2c.decode import parse_search
+from c2c.models import to_book_ad
+from events import BookSnapshot, Envelope, MyAdsLoaded
+
+BOTH_SIDES = ("SELL", "BUY")
+MARKET_SHARE = 0.6  # of the request budget; the rest is for reprices, orders and chat
+
+
+def fast_interval(cfg: BotConfig, sides: int) -> float:
+    """Seconds between page-1 polls of one side, so that the market uses its budget share."""
+    per_side = cfg.limits.rps * MARKET_SHARE / max(1, sides)
+    return min(cfg.market.poll_interval_s, max(1.0 / per_side, cfg.limits.page_delay_s))
+
+
+class Market:
+    def __init__(self, inbox, emit, *, config: BotConfig, sides: tuple[str, ...] | None = None,
+                 wait_for_ads: bool = True) -> None:
+        self.inbox = inbox
+        self.emit = emit
+        self.cfg = config
+        self.calls = Calls("market", emit)
+        self.fixed_sides = sides
+        self.my_adv_nos: frozenset[str] = frozenset()
+        self.sides: tuple[str, ...] = sides or BOTH_SIDES
+        self.ads_known = trio.Event()
+        if not wait_for_ads:
+            self.ads_known.set()
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.calls.pump, self.inbox, self._handle)
+            task_status.started()
+            with trio.move_on_after(15):  # a restarted market may have missed MyAdsLoaded
+                await self.ads_known.wait()
+            for side in self.sides:
+                nursery.start_soon(self._poll_side, side)
+
+    async def _handle(self, env: Envelope) -> None:
+        if isinstance(env.event, MyAdsLoaded):
+            ads = env.event.ads
+            self.my_adv_nos = frozenset(a.adv_no for a in ads)
+            if self.fixed_sides is None and not self.ads_known.is_set():
+                mine = tuple(s for s in BOTH_SIDES if any(a.side == s for a in ads))
+                self.sides = mine or BOTH_SIDES
+            self.ads_known.set()
+
+    async def _poll_side(self, side: str) -> None:
+        fast = fast_interval(self.cfg, len(self.sides))
+        deep_every = max(1, round(self.cfg.market.poll_interval_s / fast))
+        tick = 0
+        next_at = trio.current_time()
+        while True:
+            pages = self.cfg.market.pages if tick % deep_every == 0 else 1
+            await self.snapshot(side, pages)
+            tick += 1
+            next_at = max(next_at + fast, trio.current_time())
+            await trio.sleep_until(next_at)
+
+    async def snapshot(self, side: str, pages: int) -> BookSnapshot:
+        """Fetch up to `pages` pages of the list where my `side` ads compete; emit the snapshot."""
+        m = self.cfg.market
+        ads, complete, cause = [], True, None
+        for page in range(1, pages + 1):
+            if page > 1:
+                await trio.sleep(self.cfg.limits.page_delay_s)
+            env = await self.calls.call(lambda rid: endpoints.search_ads(
+                rid, asset=m.asset, fiat=m.fiat, want=endpoints.ads_list_for(side), page=page,
+                pay_types=m.pay_types, trans_amount=m.trans_amount))
+            cause = env.seq
+            found = await decode_reply(self.emit, env, parse_search)
+            items = None if found is None else found.items
+            if items is None:
+                complete = False
+                break
+            ads.extend(to_book_ad(item, self.my_adv_nos) for item in items)
+            if len(items) < 20:
+                complete = complete and (len(items) > 0 or page > 1)
+                break
+        snap = BookSnapshot(asset=m.asset, fiat=m.fiat, ad_side=side, pages=pages,
+                            ads=tuple(ads), complete=complete)
+        await self.emit(snap, cause=cause)
+        return snap
+
+
+async def run(inbox, emit, *, config: BotConfig, sides=None, wait_for_ads: bool = True,
+              task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Poll the book forever; never returns unless cancelled."""
+    await Market(inbox, emit, config=config, sides=sides,
+                 wait_for_ads=wait_for_ads).run(task_status=task_status)

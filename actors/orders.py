@@ -1,0 +1,128 @@
+"""The orders actor: polls open orders (EP-15); a new order gets one detail call (EP-13) and an
+OrderOpened; a changed status an OrderStatusChanged.
+
+An order that leaves the open list gets one more detail call to learn how it ended (completed or
+cancelled). EP-13 uses adaptive auth: the API key alone first, signed after a 401/403 or
+-1021/-1022, and signed from then on.
+
+State (the orders seen and their status) is rebuilt from the log on restart and passed in `known`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import trio
+
+from actors.calls import Calls, decode_reply, emit_decode_failed
+from actors.config import BotConfig
+from c2c import endpoints
+from c2c.decode import is_last_page, parse_order_detail, parse_orders
+from c2c.errors import ApiCallError, C2CError
+from events import ApiResponse, OrderOpened, OrderStatusChanged
+
+ACTIVE = (1, 2, 3)
+ZERO = Decimal(0)
+NEEDS_SIGNATURE = (-1021, -1022)
+
+
+class Orders:
+    def __init__(self, inbox, emit, *, config: BotConfig, known: dict[str, int] | None = None):
+        self.inbox = inbox
+        self.emit = emit
+        self.cfg = config
+        self.calls = Calls("orders", emit)
+        self.known: dict[str, int] = dict(known or {})
+        self.sign_detail = False
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.calls.pump, self.inbox, None)
+            task_status.started()
+            next_at = trio.current_time()
+            while True:
+                await self.poll()
+                next_at = max(next_at + self.cfg.orders.poll_interval_s, trio.current_time())
+                await trio.sleep_until(next_at)
+
+    async def poll(self) -> None:
+        """One round: list open orders, open the new ones, follow status changes."""
+        listed = await self._list_open()
+        if listed is None:
+            return
+        seen = set()
+        for order, cause in listed:
+            seen.add(order.order_number)
+            old = self.known.get(order.order_number)
+            if old is None:
+                await self._open(order, cause)
+            elif old != order.order_status:
+                await self._changed(order.order_number, old, order.order_status, cause)
+        for order_no, status in list(self.known.items()):
+            if status in ACTIVE and order_no not in seen:
+                await self._follow_closed(order_no)
+
+    async def _list_open(self):
+        out, page = [], 1
+        while True:
+            env = await self.calls.call(lambda rid: endpoints.list_orders(
+                rid, page=page, status_list=ACTIVE))
+            got = await decode_reply(self.emit, env, parse_orders)
+            if got is None:
+                return None
+            items, total = got
+            out.extend((o, env.seq) for o in items)
+            if is_last_page(len(items), 20, page, total):
+                return out
+            page += 1
+
+    async def _open(self, order, cause: int) -> None:
+        detail, env = await self._detail(order.order_number, cause)
+        if detail is None:
+            return
+        side = detail.trade_type or order.trade_type or "SELL"
+        amount = detail.amount or order.amount or ZERO
+        total = detail.total_price or order.total_price or ZERO
+        self.known[order.order_number] = detail.order_status
+        await self.emit(OrderOpened(
+            order_no=order.order_number, adv_no=detail.adv_order_number or order.adv_no or "",
+            side=side, asset=detail.asset or order.asset or "", fiat=detail.fiat_unit or order.fiat
+            or "", amount=amount, price=detail.price or order.unit_price or ZERO,
+            total_price=total, status=detail.order_status,
+            counterparty=(detail.buyer_nickname if side == "SELL" else detail.seller_nickname) or "",
+            create_time_ms=detail.create_time or order.create_time or 0), cause=env.seq)
+
+    async def _changed(self, order_no: str, old: int, new: int, cause: int) -> None:
+        self.known[order_no] = new
+        await self.emit(OrderStatusChanged(order_no=order_no, old_status=old, new_status=new),
+                        cause=cause)
+
+    async def _follow_closed(self, order_no: str) -> None:
+        detail, env = await self._detail(order_no, None)
+        if detail is not None and detail.order_status != self.known.get(order_no):
+            await self._changed(order_no, self.known[order_no], detail.order_status, env.seq)
+
+    async def _detail(self, order_no: str, cause: int | None):
+        """EP-13 with adaptive auth; returns (OrderDetail | None, last reply envelope)."""
+        for signed in ((True,) if self.sign_detail else (False, True)):
+            env = await self.calls.call(lambda rid: endpoints.order_detail(
+                rid, order_no=order_no, signed=signed), cause)
+            event = env.event
+            if not isinstance(event, ApiResponse):
+                return None, env
+            try:
+                return parse_order_detail(event.status, event.headers, event.body), env
+            except ApiCallError as exc:
+                if signed or not (event.status in (401, 403) or exc.code in NEEDS_SIGNATURE):
+                    return None, env
+                self.sign_detail = True
+            except C2CError as exc:
+                await emit_decode_failed(self.emit, env, exc)
+                return None, env
+        return None, env
+
+
+async def run(inbox, emit, *, config: BotConfig, known: dict[str, int] | None = None,
+              task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Follow orders forever; never returns unless cancelled."""
+    await Orders(inbox, emit, config=config, known=known).run(task_status=task_status)

@@ -1,0 +1,103 @@
+"""Pure pieces of the limiter: the sliding request window and the circuit breaker.
+
+Both take the time as an argument (trio's clock in the limiter), so tests drive them directly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import Enum
+
+
+class RateWindow:
+    """At most `limit` sends in any window of `window_s` seconds.
+
+    A token bucket of capacity N refilled at N/s lets almost 2N calls into one second (a full
+    bucket, then its refill); Binance counts requests per second, so the window is what must hold.
+    `reserve` slots of each window are kept for urgent calls (priority <= urgent_priority).
+    """
+
+    def __init__(self, limit: int, window_s: float = 1.0, *, reserve: int = 1,
+                 urgent_priority: int = 2) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self.window_s = window_s
+        self.reserve = min(reserve, limit - 1)
+        self.urgent_priority = urgent_priority
+        self._sent: deque[float] = deque()
+
+    def _cap(self, priority: int, slow: bool) -> int:
+        cap = self.limit if priority <= self.urgent_priority else self.limit - self.reserve
+        return max(1, cap // 2) if slow else cap
+
+    def next_slot(self, now: float, priority: int = 5, slow: bool = False) -> float:
+        """Return the earliest time >= now at which a call of `priority` may be sent."""
+        while self._sent and self._sent[0] <= now - self.window_s:
+            self._sent.popleft()
+        cap = self._cap(priority, slow)
+        if len(self._sent) < cap:
+            return now
+        return self._sent[len(self._sent) - cap] + self.window_s
+
+    def record(self, now: float) -> None:
+        """Note one call sent at `now`."""
+        self._sent.append(now)
+
+    def in_window(self, now: float) -> int:
+        return sum(1 for t in self._sent if t > now - self.window_s)
+
+
+class BreakerState(str, Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"  # one trial call is allowed
+
+
+class Breaker:
+    """Open after `failures` consecutive failures; stay silent `open_s`; then let one call try."""
+
+    def __init__(self, failures: int = 15, open_s: float = 45.0) -> None:
+        self.threshold = failures
+        self.open_s = open_s
+        self.state = BreakerState.CLOSED
+        self.consecutive = 0
+        self.opened_at: float | None = None
+        self._trial_out = False
+
+    def allows(self, now: float) -> bool:
+        """True when a call may be made now (and, half open, claims the single trial)."""
+        if self.state is BreakerState.OPEN and now >= (self.opened_at or 0) + self.open_s:
+            self.state = BreakerState.HALF_OPEN
+            self._trial_out = False
+        if self.state is BreakerState.CLOSED:
+            return True
+        if self.state is BreakerState.HALF_OPEN and not self._trial_out:
+            self._trial_out = True
+            return True
+        return False
+
+    def reopen_at(self) -> float | None:
+        if self.state is BreakerState.OPEN and self.opened_at is not None:
+            return self.opened_at + self.open_s
+        return None
+
+    def success(self) -> bool:
+        """Record a success; True when it closed an open or half-open breaker."""
+        was_open = self.state is not BreakerState.CLOSED
+        self.state = BreakerState.CLOSED
+        self.consecutive = 0
+        self._trial_out = False
+        return was_open
+
+    def failure(self, now: float) -> bool:
+        """Record a failure; True when it (re)opened the breaker."""
+        self.consecutive += 1
+        if self.state is BreakerState.HALF_OPEN or (
+            self.state is BreakerState.CLOSED and self.consecutive >= self.threshold
+        ):
+            self.state = BreakerState.OPEN
+            self.opened_at = now
+            self._trial_out = False
+            return True
+        return False

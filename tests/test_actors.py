@@ -1,0 +1,210 @@
+"""The market, ads, orders and chat actors against a scripted Binance, under MockClock."""
+
+from decimal import Decimal
+
+import trio
+import trio.testing
+
+from events import (AdPaused, AdRepriced, AdResumed, ChatConnected, ChatDisconnected,
+                    ChatMessageReceived, ChatMessageSent, DryRunSkipped, OrderOpened,
+                    OrderStatusChanged, RepriceDecided, RepriceFailed)
+from tests.fake_binance import FakeBinance, book_item, gateway_error, my_ad
+from tests.fake_chat import FakeChat
+from tests.harness import config, running_bot
+
+PRICING = ("limiter", "market", "ads")
+CFG = config(market={"pages": 1, "poll_interval_s": 2}, strategy={"step": "0.01"})
+
+
+def sell_book(fake: FakeBinance, rival_price: str, mine: str = "111") -> None:
+    ad = next(a for a in fake.my_ads if a["advNo"] == mine)
+    items = [book_item("c1", rival_price, "SELL", nick="rival"),
+             book_item(mine, ad["price"], "SELL", nick="me")]
+    fake.book["SELL"] = sorted(items, key=lambda i: Decimal(i["adv"]["price"]))
+
+
+def ep7_prices(fake: FakeBinance) -> list[Decimal]:
+    import json
+    return [Decimal(str(json.loads(r.content)["price"])) for _, r in fake.calls("EP-7")]
+
+
+async def test_a_competitor_move_leads_to_exactly_one_ep7_with_the_right_price(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(10)
+        assert ep7_prices(fake) == [Decimal("1599.99")]  # then held: leading by one step
+        sell_book(fake, "1599.50")
+        await trio.sleep(10)
+    assert ep7_prices(fake) == [Decimal("1599.99"), Decimal("1599.49")]
+    assert [e.new_price for e in h.events(AdRepriced)] == ep7_prices(fake)
+    holds = [d for d in h.events(RepriceDecided) if d.action == "hold"]
+    assert holds and all(d.reason for d in holds)
+    decided = [d for d in h.events(RepriceDecided) if d.action == "reprice"]
+    assert decided[-1].competitor == "c1" and decided[-1].competitor_price == Decimal("1599.50")
+
+
+async def test_a_reprice_first_reaches_binance_within_a_second_of_the_competitor_move(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1599.99"))
+    sell_book(fake, "1600.00")
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG):
+        await trio.sleep(5)
+        moved_at = trio.current_time()
+        sell_book(fake, "1599.00")
+        await trio.sleep(5)
+    (t, _), = fake.calls("EP-7")
+    assert t - moved_at <= 1.0
+
+
+async def test_187049_waits_300ms_refetches_my_ads_and_retries(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    fake.push("EP-7", gateway_error(-9000, "187049"))
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(3)
+    (t1, _), (t2, _) = fake.calls("EP-7")[:2]
+    eps = [ep for _, ep, _ in fake.requests if ep in ("EP-4", "EP-7")]
+    first = eps.index("EP-7")
+    assert eps[first:first + 3] == ["EP-7", "EP-4", "EP-7"]  # refetched, then retried
+    assert t2 - t1 >= 0.3
+    assert ep7_prices(fake)[:2] == [Decimal("1599.99")] * 2
+    assert h.events(RepriceFailed)[0].will_retry
+
+
+async def test_187055_searches_for_the_nearest_valid_price(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1500.00")  # a rival far below: the band stops us before it
+    real = fake._ep_7
+
+    def banded(request):
+        import json
+        if Decimal(str(json.loads(request.content)["price"])) < Decimal("1560.00"):
+            return gateway_error(-9000, "187055")
+        return real(request)
+
+    fake._ep_7 = banded
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(2)
+    prices = ep7_prices(fake)
+    assert prices[0] == Decimal("1499.99")
+    accepted = h.events(AdRepriced)
+    assert accepted and all(a.new_price >= Decimal("1560.00") for a in accepted)
+    # Binary search: each accepted step is closer to the band's edge than the last.
+    assert abs(accepted[-1].new_price - Decimal("1560.00")) < Decimal("3")
+    assert len(prices) <= 7
+
+
+async def test_83229_pauses_the_ad_until_ep4_shows_it_online(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    fake.push("EP-7", gateway_error(-9000, "83229"))
+    cfg = config(market={"pages": 1, "poll_interval_s": 2}, ads={"refresh_s": 20})
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
+        await trio.sleep(15)
+        assert len(fake.calls("EP-7")) == 1  # paused: no reprices
+        await trio.sleep(10)  # the EP-4 refresh at t=20 shows it online again
+    assert [type(e).__name__ for e in h.events(AdPaused, AdResumed)] == ["AdPaused", "AdResumed"]
+    assert len(fake.calls("EP-7")) == 2
+
+
+async def test_dry_run_records_the_reprice_instead_of_sending_it(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG, dry_run=True) as h:
+        await trio.sleep(5)
+    assert fake.calls("EP-7") == []
+    skipped = h.events(DryRunSkipped)
+    assert len(skipped) == 1 and "1599.99" in skipped[0].body
+
+
+def _order(no: str, status: int) -> dict:
+    return {"orderNumber": no, "advNo": "111", "tradeType": "SELL", "asset": "USDT",
+            "fiat": "NGN", "amount": "10.00", "totalPrice": "16000.00", "orderStatus": status,
+            "createTime": 1768000000000, "buyerNickname": "buyer1", "sellerNickname": "me"}
+
+
+def _detail(no: str, status: int) -> dict:
+    return {"orderNumber": no, "advOrderNumber": "111", "tradeType": "SELL", "asset": "USDT",
+            "fiatUnit": "NGN", "amount": "10.00", "price": "1600.00", "totalPrice": "16000.00",
+            "orderStatus": status, "createTime": 1768000000000, "buyerNickname": "buyer1",
+            "sellerNickname": "me"}
+
+
+async def test_a_new_order_gets_one_detail_call_and_one_greeting(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    cfg = config(orders={"poll_interval_s": 2}, chat={"greeting": "hi there"})
+    async with trio.open_nursery() as nursery:
+        chat = FakeChat(nursery)
+        async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
+                               connect=chat.connect) as h:
+            await trio.sleep(3)
+            fake.orders.append(_order("2284", 1))
+            fake.details["2284"] = _detail("2284", 1)
+            await trio.sleep(10)
+            fake.orders[0]["orderStatus"] = 2
+            await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    assert len(fake.calls("EP-13")) == 1
+    opened = h.events(OrderOpened)
+    assert len(opened) == 1 and opened[0].amount == Decimal("10.00")
+    assert opened[0].counterparty == "buyer1"
+    greetings = [f for f in chat.frames_from_bot if f["content"] == "hi there"]
+    assert len(greetings) == 1 and greetings[0]["orderNo"] == "2284"
+    assert greetings[0]["type"] == "text" and greetings[0]["self"] is True
+    assert [(c.old_status, c.new_status) for c in h.events(OrderStatusChanged)] == [(1, 2)]
+
+
+async def test_an_order_greeted_before_a_restart_is_not_greeted_again(tmp_path, autojump_clock):
+    from actors.restore import restore
+    fake = FakeBinance()
+    fake.orders.append(_order("2284", 1))
+    fake.details["2284"] = _detail("2284", 1)
+    cfg = config(orders={"poll_interval_s": 2}, chat={"greeting": "hi there"})
+    async with trio.open_nursery() as nursery:
+        chat = FakeChat(nursery)
+        async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
+                               connect=chat.connect) as h:
+            await trio.sleep(5)
+        restored = restore(h.log)
+        async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
+                               connect=chat.connect, restored=restored):
+            await trio.sleep(5)
+        nursery.cancel_scope.cancel()
+    assert len([f for f in chat.frames_from_bot if f["content"] == "hi there"]) == 1
+    assert len(fake.calls("EP-13")) == 1  # the order was known: no second detail call
+
+
+async def test_chat_reconnects_with_a_fresh_credential_after_a_drop(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    cfg = config(chat={"auto_replies": {"bank": "Bank details are in the order page."}})
+    async with trio.open_nursery() as nursery:
+        chat = FakeChat(nursery)
+        async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=cfg,
+                               connect=chat.connect) as h:
+            await chat.connected.wait()
+            await chat.push({"id": "501", "type": "text", "orderNo": "2284",
+                             "content": "which BANK?", "self": False, "createTime": 1})
+            await trio.sleep(1)
+            await chat.drop()
+            await trio.sleep(5)
+            await chat.connected.wait()
+            await chat.push({"id": "501", "type": "text", "orderNo": "2284",
+                             "content": "which BANK?", "self": False, "createTime": 1})
+            await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert len(fake.calls("EP-33")) == 2 and len(chat.urls) == 2
+    assert all("token=TOKEN" in u and "clientType=web" in u for u in chat.urls)
+    assert [c.attempt for c in h.events(ChatConnected)] == [1, 2]
+    assert len(h.events(ChatDisconnected)) == 1
+    assert len(h.events(ChatMessageReceived)) == 1  # deduplicated by message id
+    replies = h.events(ChatMessageSent)
+    assert [r.reason for r in replies] == ["auto_reply"]
+    assert len(chat.frames_from_bot) == 1

@@ -1,0 +1,180 @@
+"""The limiter under MockClock: Binance's limits, the breaker, backoff, priorities, write-ahead."""
+
+import httpx
+import trio
+import trio.testing
+
+from c2c import endpoints
+from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
+                    LimiterBackoff)
+from tests.fake_binance import FakeBinance, gateway_error, ok, query_of
+from tests.harness import config, running_bot
+
+LIMITER = ("limiter",)
+
+
+def max_in_any_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    return max((sum(1 for u in times if t <= u < t + window) for t in times), default=0)
+
+
+async def test_no_one_second_window_ever_holds_more_than_rps_requests(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        for i in range(30):
+            await h.emit(endpoints.search_ads(f"tester-{i}", asset="USDT", fiat="NGN",
+                                              want="sellers", page=1))
+        for i in range(30, 40):
+            await h.emit(endpoints.list_orders(f"tester-{i}", page=1))
+        for _ in range(40):
+            await h.next_event(ApiResponse)
+    times = [t for t, ep, _ in fake.requests]
+    assert len(times) == 41  # the 40 requests and the clock sync at start
+    assert max_in_any_window(times) <= 5
+    # Routine calls leave one slot per window for urgent ones, and still keep up the pace.
+    assert max(times) <= 40 / 4 * 1.03 + 0.1
+
+
+async def test_an_order_detail_goes_before_queued_book_polls(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.details["9001"] = {"orderNumber": "9001", "orderStatus": 1}
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        for i in range(12):
+            await h.emit(endpoints.search_ads(f"tester-{i}", asset="USDT", fiat="NGN",
+                                              want="sellers", page=1))
+        await h.emit(endpoints.order_detail("tester-99", order_no="9001", signed=True))
+        for _ in range(13):
+            await h.next_event(ApiResponse)
+    order = [ep for _, ep, _ in fake.requests]
+    # The clock sync, then the polls that fit the first window, then the detail at once.
+    assert order.index("EP-13") <= 5
+
+
+async def test_breaker_opens_after_15_failures_stays_silent_45s_then_tries_once(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    cfg = config(limits={"breaker_failures": 15, "breaker_open_s": 45})
+    fake.push("EP-15", *[httpx.ConnectError("refused")] * 16)
+    async with running_bot(tmp_path, fake, actors=LIMITER, cfg=cfg,
+                           listen=(ApiError, ApiResponse, BreakerOpened, BreakerClosed)) as h:
+        for i in range(3):  # each is tried 5 times: 15 consecutive failures
+            await h.emit(endpoints.list_orders(f"tester-{i}", page=1))
+            final = await h.final_reply(f"tester-{i}")
+            assert final.event.attempt == 5
+        opened = await h.next_event(BreakerOpened)
+        t_open = trio.current_time()
+        calls_at_open = len(fake.calls("EP-15"))
+        assert calls_at_open == 15
+        await trio.sleep(10)
+        await h.emit(endpoints.list_orders("tester-10", page=1))
+        refused = await h.next_event(ApiError)
+        while refused.event.request_id != "tester-10":
+            refused = await h.next_event(ApiError)
+        assert refused.event.kind == "breaker_open"
+        assert len(fake.calls("EP-15")) == 15  # silent: no call at all while open
+        await trio.sleep_until(t_open + 45)
+        await h.emit(endpoints.list_orders("tester-11", page=1))  # the one trial (fails)
+        await h.next_event(BreakerOpened)
+        assert len(fake.calls("EP-15")) == 16
+        assert fake.calls("EP-15")[-1][0] == t_open + 45
+        await h.emit(endpoints.list_orders("tester-12", page=1))
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(fake.calls("EP-15")) == 16  # reopened: silent again
+        await trio.sleep_until(t_open + 90)
+        await h.emit(endpoints.list_orders("tester-13", page=1))  # trial succeeds
+        await h.next_event(BreakerClosed)
+    assert opened.event.failures == 15
+
+
+async def test_stale_timestamp_resyncs_the_clock_and_retries_once_with_a_fresh_signature(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.push("EP-15", gateway_error(-1021, "Timestamp for this request is outside of the recvWindow."))
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        await trio.sleep(3)
+        fake.server_offset_ms = 70_000  # the server's clock ran ahead
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        final = await h.final_reply("tester-1")
+    eps = [ep for _, ep, _ in fake.requests]
+    assert eps == ["TIME", "EP-15", "TIME", "EP-15"]
+    assert final.event.status == 200 and final.event.attempt == 2
+    synced = h.events(ClockSynced)
+    assert len(synced) == 2 and abs(synced[-1].offset_ms - 70_000) <= 1
+    first, second = (query_of(r) for _, r in fake.calls("EP-15"))
+    assert int(second["timestamp"]) - int(first["timestamp"]) >= 70_000 - 5
+
+
+async def test_429_backs_off_for_retry_after_then_retries(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.push("EP-15", gateway_error(-1003, "Too many requests", 429, {"Retry-After": "2"}))
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        final = await h.final_reply("tester-1")
+    (t1, _), (t2, _) = fake.calls("EP-15")
+    assert t2 - t1 >= 2.0
+    assert final.event.status == 200
+    assert any(b.reason == "backoff" and b.delay_s >= 2.0 for b in h.events(LimiterBackoff))
+
+
+async def test_ip_ban_418_stops_every_call_until_retry_after(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.push("EP-15", gateway_error(-1003, "IP banned", 418, {"Retry-After": "120"}))
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        await trio.sleep(1)
+        await h.emit(endpoints.search_ads("tester-2", asset="USDT", fiat="NGN", want="buyers",
+                                          page=1))
+        for _ in range(3):
+            await h.next_event(ApiResponse)
+    banned_at = fake.calls("EP-15")[0][0]
+    later = [t for t, ep, _ in fake.requests if t > banned_at]
+    assert later and min(later) >= banned_at + 120
+
+
+async def test_restricted_location_451_ends_the_run_with_one_clear_reason(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.push("EP-15", httpx.Response(451, json={"code": 0, "msg": "Service unavailable from a restricted location"}))
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        await trio.sleep(5)
+    assert h.reason.startswith("fatal")
+    assert "restricted location" in h.reason
+
+
+async def test_an_effect_is_durable_in_the_log_before_it_reaches_binance(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append({"advNo": "77", "price": "1600.00"})
+    seen_in_log = []
+
+    def check(endpoint, request):
+        if endpoint == "EP-7":
+            import sqlite3
+            con = sqlite3.connect(tmp_path / "bot.db")
+            rows = con.execute("SELECT payload FROM events WHERE type='ApiRequest'").fetchall()
+            seen_in_log.append(any(b'"tester-1"' in bytes(r[0]) if isinstance(r[0], bytes)
+                                   else '"tester-1"' in r[0] for r in rows))
+            con.close()
+
+    fake.on_request = check
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        from decimal import Decimal
+        await h.emit(endpoints.update_price("tester-1", adv_no="77", price=Decimal("1599.99")))
+        await h.next_event(ApiResponse)
+    assert seen_in_log == [True]
+
+
+async def test_weight_header_past_80_percent_slows_the_limiter(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    heavy = ok([], total=0)
+    heavy.headers["x-sapi-used-ip-weight-1m"] = "11000"
+    fake.push("EP-15", heavy)
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
+        await h.emit(endpoints.list_orders("tester-0", page=1))
+        await h.next_event(ApiResponse)
+        for i in range(1, 9):
+            await h.emit(endpoints.list_orders(f"tester-{i}", page=1))
+        for _ in range(8):
+            await h.next_event(ApiResponse)
+    assert any(b.reason == "weight" for b in h.events(LimiterBackoff))
+    times = [t for t, _ in fake.calls("EP-15")]
+    assert max_in_any_window(times) <= 2
