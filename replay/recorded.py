@@ -1,0 +1,141 @@
+"""The recorded world of a session: its HTTP answers and its chat sockets, served back in replay.
+
+`RecordedSender` is the limiter's sender in replay. It matches a request by identity (method,
+path, canonical query, canonical body: `c2c.http.request_identity`) and by its ordinal among
+identical requests, never by timestamp or signature, and answers with the recorded attempt after
+the recorded latency on trio's clock. It builds no HTTP request at all: signing and httpx are
+most of a call's CPU, and replay must run at 1000x real time.
+
+`RecordedChat` is the chat connector in replay: each connect gets the next recorded socket, which
+delivers its recorded frames at their recorded times and closes when the recording says it did.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+import httpx
+import trio
+
+from actors.limiter import RawReply
+from c2c.http import request_identity
+from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
+                    ChatFrameReceived, Envelope)
+
+NOT_CALLS = ("breaker_open", "dry_run")  # ApiError kinds that made no HTTP call
+TAIL_S = 2.0  # a request this close to the end may have been cut off by the stop
+
+
+class Unrecorded(Exception):
+    """The replay made a request that the recording never saw: a divergence."""
+
+    def __init__(self, req: ApiRequest, at: float) -> None:
+        super().__init__(f"request never seen in the recording at t={at:.3f}s: {req.method} "
+                         f"{req.path} {req.body or ''}".strip())
+        self.request = req
+        self.at = at
+
+
+class RecordedSender:
+    """Answer requests from the recording; note any request it cannot answer."""
+
+    def __init__(self, envelopes: list[Envelope], end_t: float) -> None:
+        self.end_t = end_t
+        self.t0 = 0.0
+        self.attempts: dict[tuple, deque] = defaultdict(deque)
+        self.unrecorded: list[Unrecorded] = []
+        self.on_unrecorded = None
+        by_id: dict[str, tuple] = {}
+        for env in envelopes:
+            e = env.event
+            if isinstance(e, ApiRequest):
+                by_id[e.request_id] = request_identity(e)
+            elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in by_id:
+                if isinstance(e, ApiError) and e.kind in NOT_CALLS:
+                    continue
+                self.attempts[by_id[e.request_id]].append(e)
+
+    async def send(self, req: ApiRequest, build) -> RawReply:
+        queue = self.attempts.get(request_identity(req))
+        if not queue:
+            now = trio.current_time() - self.t0
+            if now < self.end_t - TAIL_S:
+                miss = Unrecorded(req, now)
+                self.unrecorded.append(miss)
+                if self.on_unrecorded is not None:
+                    self.on_unrecorded(miss)
+            await trio.sleep_forever()  # the live run stopped before this answer came
+        answer = queue.popleft()
+        if isinstance(answer, ApiError):
+            await trio.sleep(0)
+            raise httpx.ConnectError(answer.message)
+        await trio.sleep(answer.elapsed_ms / 1000)
+        return RawReply(answer.status, answer.headers, answer.body)
+
+
+class _Socket:
+    def __init__(self, frames: list[tuple[float, str]], closed_at: float | None, t0: float):
+        self.frames = deque(frames)
+        self.closed_at = closed_at
+        self.t0 = t0
+        self.sent: list[str] = []
+
+    async def get_message(self) -> str:
+        if self.frames:
+            t, text = self.frames.popleft()
+            await trio.sleep_until(max(trio.current_time(), self.t0 + t))
+            return text
+        if self.closed_at is None:
+            await trio.sleep_forever()
+        await trio.sleep_until(max(trio.current_time(), self.t0 + self.closed_at))
+        raise ConnectionResetError("recorded disconnect")
+
+    async def send_message(self, text: str) -> None:
+        self.sent.append(text)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+
+class RecordedChat:
+    """The chat connector of a replay: recorded sockets, one per connect, in order."""
+
+    def __init__(self, envelopes: list[Envelope]) -> None:
+        self.t0 = 0.0
+        self.scripts: deque = deque()
+        current = None
+        for env in envelopes:
+            e = env.event
+            if isinstance(e, ChatConnected):
+                current = {"frames": [], "closed_at": None, "failed": False}
+                self.scripts.append(current)
+            elif isinstance(e, ChatFrameReceived) and current is not None:
+                current["frames"].append((env.t, e.text))
+            elif isinstance(e, ChatDisconnected):
+                if current is None:
+                    self.scripts.append({"failed": True, "reason": e.reason})
+                else:
+                    current["closed_at"] = env.t
+                current = None
+
+    def connect(self, url: str):
+        if not self.scripts:
+            return _Refused("no more recorded chat connections")
+        script = self.scripts.popleft()
+        if script.get("failed"):
+            return _Refused(script["reason"])
+        return _Socket(script["frames"], script["closed_at"], self.t0)
+
+
+class _Refused:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def __aenter__(self):
+        raise ConnectionRefusedError(self.reason)
+
+    async def __aexit__(self, *exc) -> None:
+        return None

@@ -1,0 +1,176 @@
+"""Re-run a recorded session's actors with no network, on trio's MockClock, and compare.
+
+The actors are the same code as in a live run; only their world is recorded: the limiter's
+sender answers from the log (`RecordedSender`), the chat connector replays the recorded sockets,
+time starts at the session's start on a MockClock that jumps whenever every task waits, and the
+wall clock is the session's start plus virtual time. The events produced are then compared with
+the recorded ones (`replay.compare`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import msgspec
+import trio
+import trio.testing
+
+from actors.config import BotConfig, session_config
+from actors.restore import restore
+from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
+from c2c.credentials import Credentials
+from events import Envelope, RepriceDecided
+from replay.compare import Divergence, compare
+from replay.recorded import RecordedChat, RecordedSender
+from replay.whatif import WhatIfSender
+from store import LogWriter
+
+
+class MemoryWriter:
+    """A log writer that keeps the replay's events in memory (nothing to commit)."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    def append_nowait(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    async def flush(self) -> None:
+        return None
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
+
+
+class ReplayResult(msgspec.Struct, kw_only=True):
+    session: int
+    compared: int
+    produced: int
+    simulated_s: float
+    wall_s: float
+    divergence: Divergence | None = None
+    unrecorded: tuple[str, ...] = ()
+    whatif_session: int | None = None
+    synthesized: int = 0
+    produced_events: list = []
+
+    @property
+    def speed(self) -> float:
+        return self.simulated_s / self.wall_s if self.wall_s > 0 else float("inf")
+
+    @property
+    def equal(self) -> bool:
+        return self.divergence is None and not self.unrecorded
+
+
+def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: bool = False,
+                   whatif: bool = False) -> ReplayResult:
+    """Replay session `sid` of `log`.
+
+    Args:
+        bot: another configuration to replay with (what-if); None replays as recorded.
+        whatif: write the replay as a new session (mode "replay") and compare nothing.
+        progress: draw a progress bar on stderr.
+    """
+    info = log.session(sid)
+    stored = session_config(info.config)
+    recorded = list(log.events(sid))
+    end_t = recorded[-1].t if recorded else 0.0
+    actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)
+    cfg = bot or stored.bot
+    sender = WhatIfSender(recorded) if whatif else RecordedSender(recorded, end_t)
+    chat = RecordedChat(recorded)
+    creds = Credentials("replay", "replay") if "ads" in actors or "orders" in actors else None
+    deps = BotDeps(config=cfg, client=None, connect=chat.connect, credentials=creds,
+                   now_ms=lambda: info.started_ms + int(trio.current_time() * 1000),
+                   seed=stored.seed, dry_run=stored.dry_run,
+                   restored=restore(log, before_session=sid), sender=sender)
+    new_sid = None
+    writer = MemoryWriter()
+    if whatif:
+        new_sid = log.start_session("replay", _whatif_config(cfg, actors, stored), info.started_ms)
+    started = time.perf_counter()
+    trio.run(_run, log, new_sid or sid, deps, actors, end_t, writer, whatif, progress,
+             clock=trio.testing.MockClock(autojump_threshold=0))
+    wall = time.perf_counter() - started
+    if new_sid is not None:
+        log.end_session(new_sid, info.started_ms + int(end_t * 1000), "replayed")
+        produced = list(log.events(new_sid))
+    else:
+        produced = writer.envelopes
+    result = ReplayResult(session=sid, compared=len(recorded), produced=len(produced),
+                          simulated_s=end_t, wall_s=wall, whatif_session=new_sid,
+                          produced_events=produced)
+    if whatif:
+        result.synthesized = sender.synthesized
+        return result
+    result.unrecorded = tuple(str(u) for u in sender.unrecorded)
+    result.divergence = compare(recorded, [e for e in produced if e.t <= end_t], end_t=end_t)
+    return result
+
+
+def _whatif_config(cfg, actors, stored) -> str:
+    from actors.config import config_json
+
+    return config_json(cfg, actors=actors, seed=stored.seed, dry_run=stored.dry_run)
+
+
+async def _run(log, sid, deps, actors, end_t, writer, whatif, progress) -> None:
+    taps = (_ProgressTap(end_t),) if progress and sys.stderr.isatty() else ()
+    real_writer = LogWriter(log) if whatif else writer
+    try:
+        # A hair past the end, so that what the live run did at its last instant happens too.
+        await run_bot(log, sid, deps, actors=actors, duration=end_t + 0.0005, writer=real_writer,
+                      taps=tuple(t.tap for t in taps))
+    finally:
+        for t in taps:
+            t.close()
+
+
+class _ProgressTap:
+    """A progress bar driven by the virtual time of the events flowing through the bus."""
+
+    def __init__(self, end_t: float) -> None:
+        from rich.progress import Progress
+
+        self.progress = Progress(transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task("replaying", total=max(end_t, 0.001))
+        self.last = 0.0
+
+    def tap(self, env: Envelope) -> None:
+        if env.t - self.last >= 1.0:
+            self.last = env.t
+            self.progress.update(self.task, completed=env.t)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def decisions_summary(recorded: list[Envelope], produced: list[Envelope]) -> list[str]:
+    """How the decisions of a what-if replay differed from the recorded ones, per ad."""
+    lines = []
+    rec, new = _per_ad(recorded), _per_ad(produced)
+    for adv_no in sorted(set(rec) | set(new)):
+        r, n = rec.get(adv_no, []), new.get(adv_no, [])
+        lines.append(f"ad {adv_no}: reprices recorded {len(r)}, what-if {len(n)}; "
+                     f"mean price recorded {_mean(r)}, what-if {_mean(n)}; "
+                     f"last price recorded {r[-1] if r else '-'}, what-if {n[-1] if n else '-'}")
+    return lines
+
+
+def _per_ad(envelopes: list[Envelope]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for env in envelopes:
+        e = env.event
+        if isinstance(e, RepriceDecided) and e.action == "reprice":
+            out.setdefault(e.adv_no, []).append(e.new_price)
+    return out
+
+
+def _mean(prices: list) -> str:
+    if not prices:
+        return "-"
+    return str((sum(prices) / len(prices)).quantize(prices[0]))
