@@ -32,10 +32,16 @@ def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> Bo
     })
 
 
-def run_demo(log, args) -> int:
-    """Run the demo for args.duration seconds into `log`; print the summary. Returns 0 or 1."""
-    sim_cfg = SimConfig(seed=args.seed, faults=Faults(error_rate=args.error_rate))
-    exchange = SimExchange(sim_cfg, now_ms=now_ms)
+def run_demo(log, args, *, exchange: SimExchange | None = None) -> int:
+    """Run the demo for args.duration seconds into `log`; print the summary. Returns 0 or 1.
+
+    Args:
+        exchange: the simulator to trade on (default: a new one seeded with args.seed).
+    """
+    if exchange is None:
+        exchange = SimExchange(SimConfig(seed=args.seed, faults=Faults(error_rate=args.error_rate)),
+                               now_ms=now_ms)
+    sim_cfg = exchange.cfg
     view = StatusView()
     placeholder = demo_config("http://127.0.0.1:0", sim_cfg, args.strategy)
     # The simulator's port is only known once it listens; replay does not need it.

@@ -8,7 +8,7 @@ from functools import partial
 import httpx
 import trio
 
-from actors.config import BotConfig, load_config
+from actors.config import BotConfig, config_json, load_config
 from actors.system import LIVE_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
 from store import open_log
@@ -55,7 +55,8 @@ async def running_bot(tmp_path, fake: FakeBinance | None = None, *, actors=LIVE_
     """Start the bot; yield a Harness; stop it cleanly on exit (log flushed, run ended)."""
     fake = fake or FakeBinance()
     log = open_log(tmp_path / db_name)
-    sid = log.start_session(session_mode, "{}", fake.now_ms())
+    sid = log.start_session(session_mode, config_json(cfg or BotConfig(), actors=actors, seed=1,
+                                                      dry_run=dry_run), fake.now_ms())
     h = Harness(log, sid, fake)
     stop = trio.Event()
     async with httpx.AsyncClient(transport=fake.transport()) as client:

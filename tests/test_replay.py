@@ -1,0 +1,162 @@
+"""Deterministic replay of recorded sessions: equal when nothing changed, a clear diff otherwise."""
+
+import sqlite3
+
+import msgspec
+import pytest
+import trio
+
+from events import ApiResponse, BookSnapshot, RepriceDecided, codec
+from replay.cli import main as replay_main, with_overrides
+from replay.runner import replay_session
+from store import open_log
+from tests.fake_binance import FakeBinance, book_item, my_ad
+from tests.fake_chat import FakeChat
+from tests.harness import config, running_bot
+
+CFG = config(market={"pages": 1, "poll_interval_s": 2}, orders={"poll_interval_s": 3},
+             chat={"auto_replies": {"bank": "Bank details are in the order page."}})
+
+
+def record_session(tmp_path) -> str:
+    """Record a 30 s session against the scripted Binance: reprices, an order, chat."""
+    async def scenario():
+        fake = FakeBinance()
+        fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("222", "BUY", "1500.00")]
+        fake.book["SELL"] = [book_item("c1", "1600.00", "SELL"),
+                             book_item("111", "1600.50", "SELL")]
+        fake.book["BUY"] = [book_item("c2", "1550.00", "BUY"), book_item("222", "1500.00", "BUY")]
+        async with trio.open_nursery() as nursery:
+            chat = FakeChat(nursery)
+            async with running_bot(tmp_path, fake, cfg=CFG, connect=chat.connect):
+                await trio.sleep(6)
+                fake.orders.append({"orderNumber": "9", "advNo": "111", "tradeType": "SELL",
+                                    "orderStatus": 1, "amount": "1", "totalPrice": "1600"})
+                fake.details["9"] = {"orderNumber": "9", "orderStatus": 1, "tradeType": "SELL",
+                                     "amount": "1", "price": "1600", "totalPrice": "1600"}
+                fake.book["SELL"][0]["adv"]["price"] = "1590.00"
+                await trio.sleep(8)
+                await chat.push({"id": "5", "type": "text", "orderNo": "9",
+                                 "content": "which bank?", "self": False})
+                await trio.sleep(4)
+                await chat.drop()
+                await trio.sleep(12)
+            nursery.cancel_scope.cancel()
+
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+    return str(tmp_path / "bot.db")
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    return record_session(tmp_path)
+
+
+def test_a_recorded_session_replays_equal(recorded):
+    with open_log(recorded) as log:
+        result = replay_session(log, 1)
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
+    assert result.compared > 300 and result.simulated_s == pytest.approx(30, abs=0.5)
+
+
+def test_the_same_session_replays_equal_20_times(recorded):
+    with open_log(recorded) as log:
+        results = [replay_session(log, 1) for _ in range(20)]
+    assert all(r.equal for r in results)
+    assert len({r.produced for r in results}) == 1
+
+
+def _alter_first_sell_book_response(path: str) -> int:
+    """Make one recorded book answer show the rival 5.00 cheaper; return that answer's seq."""
+    con = sqlite3.connect(path)
+    rows = con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse' ORDER BY seq")
+    for seq, payload in rows:
+        event = codec.decode(payload)
+        if event.endpoint == "EP-0" and b'"c1"' in event.body and seq > 100:
+            body = event.body.replace(b'"price":"1590.00"', b'"price":"1585.00"')
+            assert body != event.body
+            altered = msgspec.structs.replace(event, body=body)
+            con.execute("UPDATE events SET payload=? WHERE session=1 AND seq=?",
+                        (codec.encode(altered), seq))
+            con.commit()
+            con.close()
+            return seq
+    raise AssertionError("no book answer to alter")
+
+
+def test_one_altered_response_makes_replay_fail_at_the_event_it_caused(recorded, capsys):
+    altered_seq = _alter_first_sell_book_response(recorded)
+    with open_log(recorded) as log:
+        result = replay_session(log, 1)
+        envs = {e.seq: e for e in log.events(1)}
+    div = result.divergence
+    assert div is not None
+    assert div.type == "BookSnapshot"
+    assert envs[div.seq].cause == altered_seq  # the snapshot built from the altered answer
+    assert "1590.00" in div.expected and "1585.00" in div.got
+    assert any("ApiResponse" in line for line in div.chain)
+    assert replay_main(_args(recorded)) == 1
+    out = capsys.readouterr().out
+    assert "DIVERGES" in out and f"recorded seq {div.seq}" in out
+
+
+def _args(path, **kw):
+    import argparse
+    ns = argparse.Namespace(path=path, session=None, set=[], strategy=None, no_progress=True)
+    for k, v in kw.items():
+        setattr(ns, k, v)
+    return ns
+
+
+def test_identical_replay_prints_one_summary_line_and_exits_0(recorded, capsys):
+    assert replay_main(_args(recorded)) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "identical" in lines[0] and "x real time" in lines[0]
+
+
+def test_a_request_the_recording_never_saw_is_a_divergence_that_says_so(recorded):
+    con = sqlite3.connect(recorded)
+    # Remove every recorded answer to the chat credential: the replay's request is then unknown.
+    for seq, payload in con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse'"):
+        if codec.decode(payload).endpoint == "EP-33":
+            con.execute("DELETE FROM events WHERE session=1 AND seq=?", (seq,))
+    con.commit()
+    con.close()
+    with open_log(recorded) as log:
+        result = replay_session(log, 1)
+    assert not result.equal
+    assert result.unrecorded and "never seen in the recording" in result.unrecorded[0]
+    assert "/sapi/v1/c2c/chat/retrieveChatCredential" in result.unrecorded[0]
+
+
+def test_a_log_of_an_older_schema_is_refused_with_a_clear_message(recorded, capsys):
+    con = sqlite3.connect(recorded)
+    con.execute("UPDATE sessions SET schema_version=0")
+    con.commit()
+    con.close()
+    assert replay_main(_args(recorded)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "schema version 0" in err
+
+
+def test_what_if_replay_writes_a_new_session_and_says_how_decisions_differed(recorded, capsys):
+    assert replay_main(_args(recorded, set=["strategy.step=0.05"])) == 0
+    out = capsys.readouterr().out
+    assert "written as session 2" in out and "ad 111" in out
+    with open_log(recorded) as log:
+        assert log.session(2).mode == "replay"
+        decided = [e for e in log.events(2, types=(RepriceDecided,))
+                   if e.event.action == "reprice"]
+        snaps = list(log.events(2, types=(BookSnapshot,)))
+        synthesized = [e for e in log.events(2, types=(ApiResponse,))
+                       if ("x-replay", "synthesized") in e.event.headers]
+    assert decided and decided[0].event.new_price == decided[0].event.competitor_price - \
+        __import__("decimal").Decimal("0.05")
+    assert snaps and synthesized
+
+
+def test_overrides_refuse_unknown_keys_in_one_line():
+    from actors.config import BotConfig, ConfigError
+    with pytest.raises(ConfigError, match="unknown config key 'strategy.stepp'"):
+        with_overrides(BotConfig(), ["strategy.stepp=1"], None)
+    assert with_overrides(BotConfig(), ["strategy.step=0.05"], "rank").strategy.name == "rank"
