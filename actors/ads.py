@@ -34,6 +34,7 @@ class AdState:
         self.ad = ad
         self.paused = False
         self.busy = False
+        self.version = 0  # bumped by every acknowledged price change
         self.rate_cap = RateCap(max_per_min)
 
 
@@ -66,6 +67,7 @@ class Ads:
         """Reload my ads with EP-4 (all pages) and emit MyAdsLoaded; resume paused ads online."""
         loaded: list[MyAd] = []
         page = 1
+        versions = {adv_no: st.version for adv_no, st in self.state.items()}
         while True:
             env = await self.calls.call(lambda rid: endpoints.list_my_ads(rid, page=page), cause)
             got = await decode_reply(self.emit, env, parse_my_ads)
@@ -82,15 +84,20 @@ class Ads:
         else:
             ads = tuple(a for a in loaded if a.status == 1)
         await self.emit(MyAdsLoaded(ads=ads), cause=env.seq)
-        await self._apply_loaded(ads, env.seq)
+        await self._apply_loaded(ads, env.seq, versions)
 
-    async def _apply_loaded(self, ads: tuple[MyAd, ...], cause: int) -> None:
+    async def _apply_loaded(self, ads: tuple[MyAd, ...], cause: int,
+                            versions: dict[str, int]) -> None:
         for ad in ads:
             st = self.state.get(ad.adv_no)
             if st is None:
                 self.state[ad.adv_no] = AdState(ad, self.cfg.strategy.max_reprices_per_min)
                 continue
-            if not st.busy:
+            if st.busy or st.version != versions.get(ad.adv_no):
+                # EP-4 answered with the price as it was when asked; a reprice acknowledged
+                # since (or in flight) is newer, so keep it and take the rest.
+                st.ad = _with_price(ad, st.ad.price)
+            else:
                 st.ad = ad
             if st.paused and ad.status == 1:
                 st.paused = False
@@ -131,6 +138,7 @@ class Ads:
             await self.emit(DryRunSkipped(endpoint="EP-7", body=_price_body(st.ad.adv_no,
                                                                           quote.price)), cause=cause)
             st.ad = _with_price(st.ad, quote.price)
+            st.version += 1
             return
         st.busy = True
         self._nursery.start_soon(self._reprice, st, quote.price, cause)
@@ -166,6 +174,7 @@ class Ads:
         err = _error_of(env)
         if err is None:
             st.ad = _with_price(st.ad, price)
+            st.version += 1
             await self.emit(AdRepriced(adv_no=adv_no, old_price=old, new_price=price,
                                        request_id=env.event.request_id), cause=env.seq)
             return None, env

@@ -6,6 +6,8 @@ socket on a free port, and the bot is configured exactly as a live run pointed a
 
 from __future__ import annotations
 
+import random
+
 import trio
 import trio_websocket
 import httpx
@@ -79,3 +81,46 @@ def _print_summary(sid, args, view: StatusView, exchange, reason: str) -> None:
     print(f"  python run.py replay {args.db} --session {sid}")
     print(f"  python run.py backtest {args.db} --session {sid} --strategy undercut,rank,spread")
     print(f"  python run.py sessions {args.db}")
+
+
+VIRTUAL_BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a virtual run's wall clock origin
+VIRTUAL_URL = "http://sim.invalid"
+
+
+def virtual_now_ms() -> int:
+    return VIRTUAL_BASE_MS + int(trio.current_time() * 1000)
+
+
+def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercut",
+                sim_cfg: SimConfig | None = None, quiet: bool = True) -> tuple[int, object]:
+    """Run the demo's bot and simulator in memory under trio's MockClock.
+
+    An hour of trading takes seconds: the same actors and the same exchange, reached through
+    `sim.inprocess` instead of sockets. Returns (session id, the simulator's report).
+    """
+    from sim.inprocess import SimTransport, chat_connector
+
+    sim_cfg = sim_cfg or SimConfig(seed=seed)
+    exchange = SimExchange(sim_cfg, now_ms=virtual_now_ms)
+    cfg = demo_config(VIRTUAL_URL, sim_cfg, strategy)
+    sid = log.start_session("demo", config_json(cfg, actors=LIVE_ACTORS, seed=seed),
+                            VIRTUAL_BASE_MS)
+    view = StatusView()
+
+    async def main() -> str:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(exchange.run_market)
+            async with httpx.AsyncClient(transport=SimTransport(exchange, rng=random.Random(seed))) as client:
+                deps = BotDeps(config=cfg, client=client, connect=chat_connector(exchange),
+                               credentials=Credentials(DEMO_API_KEY, DEMO_SECRET),
+                               now_ms=virtual_now_ms, seed=seed,
+                               restored=restore(log, before_session=sid))
+                reason = await run_with_screen(log, sid, deps, LIVE_ACTORS, duration, view, quiet)
+            nursery.cancel_scope.cancel()
+        return reason
+
+    import trio.testing
+
+    reason = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    log.end_session(sid, VIRTUAL_BASE_MS + int(duration * 1000), reason)
+    return sid, exchange.report()

@@ -36,7 +36,8 @@ from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpe
 
 WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_weight_1m": 180000}
 MAX_ATTEMPTS = 5
-WAF_PAUSE_S = 180.0
+WAF_FIRST_PAUSE_S = 5.0
+WAF_PAUSE_S = 180.0  # reached when 403s keep coming: 5, 10, 20 ... 180 s
 SLOW_FOR_S = 10.0
 
 
@@ -92,6 +93,8 @@ class Limiter:
         self.window = RateWindow(max(1, int(lim.rps)), 1.03, reserve=1)
         self.breaker = Breaker(lim.breaker_failures, lim.breaker_open_s)
         self.backoff = Backoff()
+        # One 403 must not silence every endpoint for minutes; a WAF that keeps refusing does.
+        self.waf_backoff = Backoff(WAF_FIRST_PAUSE_S, WAF_PAUSE_S)
         self.clock = ClockOffset()
         self.user_agent = pick_user_agent(deps.rng)
         self.paused_until = 0.0
@@ -104,6 +107,7 @@ class Limiter:
         # is kept here, where calls leave, with a margin for arrival jitter.
         self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
         self.last_sent: dict[str, float] = {}
+        self._in_flight: dict[str, Envelope] = {}
 
     def statistics(self) -> dict:
         now = trio.current_time()
@@ -112,16 +116,30 @@ class Limiter:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
-        async with trio.open_nursery() as nursery:
-            task_status.started()
-            if self.deps.sync_clock:
-                await self.sync_time(cause=None)
-            nursery.start_soon(self._dispatch, nursery)
-            async for env in self.inbox:
-                req = env.event
-                if not isinstance(req, ApiRequest) or req.request_id.startswith("limiter-"):
-                    continue
-                await self._accept(env)
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started()
+                if self.deps.sync_clock:
+                    await self.sync_time(cause=None)
+                nursery.start_soon(self._dispatch, nursery)
+                async for env in self.inbox:
+                    req = env.event
+                    if not isinstance(req, ApiRequest) or req.request_id.startswith("limiter-"):
+                        continue
+                    await self._accept(env)
+        except Exception:
+            # A restarted limiter starts empty: without a final answer, every actor waiting on
+            # a request held here would wait forever.
+            await self._give_up_held()
+            raise
+
+    async def _give_up_held(self) -> None:
+        held = {e.event.request_id: e for _, _, e, _ in self._queue}
+        held.update(self._in_flight)
+        self._queue.clear()
+        self._in_flight.clear()
+        for env in held.values():
+            await self._refuse(env, "gave_up", "the limiter failed and restarted; no answer")
 
     async def _accept(self, env: Envelope) -> None:
         req = env.event
@@ -157,9 +175,10 @@ class Limiter:
                 continue
             heapq.heappop(self._queue)
             if not self.breaker.allows(now):
-                reopen = self.breaker.reopen_at()
+                reopen = self.breaker.reopen_at()  # None while half open, its trial out
+                until = "its trial call is answered" if reopen is None else f"t={reopen:.1f}s"
                 await self._refuse(env, "breaker_open",
-                                   f"circuit breaker open until t={reopen:.1f}s; no call made")
+                                   f"circuit breaker open until {until}; no call made")
                 continue
             self.window.record(now)
             self.last_sent[env.event.endpoint] = now
@@ -173,11 +192,14 @@ class Limiter:
     async def _attempt(self, env: Envelope, attempt: int) -> None:
         req: ApiRequest = env.event
         started = trio.current_time()
+        self._in_flight[req.request_id] = env
         try:
             reply = await self.deps.sender.send(req, lambda: self._build(req))
         except httpx.HTTPError as exc:
+            del self._in_flight[req.request_id]
             await self._transport_failed(env, attempt, exc)
             return
+        del self._in_flight[req.request_id]
         elapsed = int((trio.current_time() - started) * 1000)
         await self._answered(env, attempt, reply.status, reply.headers, reply.body, elapsed)
 
@@ -209,6 +231,7 @@ class Limiter:
         await self._note_weights(headers)
         if action is None:
             self.backoff.reset()
+            self.waf_backoff.reset()
             await self._succeeded(req)
             return
         await self._react(env, action, error, headers)
@@ -243,6 +266,7 @@ class Limiter:
             await self._failed()
             raise Fatal(f"Binance refused {req.endpoint}: {error}")
         if action is Action.RESYNC_AND_RETRY:
+            self.breaker.release()  # our clock was off: the answer says nothing of Binance's health
             if req.signed:
                 await self.sync_time(cause=env.seq)
         elif action is Action.BACKOFF_AND_RETRY:
@@ -253,7 +277,7 @@ class Limiter:
             await self._pause(retry_after_s(headers) or 120.0, "418")
         elif action is Action.WAF_PAUSE:
             await self._failed()
-            await self._pause(WAF_PAUSE_S, "403")
+            await self._pause(self.waf_backoff.next_delay(retry_after_s(headers)), "403")
         else:
             await self._succeeded(req)  # Binance answered; the business error is the caller's
 

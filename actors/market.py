@@ -46,8 +46,10 @@ class Market:
             task_status.started()
             with trio.move_on_after(15):  # a restarted market may have missed MyAdsLoaded
                 await self.ads_known.wait()
-            for side in self.sides:
-                nursery.start_soon(self._poll_side, side)
+            fast = fast_interval(self.cfg, len(self.sides))
+            for i, side in enumerate(self.sides):
+                # Staggered, so the sides' polls spread over the interval instead of bunching.
+                nursery.start_soon(self._poll_side, side, i * fast / len(self.sides))
 
     async def _handle(self, env: Envelope) -> None:
         if isinstance(env.event, MyAdsLoaded):
@@ -58,11 +60,12 @@ class Market:
                 self.sides = mine or BOTH_SIDES
             self.ads_known.set()
 
-    async def _poll_side(self, side: str) -> None:
+    async def _poll_side(self, side: str, offset_s: float) -> None:
         fast = fast_interval(self.cfg, len(self.sides))
         deep_every = max(1, round(self.cfg.market.poll_interval_s / fast))
         tick = 0
-        next_at = trio.current_time()
+        next_at = trio.current_time() + offset_s
+        await trio.sleep_until(next_at)
         while True:
             pages = self.cfg.market.pages if tick % deep_every == 0 else 1
             await self.snapshot(side, pages)

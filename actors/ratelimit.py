@@ -82,6 +82,10 @@ class Breaker:
             return self.opened_at + self.open_s
         return None
 
+    def release(self) -> None:
+        """Free the half-open trial when its answer was neither a success nor a failure."""
+        self._trial_out = False
+
     def success(self) -> bool:
         """Record a success; True when it closed an open or half-open breaker."""
         was_open = self.state is not BreakerState.CLOSED

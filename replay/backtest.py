@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
                 results = run_backtest(tapes(log, sessions), specs, trace=bool(args.plot),
                                        on_progress=progress)
         if not results[0].summary.snapshots:
-            raise BacktestError(f"no complete BookSnapshot in session {ids} of {args.path}")
+            raise BacktestError(f"no BookSnapshot in session {ids} of {args.path}")
         print(format_table(results, numbered=bool(grid)))
         sid = _save(log, args, ids, results, now_ms)
         print(f"saved as backtest session {sid} in {args.path}")

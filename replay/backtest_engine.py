@@ -9,9 +9,15 @@ recorded ad of that side in the session's first MyAdsLoaded when there is one (p
 pay methods, surplus). Otherwise it starts at the best other ad's price of the first snapshot,
 with no pay-method restriction, limits 0 to unlimited, an unlimited surplus and the price scale
 of the book's prices. Sessions are independent: each starts fresh, its `t` shifted to follow the
-previous session on one time line. Incomplete snapshots (a page missing) are skipped: a short
-book misleads both the strategy and the fill model. The fill model is in `replay.fills`, the
-metrics in `replay.metrics`.
+previous session on one time line.
+
+Incomplete snapshots (a page failed, or EP-0's soft limit answered an empty page) are priced like
+any other, because the live ads actor decides on every BookSnapshot it receives whatever
+`complete` says, and the backtest must take the same decisions. The opposite book a strategy
+sees is likewise the latest snapshot of the other side, complete or not. What the fill model and
+the rank see instead is the book patched with the ads that the short snapshot left out, as last
+seen (`patch_book`): an ad missing from one page is not a trade, nor a place in the queue lost.
+The fill model is in `replay.fills`, the metrics in `replay.metrics`.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from decimal import Decimal
 import msgspec
 
 from events import BacktestCompleted, BookSnapshot, Envelope, MyAd, MyAdsLoaded
-from replay.backtest_side import RunSpec, SideRun, Trace, virtual_ad
+from replay.backtest_side import RunSpec, Seen, SideRun, Trace, patch_book, virtual_ad
 from replay.metrics import Metrics
 from strategies.book import market_best, other_side
 
@@ -32,8 +38,8 @@ PROGRESS_EVERY = 2048
 class SessionTape(msgspec.Struct, frozen=True, kw_only=True):
     """One recorded session to backtest: my ads as first loaded, and its snapshots in order.
 
-    `envelopes` may hold any events (only complete BookSnapshots are used) and may be a lazy
-    iterator straight from the log.
+    `envelopes` may hold any events (only BookSnapshots are used) and may be a lazy iterator
+    straight from the log.
     """
 
     session: int
@@ -75,14 +81,13 @@ class _Runner:
             self.metrics.wars += side.close()
         self.sides = {}
 
-    def step(self, t: float, key: tuple[str, str, str], snap: BookSnapshot,
-             prev: BookSnapshot | None, opposite: BookSnapshot | None,
+    def step(self, t: float, key: tuple[str, str, str], snap: BookSnapshot, seen: Seen,
              my_ads: tuple[MyAd, ...]) -> None:
         side = self.sides.get(key)
         if side is None:
-            ad = virtual_ad(snap, my_ads)
+            ad = virtual_ad(seen.book, my_ads)
             side = self.sides[key] = SideRun(self.spec, ad, self.metrics, self.trace)
-        side.step(t, snap, prev, opposite)
+        side.step(t, snap, seen)
 
 
 class _Pass:
@@ -102,20 +107,24 @@ class _Pass:
         for runner in self.runners:
             runner.start_session()
         first = last = None
-        latest: dict[tuple[str, str, str], BookSnapshot] = {}
+        books: dict[tuple[str, str, str], BookSnapshot] = {}  # as the live actor holds them
+        patched: dict[tuple[str, str, str], BookSnapshot] = {}  # what fills and ranks read
         for env in tape.envelopes:
             snap = env.event
-            if not isinstance(snap, BookSnapshot) or not snap.complete:
+            if not isinstance(snap, BookSnapshot):
                 continue
             last = t = env.t + self.offset
             first = t if first is None else first
             key = (snap.asset, snap.fiat, snap.ad_side)
-            prev = latest.get(key)
-            opposite = latest.get((snap.asset, snap.fiat, other_side(snap.ad_side)))
+            prev = patched.get(key)
+            book = snap if snap.complete or prev is None else patch_book(prev, snap)
+            seen = Seen(book=book, prev=prev,
+                        opposite=books.get((snap.asset, snap.fiat, other_side(snap.ad_side))))
             for runner in self.runners:
-                runner.step(t, key, snap, prev, opposite, tape.my_ads)
-            latest[key] = snap
-            self._count(t, snap)
+                runner.step(t, key, snap, seen, tape.my_ads)
+            books[key] = snap
+            patched[key] = book
+            self._count(t, book)
         if first is not None:
             self.duration += last - first
             self.offset = last
@@ -162,11 +171,13 @@ def _result(runner: _Runner, sessions: tuple[int, ...], snapshots: int, duration
         strategy=runner.spec.name, params=runner.spec.params_json(), source_sessions=sessions,
         snapshots=snapshots, filled_volume=m.volume, vwap=m.vwap(), vs_best=m.vs_best(),
         margin=m.margin(), share_rank1=rank1, share_top3=top3, reprices=m.reprices,
-        requests_per_s=m.requests_per_s(duration), price_wars=m.wars)
+        requests_per_s=m.requests_per_s(duration), price_wars=m.wars,
+        vwap_sell=m.sides["SELL"].vwap(), vwap_buy=m.sides["BUY"].vwap(),
+        filters=runner.spec.filters_json())
     trace = runner.trace
     if trace is not None and best_trace is not None:
         trace.best = best_trace.best
     return StrategyResult(
         spec=runner.spec, summary=summary, sell_volume=m.sides["SELL"].volume,
-        buy_volume=m.sides["BUY"].volume, sell_vwap=m.sides["SELL"].vwap(),
-        buy_vwap=m.sides["BUY"].vwap(), trace=trace)
+        buy_volume=m.sides["BUY"].volume, sell_vwap=summary.vwap_sell,
+        buy_vwap=summary.vwap_buy, trace=trace)

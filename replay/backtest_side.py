@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from operator import attrgetter
 
 import msgspec
 from msgspec.structs import replace
@@ -39,6 +40,31 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     def params_json(self) -> str:
         """Return the StrategyConfig, named after this strategy, as JSON."""
         return msgspec.json.encode(replace(self.cfg, name=self.name)).decode()
+
+    def filters_json(self) -> str:
+        """Return the FiltersConfig as JSON."""
+        return msgspec.json.encode(self.filters).decode()
+
+
+class Seen(msgspec.Struct, frozen=True, kw_only=True):
+    """What one snapshot shows a side: the book for fills and ranks, the one before, the other
+    side's latest snapshot (as the live actor holds it)."""
+
+    book: BookSnapshot
+    prev: BookSnapshot | None
+    opposite: BookSnapshot | None
+
+
+def patch_book(prev: BookSnapshot, cur: BookSnapshot) -> BookSnapshot:
+    """Return incomplete `cur` with the ads of `prev` that it lacks added back, best first.
+
+    A page that failed or came back empty hides ads that are still there; carrying them forward
+    as last seen keeps the fill model from mistaking them for gone and the rank from improving.
+    """
+    shown = {ad.adv_no for ad in cur.ads}
+    ads = list(cur.ads) + [ad for ad in prev.ads if ad.adv_no not in shown]
+    ads.sort(key=attrgetter("price"), reverse=cur.ad_side == "BUY")
+    return replace(cur, ads=tuple(ads))
 
 
 class Trace:
@@ -95,20 +121,21 @@ class SideRun:
         self.rank = 0
         self.last_t: float | None = None
 
-    def step(self, t: float, snap: BookSnapshot, prev: BookSnapshot | None,
-             opposite: BookSnapshot | None) -> None:
+    def step(self, t: float, snap: BookSnapshot, seen: Seen) -> None:
+        """Count the interval since the last snapshot, then decide on `snap` as the live actor."""
+        book, prev = seen.book, seen.prev
         if prev is not None and self.last_t is not None:
             self.metrics.add_time(t - self.last_t, self.rank)
             if self.remaining > 0:
-                self._fill(t, prev, snap, opposite)
+                self._fill(t, prev, book, seen.opposite)
         elif self.trace is not None:
             self.trace.add_mine(self.ad.side, t, self.ad.price)
         if self.wars.waiting:
-            self.wars.observe(t, ahead_of(snap, self.ad.price))
+            self.wars.observe(t, ahead_of(book, self.ad.price))
         spec = self.spec
-        quote = evaluate(spec.name, snap, self.ad, spec.cfg, spec.filters, opposite,
+        quote = evaluate(spec.name, snap, self.ad, spec.cfg, spec.filters, seen.opposite,
                          rate_cap=self.cap, now_s=t)
-        ahead = ahead_of(snap, self.ad.price if quote.price is None else quote.price)
+        ahead = ahead_of(book, self.ad.price if quote.price is None else quote.price)
         if quote.price is not None:
             self.cap.record(t)
             self.ad = replace(self.ad, price=quote.price)

@@ -64,9 +64,15 @@ def tapes(log: EventLog, sessions: Sequence[SessionInfo]) -> Iterator[SessionTap
 
 
 def recorded_config(session: SessionInfo) -> tuple[StrategyConfig, FiltersConfig]:
-    """Return the [strategy] and [filters] the session ran with (defaults where unreadable)."""
+    """Return the [strategy] and [filters] the session ran with (defaults where unreadable).
+
+    Sessions the bot ran store the whole bot.toml under "bot" (`actors.config.config_json`);
+    a bare {"strategy": ..., "filters": ...} is read too.
+    """
     try:
         raw = msgspec.json.decode(session.config)
+        if isinstance(raw.get("bot"), dict):
+            raw = raw["bot"]
         cfg = msgspec.convert(raw.get("strategy", {}), StrategyConfig, strict=False)
         filters = msgspec.convert(raw.get("filters", {}), FiltersConfig, strict=False)
     except (msgspec.DecodeError, msgspec.ValidationError, AttributeError):

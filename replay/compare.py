@@ -14,7 +14,6 @@ transport error, and RunStopped (the replay ends where the recording ends).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 
@@ -27,38 +26,59 @@ IGNORED = (RunStopped,)
 _encoder = msgspec.json.Encoder()
 
 
+def _drop_request_id(event):
+    return msgspec.structs.replace(event, request_id="")
+
+
+def _response(event):
+    return msgspec.structs.replace(event, request_id="", elapsed_ms=0)
+
+
+def _error(event):
+    return msgspec.structs.replace(event, request_id="", message="")
+
+
+def _frame(event):
+    frame = json.loads(event.text)
+    frame.pop("createTime", None)
+    frame.pop("uuid", None)
+    return ChatFrameSent(text=json.dumps(frame, sort_keys=True))
+
+
+_NORMALIZE = {
+    ApiRequest: _drop_request_id,
+    AdRepriced: _drop_request_id,
+    ApiResponse: _response,
+    ApiError: _error,
+    ClockSynced: lambda e: msgspec.structs.replace(e, offset_ms=0, round_trip_ms=0),
+    ChatFrameSent: _frame,
+    ChatSendRequest: lambda e: msgspec.structs.replace(e, uuid=""),
+    ChatMessageSent: lambda e: msgspec.structs.replace(e, uuid=""),
+    ChatDisconnected: lambda e: ChatDisconnected(reason=""),
+}
+
+
 def normalize(event) -> bytes:
     """The comparable bytes of one event."""
-    match event:
-        case ApiRequest() | ApiResponse() | ApiError() | AdRepriced():
-            fields = {"request_id": ""}
-            if isinstance(event, ApiResponse):
-                fields["elapsed_ms"] = 0
-            if isinstance(event, ApiError):
-                fields["message"] = ""
-            event = msgspec.structs.replace(event, **fields)
-        case ClockSynced():
-            event = msgspec.structs.replace(event, offset_ms=0, round_trip_ms=0)
-        case ChatFrameSent(text=text):
-            frame = json.loads(text)
-            frame.pop("createTime", None)
-            frame.pop("uuid", None)
-            event = ChatFrameSent(text=json.dumps(frame, sort_keys=True))
-        case ChatSendRequest() | ChatMessageSent():
-            event = msgspec.structs.replace(event, uuid="")
-        case ChatDisconnected():
-            event = ChatDisconnected(reason="")
-    return _encoder.encode(event)
+    fn = _NORMALIZE.get(type(event))
+    return _encoder.encode(fn(event) if fn is not None else event)
 
 
-def identities(envelopes: list[Envelope]) -> list[tuple[bytes, Envelope]]:
-    """Each compared event's causal identity, in the session's order."""
-    by_seq: dict[int, bytes] = {}
+def identities(envelopes: list[Envelope], parents: dict[int, int] | None = None
+               ) -> list[tuple[int, Envelope]]:
+    """Each compared event's causal identity, in the session's order.
+
+    `parents`, when given, is filled with each event's parent identity by seq.
+    """
+    by_seq: dict[int, int] = {}
     out = []
     for env in envelopes:
-        parent = by_seq.get(env.cause, b"") if env.cause is not None else b""
-        digest = hashlib.blake2b(normalize(env.event) + parent, digest_size=16).digest()
+        parent = by_seq.get(env.cause, 0) if env.cause is not None else 0
+        # hash() of bytes is stable within one process, which is all a comparison needs.
+        digest = hash((normalize(env.event), parent))
         by_seq[env.seq] = digest
+        if parents is not None:
+            parents[env.seq] = parent
         if not isinstance(env.event, IGNORED):
             out.append((digest, env))
     return out
@@ -87,8 +107,10 @@ def compare(recorded: list[Envelope], replayed: list[Envelope], *, end_t: float 
     at most the noise of real latencies, so an event missing on either side within `tail_s` of
     the end is the stop's cut, not a divergence.
     """
-    rec = identities(recorded)
-    rep = identities(replayed)
+    rec_parents: dict[int, int] = {}
+    rep_parents: dict[int, int] = {}
+    rec = identities(recorded, rec_parents)
+    rep = identities(replayed, rep_parents)
     tail = (end_t if end_t is not None else max((e.t for e in recorded), default=0.0)) - tail_s
     left = Counter(d for d, _ in rep)
     for digest, env in rec:
@@ -97,7 +119,8 @@ def compare(recorded: list[Envelope], replayed: list[Envelope], *, end_t: float 
             continue
         if env.t >= tail:
             continue
-        return _divergence(env, recorded, _closest(env, rep))
+        twin = _twin(env, rec_parents[env.seq], rep, rep_parents)
+        return _divergence(env, recorded, twin)
     in_tail = Counter(d for d, e in rep if e.t >= tail)
     extra = [(d, e) for d, e in rep if left[d] > in_tail[d]]
     if extra:
@@ -108,11 +131,15 @@ def compare(recorded: list[Envelope], replayed: list[Envelope], *, end_t: float 
     return None
 
 
-def _closest(env: Envelope, rep: list[tuple[bytes, Envelope]]) -> Envelope | None:
-    same = [e for _, e in rep if type(e.event) is type(env.event)]
+def _twin(env: Envelope, parent: int, rep: list[tuple[int, Envelope]],
+          rep_parents: dict[int, int]) -> Envelope | None:
+    """The replay's event in the expected one's place: same type from the same cause, else the
+    nearest in time of the same type from the same actor."""
+    same = [e for _, e in rep if type(e.event) is type(env.event) and e.source == env.source]
     if not same:
         return None
-    return min(same, key=lambda e: abs(e.t - env.t))
+    siblings = [e for e in same if rep_parents.get(e.seq) == parent and parent != 0]
+    return min(siblings or same, key=lambda e: abs(e.t - env.t))
 
 
 def _divergence(env: Envelope, recorded: list[Envelope], got: Envelope | None) -> Divergence:

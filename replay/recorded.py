@@ -53,7 +53,7 @@ class RecordedSender:
             elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in by_id:
                 if isinstance(e, ApiError) and e.kind in NOT_CALLS:
                     continue
-                self.attempts[by_id[e.request_id]].append(e)
+                self.attempts[by_id[e.request_id]].append((env.t, e))
 
     async def send(self, req: ApiRequest, build) -> RawReply:
         queue = self.attempts.get(request_identity(req))
@@ -65,12 +65,18 @@ class RecordedSender:
                 if self.on_unrecorded is not None:
                     self.on_unrecorded(miss)
             await trio.sleep_forever()  # the live run stopped before this answer came
-        answer = queue.popleft()
+        answered_at, answer = queue.popleft()
+        # The answer arrives when it arrived in the recording (never before its recorded
+        # latency), so independent chains interleave as they did live.
+        now = trio.current_time()
+        await trio.sleep_until(max(now + answer_delay(answer), self.t0 + answered_at))
         if isinstance(answer, ApiError):
-            await trio.sleep(0)
             raise httpx.ConnectError(answer.message)
-        await trio.sleep(answer.elapsed_ms / 1000)
         return RawReply(answer.status, answer.headers, answer.body)
+
+
+def answer_delay(answer) -> float:
+    return answer.elapsed_ms / 1000 if isinstance(answer, ApiResponse) else 0.0
 
 
 class _Socket:

@@ -2,7 +2,8 @@
 
 The actors are the same code as in a live run; only their world is recorded: the limiter's
 sender answers from the log (`RecordedSender`), the chat connector replays the recorded sockets,
-time starts at the session's start on a MockClock that jumps whenever every task waits, and the
+time starts at the session's start on a virtual clock that jumps whenever every task waits
+(`replay.clock.JumpClock`, MockClock's autojump without its extra scheduler pass), and the
 wall clock is the session's start plus virtual time. The events produced are then compared with
 the recorded ones (`replay.compare`).
 """
@@ -14,13 +15,13 @@ import time
 
 import msgspec
 import trio
-import trio.testing
 
 from actors.config import BotConfig, session_config
 from actors.restore import restore
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
 from events import Envelope, RepriceDecided
+from replay.clock import JumpClock
 from replay.compare import Divergence, compare
 from replay.recorded import RecordedChat, RecordedSender
 from replay.whatif import WhatIfSender
@@ -93,7 +94,7 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
         new_sid = log.start_session("replay", _whatif_config(cfg, actors, stored), info.started_ms)
     started = time.perf_counter()
     trio.run(_run, log, new_sid or sid, deps, actors, end_t, writer, whatif, progress,
-             clock=trio.testing.MockClock(autojump_threshold=0))
+             clock=JumpClock())
     wall = time.perf_counter() - started
     if new_sid is not None:
         log.end_session(new_sid, info.started_ms + int(end_t * 1000), "replayed")

@@ -1,6 +1,7 @@
 """Deterministic replay of recorded sessions: equal when nothing changed, a clear diff otherwise."""
 
 import sqlite3
+from decimal import Decimal
 
 import msgspec
 import pytest
@@ -146,12 +147,12 @@ def test_what_if_replay_writes_a_new_session_and_says_how_decisions_differed(rec
     with open_log(recorded) as log:
         assert log.session(2).mode == "replay"
         decided = [e for e in log.events(2, types=(RepriceDecided,))
-                   if e.event.action == "reprice"]
+                   if e.event.action == "reprice" and e.event.adv_no == "111"]
         snaps = list(log.events(2, types=(BookSnapshot,)))
         synthesized = [e for e in log.events(2, types=(ApiResponse,))
                        if ("x-replay", "synthesized") in e.event.headers]
-    assert decided and decided[0].event.new_price == decided[0].event.competitor_price - \
-        __import__("decimal").Decimal("0.05")
+    first = decided[0].event  # the SELL ad: one step of 0.05 under its rival
+    assert first.new_price == first.competitor_price - Decimal("0.05")
     assert snaps and synthesized
 
 
