@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 SUBCOMMANDS = {
     "demo": "run the simulator and the bot against it over loopback (the default)",
@@ -84,11 +85,17 @@ def main(argv: list[str] | None = None) -> int:
         "live": bot_cli.live_main,
         "record": bot_cli.record_main,
         "sessions": bot_cli.sessions_main,
+        "backtest": _load(MODULES["backtest"]).main,
     }
-    for name, module in MODULES.items():
-        built = _load(module)
-        handlers[name] = built.main if built else (lambda a, n=name: _not_built(n))
-    return handlers[args.command](args)
+    if args.command in handlers:
+        return handlers[args.command](args, now_ms=wall_ms)
+    built = _load(MODULES[args.command])
+    return built.main(args) if built else _not_built(args.command)
+
+
+def wall_ms() -> int:
+    """The real wall clock in milliseconds: chosen here, injected everywhere else."""
+    return time.time_ns() // 1_000_000
 
 
 if __name__ == "__main__":

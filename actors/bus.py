@@ -99,8 +99,15 @@ class Bus:
         """Move events from emitters to the log and the subscribers. Never returns unless cancelled."""
         self._t0 = trio.current_time()
         task_status.started()
-        async for source, cause, event in self._recv_in:
-            await self._publish(self._envelope(source, cause, event))
+        async for item in self._recv_in:
+            # Take whatever else is already queued without a scheduler pass per event.
+            while True:
+                source, cause, event = item
+                await self._publish(self._envelope(source, cause, event))
+                try:
+                    item = self._recv_in.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
 
     def _envelope(self, source: str, cause: int | None, event: AnyEvent) -> Envelope:
         self._seq += 1
@@ -123,7 +130,10 @@ class Bus:
                 targets.append(own)
         for send in targets:
             try:
-                await send.send(env)
+                try:
+                    send.send_nowait(env)
+                except trio.WouldBlock:
+                    await send.send(env)  # a full inbox slows the bus down: backpressure
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # the subscriber is gone (stopping); the event is logged all the same
 

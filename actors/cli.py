@@ -24,10 +24,6 @@ from c2c.credentials import Credentials, CredentialsError, from_env
 from store import LogError, open_log
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="bot.toml (default: every key's default)")
     p.add_argument("--db", required=True, help="the SQLite event log to append the session to")
@@ -62,26 +58,27 @@ def _fail(message: str) -> int:
     return 2
 
 
-def live_main(args) -> int:
+def live_main(args, *, now_ms) -> int:
     try:
         cfg = read_config(args.config)
         creds = from_env()
         log = open_log(args.db)
     except (ConfigError, CredentialsError, LogError) as exc:
         return _fail(str(exc))
-    return _run_mode(log, "live", cfg, creds, LIVE_ACTORS, args)
+    return _run_mode(log, "live", cfg, creds, LIVE_ACTORS, args, now_ms)
 
 
-def record_main(args) -> int:
+def record_main(args, *, now_ms) -> int:
     try:
         cfg = read_config(args.config)
         log = open_log(args.db)
     except (ConfigError, LogError) as exc:
         return _fail(str(exc))
-    return _run_mode(log, "record", cfg, None, RECORD_ACTORS, args)
+    return _run_mode(log, "record", cfg, None, RECORD_ACTORS, args, now_ms)
 
 
-def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors, args) -> int:
+def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors, args,
+              now_ms) -> int:
     view = StatusView()
     seed = now_ms() & 0x7FFFFFFF  # stored with the session, so replay draws the same uuids
     dry_run = getattr(args, "dry_run", False)
@@ -89,14 +86,15 @@ def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors,
         sid = log.start_session(mode, config_json(cfg, actors=actors, seed=seed,
                                                   dry_run=dry_run), now_ms())
         restored = restore(log, before_session=sid)
-        reason = trio.run(_serve, log, sid, cfg, creds, actors, args, view, restored, seed)
+        reason = trio.run(_serve, log, sid, cfg, creds, actors, args, view, restored, seed,
+                          now_ms)
         log.end_session(sid, now_ms(), reason)
     print(f"session {sid} ({mode}) ended: {reason}. {summary_line(view)}")
     print(f"replay it: python run.py replay {args.db} --session {sid}")
     return 1 if reason.startswith("fatal") else 0
 
 
-async def _serve(log, sid, cfg, creds, actors, args, view, restored, seed) -> str:
+async def _serve(log, sid, cfg, creds, actors, args, view, restored, seed, now_ms) -> str:
     async with httpx.AsyncClient(timeout=10.0) as client:
         deps = BotDeps(config=cfg, client=client, connect=trio_websocket.open_websocket_url,
                        credentials=creds, now_ms=now_ms, seed=seed,
@@ -142,7 +140,7 @@ def summary_line(view: StatusView) -> str:
             f"errors={c['errors']} actor failures={c['actor_failures']}")
 
 
-def sessions_main(args) -> int:
+def sessions_main(args, *, now_ms=None) -> int:
     try:
         log = open_log(args.path, create=False)
     except LogError as exc:
@@ -157,7 +155,7 @@ def sessions_main(args) -> int:
     return 0
 
 
-def demo_main(args) -> int:
+def demo_main(args, *, now_ms) -> int:
     from actors.demo import run_demo
 
     try:
@@ -165,5 +163,5 @@ def demo_main(args) -> int:
     except LogError as exc:
         return _fail(str(exc))
     with log:
-        return run_demo(log, args)
+        return run_demo(log, args, now_ms=now_ms)
 

@@ -12,7 +12,7 @@ import trio
 import trio_websocket
 import httpx
 
-from actors.cli import now_ms, run_with_screen, summary_line
+from actors.cli import run_with_screen, summary_line
 from actors.config import BotConfig, config_json, load_config
 from actors.restore import restore
 from actors.status import StatusView
@@ -34,7 +34,7 @@ def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> Bo
     })
 
 
-def run_demo(log, args, *, exchange: SimExchange | None = None) -> int:
+def run_demo(log, args, *, now_ms, exchange: SimExchange | None = None) -> int:
     """Run the demo for args.duration seconds into `log`; print the summary. Returns 0 or 1.
 
     Args:
@@ -50,13 +50,13 @@ def run_demo(log, args, *, exchange: SimExchange | None = None) -> int:
     sid = log.start_session("demo", config_json(placeholder, actors=LIVE_ACTORS, seed=args.seed),
                             now_ms())
     restored = restore(log, before_session=sid)
-    reason = trio.run(_demo, log, sid, exchange, sim_cfg, args, view, restored)
+    reason = trio.run(_demo, log, sid, exchange, sim_cfg, args, view, restored, now_ms)
     log.end_session(sid, now_ms(), reason)
     _print_summary(sid, args, view, exchange, reason)
     return 1 if reason.startswith("fatal") else 0
 
 
-async def _demo(log, sid, exchange, sim_cfg, args, view, restored) -> str:
+async def _demo(log, sid, exchange, sim_cfg, args, view, restored, now_ms) -> str:
     async with trio.open_nursery() as nursery:
         server = await nursery.start(serve_sim, exchange, "127.0.0.1", 0)
         cfg = demo_config(server.base_url, sim_cfg, args.strategy)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from actors.cli import now_ms
 from actors.demo import run_demo
 from events import AdRepriced, ApiRequest, ChatMessageSent, OrderOpened
 from replay.runner import replay_session
@@ -18,6 +17,10 @@ from sim import DEMO_API_KEY, DEMO_SECRET, SimConfig, SimExchange
 from store import open_log
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 pytestmark = pytest.mark.e2e
 
 
@@ -35,7 +38,7 @@ def demo_run(tmp_path_factory):
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     exchange = SimExchange(SimConfig(seed=11, order_rate_per_s=0.6), now_ms=now_ms)
     with open_log(db) as log:
-        code = run_demo(log, demo_args(db, duration=10.0), exchange=exchange)
+        code = run_demo(log, demo_args(db, duration=10.0), now_ms=now_ms, exchange=exchange)
     return code, db, exchange.report()
 
 

@@ -1,0 +1,54 @@
+"""Replay speed of a one-hour session, as x real time.
+
+Builds the session first: the demo's bot trades for an hour against the simulated exchange,
+in memory under trio's MockClock (`actors.demo.run_virtual`: the same actors and exchange as
+the demo, at the 5 requests/s budget), into a temporary log. Then replays it N times with
+`replay.runner.replay_session` (read the log, re-run the actors on recorded answers, compare
+every event) and reports the median.
+
+    python bench/bench_replay.py [--minutes 60] [--runs 3] [--db PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from actors.demo import run_virtual  # noqa: E402
+from replay.runner import replay_session  # noqa: E402
+from store import open_log  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--db", default=None, help="keep the recorded session in this file")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(args.db) if args.db else Path(tmp) / "hour.db"
+        with open_log(db) as log:
+            started = time.perf_counter()
+            sid, report = run_virtual(log, duration=args.minutes * 60)
+            print(f"recorded {args.minutes:.0f} min session {sid} in "
+                  f"{time.perf_counter() - started:.1f} s: {log.session(sid).events} events, "
+                  f"{report.requests_total} requests, max {report.max_requests_1s} in 1 s, "
+                  f"{report.violations} violations")
+            speeds = []
+            for i in range(args.runs):
+                r = replay_session(log, sid)
+                speeds.append(r.speed)
+                print(f"replay {i + 1}: {'identical' if r.equal else 'DIVERGES'}, "
+                      f"{r.compared} events compared, {r.simulated_s:.0f} s simulated in "
+                      f"{r.wall_s:.2f} s = {r.speed:.0f}x real time")
+    print(f"median: {statistics.median(speeds):.0f}x real time")
+
+
+if __name__ == "__main__":
+    main()
