@@ -208,3 +208,71 @@ async def test_chat_reconnects_with_a_fresh_credential_after_a_drop(tmp_path, au
     replies = h.events(ChatMessageSent)
     assert [r.reason for r in replies] == ["auto_reply"]
     assert len(chat.frames_from_bot) == 1
+
+
+async def test_ep8_falls_back_to_the_comma_string_when_binance_refuses_the_list(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads += [my_ad("111", "SELL", "1600.50", status=3), my_ad("222", "SELL", "1601.00",
+                                                                     status=3)]
+    fake.push("EP-8", gateway_error(-1102, "Mandatory parameter 'advNos' was not sent, was "
+                                           "empty/null, or malformed."))
+    cfg = config(ads={"adv_nos": ["111", "222"], "online_on_start": True})
+    async with running_bot(tmp_path, fake, actors=("limiter", "ads"), cfg=cfg) as h:
+        await trio.sleep(3)
+    import json
+    bodies = [json.loads(r.content) for _, r in fake.calls("EP-8")]
+    assert bodies == [{"advNos": ["111", "222"], "advStatus": 1},
+                      {"advNos": "111,222", "advStatus": 1}]
+    from events import AdStatusChanged, MyAdsLoaded
+    assert [e.status for e in h.events(AdStatusChanged)] == [1]
+    assert all(a.status == 1 for a in h.events(MyAdsLoaded)[-1].ads)
+
+
+async def test_the_log_holds_every_event_in_the_order_the_actors_saw_it(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(10)
+    logged = list(h.log.events(h.session))
+    assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
+    assert [(e.seq, e.event) for e in logged[:len(h.seen)]] == [(e.seq, e.event) for e in h.seen]
+    assert all(e.cause is None or e.cause < e.seq for e in logged)
+    assert type(logged[-1].event).__name__ == "RunStopped"
+
+
+async def test_a_failing_actor_is_logged_and_restarted_with_backoff(autojump_clock):
+    from actors.supervise import supervise
+    from events import ActorFailed, ActorStarted
+    emitted = []
+    runs = []
+
+    async def emit(event, cause=None):
+        emitted.append((trio.current_time(), event))
+
+    async def flaky(task_status=trio.TASK_STATUS_IGNORED):
+        task_status.started()
+        runs.append(trio.current_time())
+        if len(runs) < 4:
+            raise ValueError("decoder exploded")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervise, "market", flaky, emit)
+        await trio.sleep(10)
+        nursery.cancel_scope.cancel()
+    assert runs == [0.0, 0.5, 1.5, 3.5]  # backoff 0.5, 1, 2 s
+    failed = [e for _, e in emitted if isinstance(e, ActorFailed)]
+    assert [f.restart_in_s for f in failed] == [0.5, 1.0, 2.0]
+    assert failed[0].error == "ValueError" and failed[0].message == "decoder exploded"
+    assert [e.attempt for _, e in emitted if isinstance(e, ActorStarted)] == [1, 2, 3, 4]
+
+
+async def test_bad_credentials_stop_the_run_with_one_clear_reason(tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.push("EP-4", gateway_error(-2008, "Invalid Api-Key ID."))
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(5)
+    assert h.reason.startswith("fatal") and "Invalid Api-Key ID." in h.reason
+    assert "testSecret" not in h.reason
