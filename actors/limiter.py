@@ -89,8 +89,9 @@ class Limiter:
         self.emit = emit
         self.deps = deps
         lim = deps.config.limits
-        # 3% margin: Binance counts arrivals, and arrivals of sends 1.0 s apart can be closer.
-        self.window = RateWindow(max(1, int(lim.rps)), 1.03, reserve=1)
+        # A hair over a second: the window is already provable (see RateWindow); this only
+        # keeps float rounding on the right side.
+        self.window = RateWindow(max(1, int(lim.rps)), 1.001, reserve=1)
         self.breaker = Breaker(lim.breaker_failures, lim.breaker_open_s)
         self.backoff = Backoff()
         # One 403 must not silence every endpoint for minutes; a WAF that keeps refusing does.
@@ -171,7 +172,7 @@ class Limiter:
             if ready > now:
                 with trio.move_on_at(ready):
                     self._wake = trio.Event()
-                    await self._wake.wait()  # a more urgent request may arrive meanwhile
+                    await self._wake.wait()  # an answer, or a more urgent request, wakes us
                 continue
             heapq.heappop(self._queue)
             if not self.breaker.allows(now):
@@ -180,16 +181,20 @@ class Limiter:
                 await self._refuse(env, "breaker_open",
                                    f"circuit breaker open until {until}; no call made")
                 continue
-            self.window.record(now)
+            slot = self.window.record(now)
             self.last_sent[env.event.endpoint] = now
-            nursery.start_soon(self._attempt, env, attempt)
+            nursery.start_soon(self._attempt, env, attempt, slot)
 
     def _gap_ready(self, endpoint: str) -> float:
         gap = self.min_gap.get(endpoint)
         last = self.last_sent.get(endpoint)
         return 0.0 if gap is None or last is None else last + gap
 
-    async def _attempt(self, env: Envelope, attempt: int) -> None:
+    def _answered_slot(self, slot: list) -> None:
+        self.window.answered(slot, trio.current_time())
+        self._wake.set()
+
+    async def _attempt(self, env: Envelope, attempt: int, slot: list) -> None:
         req: ApiRequest = env.event
         started = trio.current_time()
         self._in_flight[req.request_id] = env
@@ -197,8 +202,12 @@ class Limiter:
             reply = await self.deps.sender.send(req, lambda: self._build(req))
         except httpx.HTTPError as exc:
             del self._in_flight[req.request_id]
+            self._answered_slot(slot)
             await self._transport_failed(env, attempt, exc)
             return
+        finally:
+            if slot[0] is None:
+                self._answered_slot(slot)  # answered, or cancelled on the way out
         del self._in_flight[req.request_id]
         elapsed = int((trio.current_time() - started) * 1000)
         await self._answered(env, attempt, reply.status, reply.headers, reply.body, elapsed)
@@ -308,9 +317,9 @@ class Limiter:
         """Measure the server clock offset with GET /api/v3/time (logged like any call)."""
         self._ids += 1
         req = endpoints.server_time(f"limiter-{self._ids}")
-        now = trio.current_time()
-        await trio.sleep_until(max(now, self.window.next_slot(now, 0)))
-        self.window.record(trio.current_time())
+        while (ready := self.window.next_slot(trio.current_time(), 0)) > trio.current_time():
+            await trio.sleep_until(min(ready, trio.current_time() + 0.05))
+        slot = self.window.record(trio.current_time())
         await self.emit(req, cause=cause)
         sent_ms = self.deps.now_ms()
         started = trio.current_time()
@@ -320,6 +329,8 @@ class Limiter:
             await self.emit(ApiError(request_id=req.request_id, endpoint="TIME", kind="transport",
                                      message=type(exc).__name__), cause=cause)
             return
+        finally:
+            self._answered_slot(slot)
         received_ms = self.deps.now_ms()
         elapsed = int((trio.current_time() - started) * 1000)
         await self.emit(ApiResponse(request_id=req.request_id, endpoint="TIME",

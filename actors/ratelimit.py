@@ -5,16 +5,20 @@ Both take the time as an argument (trio's clock in the limiter), so tests drive 
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from enum import Enum
 
 
 class RateWindow:
-    """At most `limit` sends in any window of `window_s` seconds.
+    """At most `limit` calls in any window of `window_s` seconds, as Binance counts them.
 
-    A token bucket of capacity N refilled at N/s lets almost 2N calls into one second (a full
-    bucket, then its refill); Binance counts requests per second, so the window is what must hold.
-    `reserve` slots of each window are kept for urgent calls (priority <= urgent_priority).
+    Binance counts calls when they arrive, which the client cannot see. So a call holds its slot
+    from the moment it is sent until `window_s` after its answer came back: it reached Binance
+    no later than its answer, and a later call reaches Binance no earlier than it was sent, so
+    no `limit + 1` calls can ever arrive within one window, whatever the network did to them. A
+    call still in flight holds its slot until it is answered. (A token bucket of capacity N
+    refilled at N/s would let almost 2N calls into one second: a full bucket, then its refill.)
+    `reserve` slots are kept for urgent calls (priority <= urgent_priority).
     """
 
     def __init__(self, limit: int, window_s: float = 1.0, *, reserve: int = 1,
@@ -25,27 +29,38 @@ class RateWindow:
         self.window_s = window_s
         self.reserve = min(reserve, limit - 1)
         self.urgent_priority = urgent_priority
-        self._sent: deque[float] = deque()
+        self._slots: list[list[float | None]] = []  # [answered_at]; None while in flight
 
     def _cap(self, priority: int, slow: bool) -> int:
         cap = self.limit if priority <= self.urgent_priority else self.limit - self.reserve
         return max(1, cap // 2) if slow else cap
 
-    def next_slot(self, now: float, priority: int = 5, slow: bool = False) -> float:
-        """Return the earliest time >= now at which a call of `priority` may be sent."""
-        while self._sent and self._sent[0] <= now - self.window_s:
-            self._sent.popleft()
-        cap = self._cap(priority, slow)
-        if len(self._sent) < cap:
-            return now
-        return self._sent[len(self._sent) - cap] + self.window_s
+    def _purge(self, now: float) -> None:
+        self._slots = [s for s in self._slots if s[0] is None or s[0] + self.window_s > now]
 
-    def record(self, now: float) -> None:
-        """Note one call sent at `now`."""
-        self._sent.append(now)
+    def next_slot(self, now: float, priority: int = 5, slow: bool = False) -> float:
+        """The earliest time >= now at which a call of `priority` may be sent (math.inf: not
+        before one of the calls in flight is answered)."""
+        self._purge(now)
+        cap = self._cap(priority, slow)
+        if len(self._slots) < cap:
+            return now
+        ends = sorted(math.inf if s[0] is None else s[0] for s in self._slots)
+        return ends[len(self._slots) - cap] + self.window_s
+
+    def record(self, now: float) -> list:
+        """Note one call sent at `now`; pass the returned slot to `answered`."""
+        slot: list[float | None] = [None]
+        self._slots.append(slot)
+        return slot
+
+    def answered(self, slot: list, now: float) -> None:
+        """Note that the call holding `slot` got its answer (or failed) at `now`."""
+        slot[0] = now
 
     def in_window(self, now: float) -> int:
-        return sum(1 for t in self._sent if t > now - self.window_s)
+        self._purge(now)
+        return len(self._slots)
 
 
 class BreakerState(str, Enum):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from actors.demo import run_demo
-from events import AdRepriced, ApiRequest, ChatMessageSent, OrderOpened
+from events import AdRepriced, ApiRequest, BookSnapshot, ChatMessageSent, OrderOpened
 from replay.runner import replay_session
 from sim import DEMO_API_KEY, DEMO_SECRET, SimConfig, SimExchange
 from store import open_log
@@ -83,9 +83,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_live_run_against_the_sim_subcommand_over_loopback(tmp_path):
+@pytest.fixture(scope="module")
+def sim_port():
+    """`python run.py sim` in a subprocess, as a user would start it."""
     port = _free_port()
-    env = {**os.environ, "BINANCE_API_KEY": DEMO_API_KEY, "BINANCE_API_SECRET": DEMO_SECRET}
     sim = subprocess.Popen([sys.executable, "run.py", "sim", "--port", str(port), "--seed", "3"],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -95,22 +96,53 @@ def test_live_run_against_the_sim_subcommand_over_loopback(tmp_path):
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        cfg = tmp_path / "bot.toml"
-        cfg.write_text(f'[exchange]\nsapi_url = "http://127.0.0.1:{port}"\n'
-                       f'bapi_url = "http://127.0.0.1:{port}"\n[market]\npages = 1\n')
-        db = tmp_path / "live.db"
-        out = subprocess.run([sys.executable, "run.py", "live", "--config", str(cfg), "--db",
-                              str(db), "--duration", "4", "--quiet"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=60)
+        yield port
     finally:
         sim.terminate()
         sim.wait(timeout=10)
+
+
+def _toml(tmp_path, port) -> Path:
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(f'[exchange]\nsapi_url = "http://127.0.0.1:{port}"\n'
+                   f'bapi_url = "http://127.0.0.1:{port}"\n[market]\npages = 1\n')
+    return cfg
+
+
+def test_live_run_against_the_sim_subcommand_over_loopback(tmp_path, sim_port):
+    env = {**os.environ, "BINANCE_API_KEY": DEMO_API_KEY, "BINANCE_API_SECRET": DEMO_SECRET}
+    db = tmp_path / "live.db"
+    out = subprocess.run([sys.executable, "run.py", "live", "--config", str(_toml(tmp_path, sim_port)),
+                          "--db", str(db), "--duration", "4", "--quiet"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "session 1 (live) ended: duration" in out.stdout
     with open_log(db) as log:
         events = [e.event for e in log.events(1)]
     assert any(isinstance(e, AdRepriced) for e in events)
     assert DEMO_SECRET not in out.stdout + out.stderr
+
+
+def test_record_needs_no_credentials_and_logs_both_sides_of_the_book(tmp_path, sim_port):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_")}
+    db = tmp_path / "rec.db"
+    out = subprocess.run([sys.executable, "run.py", "record", "--config",
+                          str(_toml(tmp_path, sim_port)), "--db", str(db), "--duration", "3",
+                          "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    with open_log(db) as log:
+        assert log.session(1).mode == "record"
+        snaps = [e.event for e in log.events(1, types=(BookSnapshot,))]
+    assert {s.ad_side for s in snaps} == {"SELL", "BUY"} and all(s.ads for s in snaps)
+
+
+def test_live_without_credentials_says_so_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_")}
+    out = subprocess.run([sys.executable, "run.py", "live", "--db", str(tmp_path / "x.db")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "BINANCE_API_KEY" in out.stderr
 
 
 def test_bare_run_py_is_the_demo_and_prints_the_next_commands(tmp_path):

@@ -178,3 +178,24 @@ async def test_weight_header_past_80_percent_slows_the_limiter(tmp_path, autojum
     assert any(b.reason == "weight" for b in h.events(LimiterBackoff))
     times = [t for t, _ in fake.calls("EP-15")]
     assert max_in_any_window(times) <= 2
+
+
+def test_a_call_holds_its_slot_until_a_second_after_its_answer():
+    from actors.ratelimit import RateWindow
+    w = RateWindow(5, 1.0, reserve=0)
+    slots = [w.record(0.0) for _ in range(5)]
+    assert w.next_slot(0.9) == float("inf")  # all five still in flight: no telling when they land
+    for s in slots:
+        w.answered(s, 0.5)
+    # The fifth arrived at Binance no later than 0.5; a sixth sent at 1.5 arrives after 1.5.
+    assert w.next_slot(0.9) == 1.5
+    assert w.next_slot(1.5) == 1.5
+
+
+def test_urgent_calls_keep_a_reserved_slot_that_routine_polls_cannot_take():
+    from actors.ratelimit import RateWindow
+    w = RateWindow(5, 1.0, reserve=1)
+    for _ in range(4):
+        w.answered(w.record(0.0), 0.0)
+    assert w.next_slot(0.1, priority=5) == 1.0  # a book poll waits
+    assert w.next_slot(0.1, priority=1) == 0.1  # a reprice goes now
