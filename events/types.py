@@ -305,7 +305,7 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     source_sessions: tuple[int, ...]
     snapshots: int
     filled_volume: Decimal  # crypto
-    vwap: Decimal | None
+    vwap: Decimal | None  # both sides' fills together; see vwap_sell / vwap_buy
     vs_best: Decimal | None  # fiat per unit, signed so that positive is better for me
     margin: Decimal | None  # against the opposite side's best
     share_rank1: Decimal  # 0..1 of time
@@ -313,6 +313,9 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     reprices: int
     requests_per_s: Decimal
     price_wars: int
+    vwap_sell: Decimal | None = None  # my SELL ad's fills only
+    vwap_buy: Decimal | None = None  # my BUY ad's fills only
+    filters: str = ""  # the FiltersConfig as JSON
 
 
 class RunStopped(Event, frozen=True, kw_only=True):

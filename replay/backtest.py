@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -51,22 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes for --sweep (default: all cores)")
 
 
-def _wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def main(args: argparse.Namespace, *, now_ms: Callable[[], int] | None = None) -> int:
+def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
     """Run the backtest described by `args`; print the table; log the results.
 
     Args:
         args: parsed by a parser given `add_arguments`.
-        now_ms: wall-clock milliseconds for the backtest session's timestamps.
+        now_ms: wall-clock milliseconds for the backtest session's timestamps (run.py
+            injects the real clock; tests a fixed one).
 
     Returns:
         0 on success, 2 after printing one line on stderr when it cannot run.
     """
     try:
-        return _run(args, now_ms or _wall_clock_ms)
+        return _run(args, now_ms)
     except (BacktestError, UnknownStrategy, LogError, PlotUnavailable) as exc:
         print(f"backtest: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from events import BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded
 from replay.backtest_engine import run_backtest, tape_of
 from replay.backtest_side import RunSpec
 from replay.fills import infer_fills
-from strategies import StrategyConfig
+from strategies import FiltersConfig, StrategyConfig
 
 MY_SELL = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,
                surplus=D("10"), min_amount=D("1000"), max_amount=D("5000"),
@@ -22,9 +22,9 @@ def ad(adv_no, price, surplus, *, mine=False, pays=("Bank",)):
 
 
 def sells(*ads, complete=True):
-    # My real ad is in every recorded SELL book; the virtual ad must ignore it.
+    # Another ad of mine is in every recorded SELL book: neither a competitor nor a trade.
     return BookSnapshot(asset="USDT", fiat="NGN", ad_side="SELL", pages=1, complete=complete,
-                        ads=(ad("me", "1000.00", "50", mine=True), *ads))
+                        ads=(ad("my-other", "1000.00", "50", mine=True), *ads))
 
 
 def history():
@@ -53,9 +53,11 @@ def history():
         (50.0, sells(ad("A", "993.00", "4"), ad("B", "1002.00", "6"))),
         # [50,60) rank 2. Cap still full (20 is 40 s ago): hold.
         (60.0, sells(ad("A", "993.00", "4"), ad("B", "1002.00", "6"))),
-        # A page missing: skipped entirely.
+        # [60,70) rank 2. A page missing (A not shown): priced as the live actor prices it,
+        # undercut says back up to 1001 under B, but 20, 30, 40 are still within 60 s: hold.
+        # Fills and rank read the book with A carried forward (993, 4): no trade, rank 2.
         (70.0, sells(ad("B", "1002.00", "6"), complete=False)),
-        # [60,80) rank 2. 20 has left the window -> reprice to 992 (5). Unanswered at the end,
+        # [70,80) rank 2. 20 has left the window -> reprice to 992 (5). Unanswered at the end,
         # so the streak of 3 answered reprices counts as one price war.
         (80.0, sells(ad("A", "993.00", "4"), ad("B", "1002.00", "6"))),
     ]
@@ -71,11 +73,11 @@ def test_undercut_over_the_hand_worked_history_gives_the_hand_worked_figures():
     s = result.summary
     assert s.strategy == "undercut"
     assert s.source_sessions == (7,)
-    assert s.snapshots == 9  # 8 SELL + 1 BUY; the incomplete one skipped
+    assert s.snapshots == 10  # 9 SELL (one incomplete) + 1 BUY
     assert s.filled_volume == D("10")  # 1 + 5 + 4: the whole surplus
     assert (result.sell_volume, result.buy_volume) == (D("10"), D("0"))
-    assert s.vwap == result.sell_vwap == D("1000.00000000")
-    assert result.buy_vwap is None
+    assert s.vwap == s.vwap_sell == result.sell_vwap == D("1000.00000000")
+    assert s.vwap_buy is None
     assert s.vs_best == D("-1.00000000")  # one step under the best seller, every fill
     assert s.margin == D("10.00000000")  # only the 4 filled after the BUY book arrived
     assert s.share_rank1 == D("0.6250")  # 50 of the SELL side's 80 s
@@ -84,6 +86,7 @@ def test_undercut_over_the_hand_worked_history_gives_the_hand_worked_figures():
     assert s.requests_per_s == D("0.0625")  # 5 requests over 80 s
     assert s.price_wars == 1
     assert '"name":"undercut"' in s.params and '"step":"1"' in s.params
+    assert '"min_month_orders":0' in s.filters and '"shared_pay_method":true' in s.filters
 
 
 def test_rank_holds_second_place_and_fills_less_on_the_same_history():
@@ -162,3 +165,84 @@ def test_a_customer_who_cannot_pay_me_does_not_come_to_me():
 def test_a_competitor_that_repriced_beyond_the_tolerance_is_not_a_trade():
     prev, cur = book_pair("6", "5", now_price="1003.01")
     assert infer_fills(prev, cur, MY_SELL, D("10"), D("1")) == []
+
+
+def test_an_incomplete_book_is_priced_as_the_live_actor_prices_it():
+    # Page 1 came back without A: the live ads actor backs up under B, and so must the backtest.
+    envs = [Envelope(session=7, seq=i, ts_ms=0, t=t, source="market", cause=None, event=e)
+            for i, (t, e) in enumerate([
+                (0.0, MyAdsLoaded(ads=(MY_SELL,))),
+                (0.0, sells(ad("A", "1001.00", "5"), ad("B", "1002.00", "20"))),
+                (10.0, sells(ad("B", "1002.00", "20"), complete=False)),
+            ], 1)]
+    cfg = replace(CFG, max_reprices_per_min=30)
+    [result] = run_backtest([tape_of(7, envs)], [RunSpec(name="undercut", cfg=cfg)], trace=True)
+    assert result.summary.snapshots == 2
+    assert result.trace.mine["SELL"] == [(0.0, D("1000.00")), (10.0, D("1001.00"))]
+
+
+def test_ads_missing_from_an_incomplete_book_are_neither_trades_nor_gone():
+    # A's page failed at t=10; at t=20 A is back, 3 USDT lower: one trade, counted once.
+    envs = [Envelope(session=7, seq=i, ts_ms=0, t=t, source="market", cause=None, event=e)
+            for i, (t, e) in enumerate([
+                (0.0, MyAdsLoaded(ads=(replace(MY_SELL, price=D("999.00")),))),
+                (0.0, sells(ad("A", "1001.00", "5"), ad("B", "1002.00", "20"))),
+                (10.0, sells(ad("B", "1002.00", "20"), complete=False)),
+                (20.0, sells(ad("A", "1001.00", "2"), ad("B", "1002.00", "20"))),
+            ], 1)]
+    [result] = run_backtest([tape_of(7, envs)], [RunSpec(name="rank", cfg=replace(
+        CFG, rank=3, max_reprices_per_min=0))])
+    # rank 3 with 2 competitors undercuts A; the cap of 0 keeps my 999.00 in front all along.
+    assert result.summary.filled_volume == D("3")
+    assert result.summary.share_rank1 == D("1.0000")
+
+
+def test_each_side_reports_its_own_vwap_and_the_filters_used():
+    my_buy = replace(MY_SELL, adv_no="me-b", side="BUY", price=D("995.00"))
+    buys = [BookSnapshot(asset="USDT", fiat="NGN", ad_side="BUY", pages=1,
+                         ads=(ad("X", "990.00", s),)) for s in ("100", "98")]
+    envs = [Envelope(session=7, seq=i, ts_ms=0, t=t, source="market", cause=None, event=e)
+            for i, (t, e) in enumerate([
+                (0.0, MyAdsLoaded(ads=(MY_SELL, my_buy))),
+                (0.0, sells(ad("A", "1001.00", "5"))), (0.0, buys[0]),
+                (10.0, sells(ad("A", "1001.00", "3"))), (10.0, buys[1]),
+            ], 1)]
+    filters = FiltersConfig(exclude_nicknames=("Z",))
+    frozen = replace(CFG, max_reprices_per_min=0)  # no reprices: both ads keep their price
+    [result] = run_backtest([tape_of(7, envs)],
+                            [RunSpec(name="undercut", cfg=frozen, filters=filters)])
+    s = result.summary
+    # SELL: A's 2 USDT at 1001 come to me at 1000; BUY: X's 2 at 990 come to me at 995.
+    assert (s.vwap_sell, s.vwap_buy) == (D("1000.00000000"), D("995.00000000"))
+    assert s.vwap == D("997.50000000")  # both sides mixed, as before
+    assert s.filters == ('{"exclude_nicknames":["Z"],"min_month_orders":0,'
+                         '"min_finish_rate":"0","shared_pay_method":true,'
+                         '"overlapping_limits":true}')
+
+
+def with_me(price, surplus, *ads):
+    """A SELL book listing my recorded ad "me" (the virtual ad's advNo) among `ads`."""
+    return BookSnapshot(asset="USDT", fiat="NGN", ad_side="SELL", pages=1,
+                        ads=(ad("me", price, surplus, mine=True), *ads))
+
+
+def test_my_recorded_ads_own_trades_go_to_the_virtual_ad_priced_no_worse():
+    prev = with_me("1000.00", "50", ad("A", "1001.00", "5"))
+    cur = with_me("1000.00", "47", ad("A", "1001.00", "5"))
+    [fill] = infer_fills(prev, cur, MY_SELL, D("10"), D("1"))
+    assert (fill.qty, fill.price, fill.competitor) == (D("3"), D("1000.00"), "me")
+    dearer = replace(MY_SELL, price=D("1000.50"))  # worse for the buyer than what they took
+    assert infer_fills(prev, cur, dearer, D("10"), D("1")) == []
+
+
+def test_a_customer_who_passed_my_recorded_ad_by_is_not_diverted_to_the_virtual_one():
+    # My recorded ad sat at 1000; the virtual one at 998. B's buyer at 1002 saw 1000 and still
+    # chose B: no diversion. A at 999, ahead of my recorded ad, loses its trade to me.
+    cheaper = replace(MY_SELL, price=D("998.00"))
+    prev = with_me("1000.00", "50", ad("A", "999.00", "5"), ad("B", "1002.00", "20"))
+    cur = with_me("1000.00", "50", ad("A", "999.00", "3"), ad("B", "1002.00", "17"))
+    [fill] = infer_fills(prev, cur, cheaper, D("10"), D("1"))
+    assert (fill.qty, fill.competitor) == (D("2"), "A")
+    alone = [a for a in prev.ads if not a.mine], [a for a in cur.ads if not a.mine]
+    unlisted = [replace(prev, ads=tuple(alone[0])), replace(cur, ads=tuple(alone[1]))]
+    assert [f.qty for f in infer_fills(*unlisted, cheaper, D("10"), D("1"))] == [D("2"), D("3")]

@@ -45,7 +45,7 @@ def test_backtest_prints_a_table_and_logs_one_result_per_strategy(log_path, caps
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["strategy", "snapshots", "filled"]
-    assert lines[2].split()[:3] == ["undercut", "9", "10.0000"]
+    assert lines[2].split()[:3] == ["undercut", "10", "10.0000"]
     assert lines[3].split()[0] == "rank"
     info, events = saved(log_path)
     assert (info.mode, info.started_ms, info.end_reason) == ("backtest", 123_456, "done")
@@ -61,8 +61,10 @@ def test_set_overrides_the_recorded_settings(log_path, capsys):
     assert run(log_path, "--session", 1, "--strategy", "undercut",
                "--set", "max_reprices_per_min=30", "--set", "filters.min_month_orders=0") == 0
     _, [result] = saved(log_path)
-    # Uncapped, the SELL ad answers A at t=50 instead of t=80, so it never loses rank 1.
-    assert (result.reprices, result.share_rank1) == (5, D("1.0000"))
+    # Uncapped, the SELL ad answers A at t=50 instead of t=80. At t=70 a page is missing and
+    # A with it: like the live actor, it backs up to 1001 under B (rank 2 behind A, carried
+    # forward), then undercuts A again at t=80: 7 reprices, rank 1 for 70 of 80 s.
+    assert (result.reprices, result.share_rank1) == (7, D("0.8750"))
     assert json.loads(result.params)["max_reprices_per_min"] == 30
 
 
@@ -114,3 +116,21 @@ def test_a_log_without_books_says_so(tmp_path, capsys):
     with open_log(path, create=False) as log:
         assert [s.mode for s in log.sessions()] == ["record"]
         assert not list(log.events(1, types=(BookSnapshot,)))
+
+
+def test_a_bot_sessions_recorded_settings_are_read_from_its_bot_toml(tmp_path, capsys):
+    # run.py live/demo store the whole bot.toml under "bot" (actors.config.config_json).
+    from actors.config import config_json, load_config
+
+    path = tmp_path / "bot.db"
+    bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3},
+                       "filters": {"min_month_orders": 7}})
+    with open_log(path) as log:
+        sid = log.start_session("demo", config_json(bot, actors=("ads",)), 1_000)
+        for t, event in history():
+            log.append_events(sid, [event], source="market", ts_ms=1_000, t=t)
+    assert run(path, "--strategy", "undercut", "--set", "filters.min_month_orders=0") == 0
+    _, [result] = saved(path)
+    assert (result.filled_volume, result.reprices) == (D("10"), 5)  # step 1, 3 a minute
+    assert json.loads(result.params)["max_reprices_per_min"] == 3
+    assert json.loads(result.filters)["min_month_orders"] == 0
