@@ -3,6 +3,13 @@
 The log stores each event's payload as msgspec JSON (Decimal as a string, bytes as base64) under
 its tag in the `type` column. Payloads of an older schema version pass through `UPCASTERS`
 in order before decoding.
+
+Beside the payload the log keeps the envelope's head, its JSON up to the event, so that
+`head + payload + b"}"` is the Envelope's JSON: `split_envelope` makes both with one encode (the
+event's bytes are identical to `encode(event)`), and `decode_envelopes` turns a JSON array of
+whole envelopes into Envelopes in one call, with no Python work per event. Decoding alone runs
+at ~0.7M events/s for the benchmark's mix; half of that time is spent building `Decimal`s
+(50 of them per BookSnapshot), which only a cheaper representation in `events.types` would save.
 """
 
 from __future__ import annotations
@@ -11,10 +18,26 @@ from typing import Callable
 
 import msgspec
 
-from events import AnyEvent, SCHEMA_VERSION
+from events import SCHEMA_VERSION, AnyEvent, Envelope
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
+_envelopes_decoder = msgspec.json.Decoder(list[Envelope])
+_envelope_decoder = msgspec.json.Decoder(Envelope)
+# Envelope fields are encoded in declaration order and `event` is last; a string field before
+# it escapes its quotes, so this is found exactly once, where the event starts.
+_EVENT_KEY = b',"event":'
+_HEAD_END = len(_EVENT_KEY)
+
+
+class _Head(msgspec.Struct):
+    session: int
+    seq: int
+    ts_ms: int
+    t: float
+    source: str
+    cause: int | None
+    event: None = None
 
 # UPCASTERS[v] turns a raw payload dict of schema version v into one of version v + 1.
 UPCASTERS: dict[int, Callable[[dict], dict]] = {}
@@ -53,6 +76,40 @@ def decode(payload: bytes | str, version: int = SCHEMA_VERSION) -> AnyEvent:
     if version < SCHEMA_VERSION:
         return _decoder.decode(_encoder.encode(upcast(msgspec.json.decode(payload), version)))
     return _decoder.decode(payload)
+
+
+def split_envelope(envelope: Envelope) -> tuple[bytes, bytes]:
+    """Encode `envelope`; return its head (JSON up to the event) and the event's payload.
+
+    `head + payload + b"}"` is the envelope's JSON and `payload == encode(envelope.event)`.
+    """
+    blob = _encoder.encode(envelope)
+    cut = blob.index(_EVENT_KEY) + _HEAD_END
+    return blob[:cut], blob[cut:-1]
+
+
+def decode_envelopes(array: bytes) -> list[Envelope]:
+    """Decode a JSON array of envelopes of the current schema.
+
+    Raises:
+        msgspec.DecodeError: an element is not a valid envelope.
+    """
+    return _envelopes_decoder.decode(array)
+
+
+def decode_envelope(head: bytes, payload: bytes, version: int = SCHEMA_VERSION) -> Envelope:
+    """Decode one stored envelope whose payload was written under schema `version`.
+
+    Raises:
+        SchemaTooNew: the payload comes from a newer schema.
+        msgspec.DecodeError: head or payload is not valid.
+    """
+    if version == SCHEMA_VERSION:
+        return _envelope_decoder.decode(head + payload + b"}")
+    event = decode(payload, version)
+    h = msgspec.json.decode(head + b"null}", type=_Head)
+    return Envelope(session=h.session, seq=h.seq, ts_ms=h.ts_ms, t=h.t, source=h.source,
+                    cause=h.cause, event=event)
 
 
 def upcast(raw: dict, version: int) -> dict:

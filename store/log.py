@@ -14,14 +14,16 @@ import sqlite_utils
 
 from events import SCHEMA_VERSION, AnyEvent, Envelope, Event
 from store.errors import LogError, UnknownSession
-from store.rows import INSERT, read_envelopes, to_rows
-from store.schema import Synchronous, bump_schema_version, connect
+from store.rows import INSERT, read_envelopes, session_range, to_rows
+from store.schema import SEQ_BITS, SEQ_MASK, Synchronous, bump_schema_version, connect
 
 MODES = ("live", "record", "demo", "replay", "backtest", "sim")
 
-_SESSION_SQL = """
+# A session's events are the ids ((sid << 40), (sid << 40) | SEQ_MASK]: MAX is one seek.
+_SESSION_SQL = f"""
 SELECT id, started_ms, ended_ms, mode, config, version, end_reason, schema_version,
-       (SELECT COALESCE(MAX(seq), 0) FROM events WHERE session = sessions.id)
+       (SELECT COALESCE(MAX(id) & {SEQ_MASK}, 0) FROM events
+        WHERE id > sessions.id << {SEQ_BITS} AND id <= (sessions.id << {SEQ_BITS}) | {SEQ_MASK})
 FROM sessions
 """
 
@@ -179,13 +181,13 @@ class EventLog:
         last = self._last.get(sid)
         if last is None:
             row = self._conn.execute(
-                "SELECT (SELECT MAX(seq) FROM events WHERE session = ?),"
+                "SELECT (SELECT MAX(id) FROM events WHERE id > ? AND id <= ?),"
                 " EXISTS (SELECT 1 FROM sessions WHERE id = ?)",
-                (sid, sid),
+                (*session_range(sid), sid),
             ).fetchone()
             if not row[1]:
                 raise self._unknown(sid)
-            last = row[0] or 0
+            last = (row[0] or 0) & SEQ_MASK
         return last
 
     def append(self, envelopes: Sequence[Envelope]) -> None:

@@ -1,22 +1,35 @@
-"""Envelopes to `events` rows and back: the encoding, the seq checks and the chunked reader."""
+"""Envelopes to `events` rows and back: the encoding, the seq checks and the chunked reader.
+
+A read asks SQLite for CHUNK rows at a time already glued into one JSON array of envelopes
+(`group_concat(head || payload || '}')`), which `codec.decode_envelopes` decodes in one call:
+SQLite's C loop does the per-row work that the sqlite3 module would do in Python. Chunks are
+small because the array is held whole while its envelopes are handed out: 64 rows read fastest
+(256: -5%, 1,024: -15%, from allocating and collecting bigger lists). A payload that does not
+decode sends its chunk through the row-at-a-time path, which names the bad seq; so do sessions
+of an older schema, whose payloads pass through the codec's upcasters.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 import msgspec
 
-from events import EVENT_TYPES, Envelope, Event
+from events import EVENT_TYPES, SCHEMA_VERSION, Envelope, Event
 from events import codec
 from store.errors import CorruptEvent, SequenceGap
+from store.schema import SEQ_BITS, SEQ_MASK
 
-INSERT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT = "INSERT INTO events (id, type, head, payload) VALUES (?, ?, ?, ?)"
 
 _NAME_OF = {cls: name for name, cls in EVENT_TYPES.items()}
 # Rows read per query: big enough to amortise the query, small enough that no statement stays
 # open while the caller does other work between events (an open read would pin the WAL).
-CHUNK = 4096
+CHUNK = 64
+# Seqs covered by one query of a read filtered by type (see read_envelopes).
+TYPED_SPAN = 4096
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def to_rows(
@@ -29,22 +42,28 @@ def to_rows(
         TypeError: an event outside `events.AnyEvent`.
         UnknownSession: from `last_seq`, for a session the file does not hold.
     """
-    encode, names = codec.encode, _NAME_OF
+    split, names = codec.split_envelope, _NAME_OF
     last: dict[int, int] = {}
     rows = []
     for env in envelopes:
-        sid, seq, event = env.session, env.seq, env.event
+        sid, seq = env.session, env.seq
         prev = last.get(sid)
         if prev is None:
             prev = last_seq(sid)
         if seq != prev + 1:
             raise SequenceGap(path, sid, prev + 1, seq)
-        name = names.get(type(event))
+        name = names.get(type(env.event))
         if name is None:
-            raise TypeError(f"{type(event).__name__} is not in events.AnyEvent; not loggable")
+            raise TypeError(f"{type(env.event).__name__} is not in events.AnyEvent; not loggable")
         last[sid] = seq
-        rows.append((sid, seq, env.ts_ms, env.t, env.source, env.cause, name, encode(event)))
+        rows.append(((sid << SEQ_BITS) | seq, name, *split(env)))
     return rows, last
+
+
+def session_range(sid: int, after: int = 0) -> tuple[int, int]:
+    """Return the ids (low exclusive, high inclusive) of session `sid`'s events after `after`."""
+    base = sid << SEQ_BITS
+    return base | after, base | SEQ_MASK
 
 
 def read_envelopes(
@@ -60,22 +79,58 @@ def read_envelopes(
     Raises:
         CorruptEvent: a payload does not decode.
     """
-    where, names = "", ()
-    if types is not None:
-        names = tuple(t.__name__ for t in types)
-        where = f" AND type IN ({', '.join('?' * len(names))})"
-    sql = (f"SELECT seq, ts_ms, t, source, cause, payload FROM events"
-           f" WHERE session = ? AND seq > ?{where} ORDER BY seq LIMIT {CHUNK}")
-    decode = codec.decode
-    while True:
-        rows = conn.execute(sql, (sid, after, *names)).fetchall()
-        for seq, ts_ms, t, source, cause, payload in rows:
-            try:
-                event = decode(payload, version)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise CorruptEvent(path, sid, seq, str(exc)) from None
-            yield Envelope(session=sid, seq=seq, ts_ms=ts_ms, t=t, source=source, cause=cause,
-                           event=event)
-        if len(rows) < CHUNK:
-            return
-        after = rows[-1][0]
+    lo, top = session_range(sid, after)
+    if types is None:
+        rows_sql = f"FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT {CHUNK}"
+        while True:
+            n, last = yield from _chunk(conn, path, rows_sql, (lo, top), version)
+            if n < CHUNK:
+                return
+            lo = last
+    # Rows of several types come out of the index type by type and need sorting, so each query
+    # covers a fixed span of seqs (LIMIT would sort every remaining match, once per chunk).
+    names = tuple(t.__name__ for t in types)
+    rows_sql = (f"FROM events WHERE id > ? AND id <= ? AND type IN ({', '.join('?' * len(names))})"
+                " ORDER BY id")
+    end = lo
+    while lo < end or (end := _last_id(conn, lo, top)) > lo:
+        hi = min(lo + TYPED_SPAN, end)
+        yield from _chunk(conn, path, rows_sql, (lo, hi, *names), version)
+        lo = hi
+
+
+def _last_id(conn: sqlite3.Connection, lo: int, top: int) -> int:
+    last = conn.execute("SELECT MAX(id) FROM events WHERE id > ? AND id <= ?", (lo, top))
+    return last.fetchone()[0] or lo
+
+
+def _chunk(
+    conn: sqlite3.Connection, path: str, rows_sql: str, args: tuple, version: int
+) -> Generator[Envelope, None, tuple[int, int]]:
+    if version != SCHEMA_VERSION:
+        return (yield from _one_by_one(conn, path, rows_sql, args, version))
+    sql = ("SELECT CAST(group_concat(e, ',') AS BLOB), count(*), max(id)"
+           f" FROM (SELECT id, head || payload || '}}' AS e {rows_sql})")
+    array, n, last = conn.execute(sql, args).fetchone()
+    if n:
+        try:
+            envelopes = codec.decode_envelopes(b"[" + array + b"]")
+        except _DECODE_ERRORS:
+            # Find and name the bad row; the good rows before it are still handed out.
+            return (yield from _one_by_one(conn, path, rows_sql, args, version))
+        yield from envelopes
+    return n, last
+
+
+def _one_by_one(
+    conn: sqlite3.Connection, path: str, rows_sql: str, args: tuple, version: int
+) -> Generator[Envelope, None, tuple[int, int]]:
+    decode = codec.decode_envelope
+    sql = f"SELECT id, head, payload {rows_sql}"
+    rows = conn.execute(sql, args).fetchall()
+    for rowid, head, payload in rows:
+        try:
+            yield decode(head, payload, version)
+        except _DECODE_ERRORS as exc:
+            raise CorruptEvent(path, rowid >> SEQ_BITS, rowid & SEQ_MASK, str(exc)) from None
+    return len(rows), rows[-1][0] if rows else args[0]

@@ -3,17 +3,36 @@
 Tables (one file holds many sessions):
 
     meta(key TEXT PRIMARY KEY, value TEXT)        schema_version = newest events.SCHEMA_VERSION
-                                                  that wrote to the file
+                                                  that wrote to the file; layout = LAYOUT
     sessions(id INTEGER PRIMARY KEY, started_ms, ended_ms NULL while open, mode, config JSON,
              version, end_reason, schema_version = events.SCHEMA_VERSION of its payloads)
-    events(session, seq, ts_ms, t, source, cause NULL, type, payload BLOB,
-           PRIMARY KEY (session, seq)), index events_by_type (session, type, seq)
+    events(id INTEGER PRIMARY KEY = (session << 40) | seq, type, head BLOB, payload BLOB,
+           session and seq as VIRTUAL columns computed from id), index events_by_type (type, id)
 
-`events` is an ordinary rowid table, not WITHOUT ROWID: a WITHOUT ROWID row larger than ~2 KB
-(a BookSnapshot, an ApiResponse) spills onto an overflow page of its own, which made the file
-2.1x larger (1,523 vs 708 bytes per event in bench/bench_log.py) and appends ~40% slower. Rows
-are appended in seq order, so rowid order matches seq order and reads stay sequential.
-Pages are 8 KiB so that those larger rows still fit one page.
+Why this layout (bench/bench_log.py, 1M events of 537 bytes, this shared 2-core machine; the
+old layout and this one run back to back: append 155k -> 152k events/s, read+decode 337k ->
+389k events/s, 709 -> 742 bytes/event):
+- The rowid is the order: id = (session << 40) | seq. PRIMARY KEY (session, seq) fed a second
+  B-tree on every insert; now a session is one rowid range, its read a range scan and `last_seq`
+  one seek. session and seq stay readable (and usable in WHERE) as VIRTUAL columns, stored
+  nowhere. events_by_type is (type, id): id already carries the session and seq, so an entry is
+  two fields, not four. With the old row contents that took raw appends from 146k to 157k/s.
+- `payload` is the event's JSON exactly as `codec.encode` writes it; `head` is the rest of the
+  envelope as JSON up to the event (`{"session":1,"seq":7,...,"event":`), so `head || payload ||
+  '}'` is the whole Envelope. Readers let SQLite glue a chunk of rows into one JSON array that
+  msgspec decodes in one call (store/rows.py): fetching the five envelope columns into Python
+  had cost as much as decoding the event, ~1.3 us a row. Encoding the head costs appends about
+  what the key saved them (CPU per append is equal, ~5.6 us), and it is 33 bytes more a row.
+- 16 KiB pages rather than 8: fewer pages read, split and written per event, 789 -> 742 bytes
+  per event; 32 KiB measured the same and makes every small live commit write twice the bytes.
+  A one-event commit stays ~0.05 ms (NORMAL), ~0.3 ms (FULL).
+- `events` stays a rowid table, not WITHOUT ROWID: such a row larger than ~2 KB (a BookSnapshot,
+  an ApiResponse) spills onto an overflow page of its own, which made the file 2.1x larger.
+- Measured and not kept: wal_autocheckpoint 4,000 or 16,000 pages (within noise), multi-row
+  INSERT ... VALUES instead of executemany (same CPU), mmap_size (within noise; risks SIGBUS).
+  The type index costs ~1.1 us of the ~4 us SQLite spends per append; it is the price of
+  reading one type without scanning the session. A checkpoint in a background thread would hide
+  the checkpoint's fsync (+8% wall-clock appends) at the cost of a thread per log: not done.
 
 Each session records the schema its payloads were written under, so an old session in a file
 that a newer bot has since appended to still decodes through the codec's upcasters.
@@ -34,17 +53,19 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 TABLES = ("meta", "sessions", "events")
 
-_EVENTS_DDL = """
+# The file layout this code writes; a file without it predates the (session << 40) | seq key.
+LAYOUT = 2
+SEQ_BITS = 40
+SEQ_MASK = (1 << SEQ_BITS) - 1
+
+_EVENTS_DDL = f"""
 CREATE TABLE events (
-    session INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    t REAL NOT NULL,
-    source TEXT NOT NULL,
-    cause INTEGER,
+    id INTEGER PRIMARY KEY,
     type TEXT NOT NULL,
+    head BLOB NOT NULL,
     payload BLOB NOT NULL,
-    PRIMARY KEY (session, seq)
+    session INTEGER AS (id >> {SEQ_BITS}) VIRTUAL,
+    seq INTEGER AS (id & {SEQ_MASK}) VIRTUAL
 )
 """
 
@@ -93,6 +114,7 @@ def _prepare(conn: sqlite3.Connection, path: str | Path, create: bool, sync: Syn
         elif not set(TABLES) <= tables:
             raise NotALog(path, "an SQLite database without the log's tables")
         version = _schema_version(conn, path)
+        _check_layout(conn, path)
         if version > SCHEMA_VERSION:
             raise SchemaTooNew(path, version)
         _set_pragmas(conn, sync)
@@ -103,7 +125,7 @@ def _prepare(conn: sqlite3.Connection, path: str | Path, create: bool, sync: Syn
 
 def _create(conn: sqlite3.Connection) -> None:
     # Both must precede the first write: page size is fixed once the file has pages.
-    conn.execute("PRAGMA page_size = 8192")
+    conn.execute("PRAGMA page_size = 16384")
     conn.execute("PRAGMA journal_mode = WAL")
     db = sqlite_utils.Database(conn)
     with db.atomic():
@@ -123,8 +145,11 @@ def _create(conn: sqlite3.Connection) -> None:
             not_null={"started_ms", "mode", "config", "version", "schema_version"},
         )
         db.execute(_EVENTS_DDL)
-        db["events"].create_index(["session", "type", "seq"], index_name="events_by_type")
-        db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+        db.execute("CREATE INDEX events_by_type ON events (type, id)")
+        db["meta"].insert_all([
+            {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+            {"key": "layout", "value": str(LAYOUT)},
+        ])
 
 
 def _schema_version(conn: sqlite3.Connection, path: str | Path) -> int:
@@ -133,6 +158,14 @@ def _schema_version(conn: sqlite3.Connection, path: str | Path) -> int:
         return int(row[0])
     except (TypeError, ValueError):
         raise NotALog(path, "no schema_version in its meta table") from None
+
+
+def _check_layout(conn: sqlite3.Connection, path: str | Path) -> None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+    if row is None or row[0] != str(LAYOUT):
+        found = "1" if row is None else row[0]
+        raise LogError(path, f"{path} uses event log layout {found}; this bot reads layout "
+                             f"{LAYOUT} only (re-record the session with this bot)")
 
 
 def _set_pragmas(conn: sqlite3.Connection, sync: Synchronous) -> None:

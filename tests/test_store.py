@@ -283,8 +283,10 @@ def test_a_session_of_an_older_schema_reads_through_the_upcasters(tmp_path, monk
     conn = sqlite3.connect(path)
     # A payload as a schema-0 bot would have written it: the field was called "offset".
     conn.execute("UPDATE sessions SET schema_version = ? WHERE id = ?", (SCHEMA_VERSION - 1, old))
-    conn.execute("INSERT INTO events VALUES (?, 1, 5, 0.5, 'limiter', NULL, 'ClockSynced', ?)",
-                 (old, b'{"type":"ClockSynced","offset":-3,"round_trip_ms":40}'))
+    head = f'{{"session":{old},"seq":1,"ts_ms":5,"t":0.5,"source":"limiter","cause":null,"event":'
+    conn.execute("INSERT INTO events (id, type, head, payload) VALUES (?, 'ClockSynced', ?, ?)",
+                 ((old << 40) | 1, head.encode(),
+                  b'{"type":"ClockSynced","offset":-3,"round_trip_ms":40}'))
     conn.commit()
     conn.close()
 
@@ -308,3 +310,81 @@ def test_power_loss_durability_is_one_keyword_away(tmp_path):
         assert log._conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     with pytest.raises(ValueError, match="NORMAL or FULL"):
         open_log(tmp_path / "bot.db", synchronous="OFF")
+
+
+def test_sql_readers_see_session_seq_type_and_the_encoded_event(tmp_path):
+    # Replay tests and people at the sqlite3 prompt read, alter and delete rows by these columns.
+    path = tmp_path / "bot.db"
+    with open_log(path) as log:
+        log.start_session("live", "{}", 0)
+        sid = log.start_session("live", "{}", 0)
+        written = log.append_events(sid, [_clock(1), _clock(2), _clock(3)], source="market",
+                                    ts_ms=9)
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT session, seq, type, payload FROM events ORDER BY seq").fetchall()
+    assert rows == [(sid, e.seq, "ClockSynced", codec.encode(e.event)) for e in written]
+    conn.execute("UPDATE events SET payload = ? WHERE session = ? AND seq = 2",
+                 (codec.encode(_clock(20)), sid))
+    conn.execute("DELETE FROM events WHERE session = ? AND seq = 3", (sid,))
+    conn.commit()
+    conn.close()
+    with open_log(path, create=False) as log:
+        assert [e.event for e in log.events(sid)] == [_clock(1), _clock(20)]
+        assert log.last_seq(sid) == 2 and log.session(sid).events == 2
+
+
+def test_a_damaged_payload_mid_chunk_yields_every_event_before_it(tmp_path):
+    path = tmp_path / "bot.db"
+    with open_log(path) as log:
+        sid = log.start_session("live", "{}", 0)
+        log.append_events(sid, [_clock(i) for i in range(200)], source="market", ts_ms=1)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE events SET payload = ? WHERE seq = 100", (b'{"type":"ClockSynced"}',))
+    conn.commit()
+    conn.close()
+    seen = []
+    with open_log(path, create=False) as log, pytest.raises(CorruptEvent, match="seq 100 "):
+        for env in log.events(sid):
+            seen.append(env.seq)
+    assert seen == list(range(1, 100))
+
+
+def test_a_type_filter_reads_those_types_in_seq_order_across_many_queries(log):
+    sid = log.start_session("sim", "{}", 0)
+    events = [
+        AdRepriced(adv_no=str(i), old_price=Decimal(i), new_price=Decimal("1.01")) if i % 7 == 0
+        else OrderStatusChanged(order_no=str(i), old_status=1, new_status=2) if i % 11 == 0
+        else _clock(i)
+        for i in range(10_000)
+    ]
+    log.append_events(sid, events, source="ads", ts_ms=1)
+    wanted = (OrderStatusChanged, AdRepriced)
+    got = list(log.events(sid, types=wanted, after_seq=71))
+    assert [e.seq for e in got] == [
+        i + 1 for i, e in enumerate(events) if isinstance(e, wanted) and i + 1 > 71]
+    assert all(e.event == events[e.seq - 1] for e in got)
+    assert [e.seq for e in log.events(sid, types=(AdRepriced,), after_seq=9_990)] == [9_997]
+
+
+def test_a_log_of_the_old_session_seq_layout_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "old.db"
+    open_log(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'layout'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LogError) as err:
+        open_log(path, create=False)
+    assert str(err.value) == (f"{path} uses event log layout 1; this bot reads layout 2 only "
+                              "(re-record the session with this bot)")
+
+
+def test_envelope_head_and_payload_rebuild_the_envelope_exactly():
+    env = Envelope(session=3, seq=9, ts_ms=1, t=0.30000000000000004, source='odd ","event": name',
+                   cause=8, event=AdRepriced(adv_no="A", old_price=Decimal("461.50"),
+                                             new_price=Decimal("461.490")))
+    head, payload = codec.split_envelope(env)
+    assert payload == codec.encode(env.event)
+    assert codec.decode_envelope(head, payload) == env
+    assert codec.decode_envelopes(b"[" + head + payload + b"}," + head + payload + b"}]") == [
+        env, env]
