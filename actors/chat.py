@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import re
 import uuid as uuidlib
+from collections import OrderedDict
 from typing import AsyncContextManager, Callable
 
 import trio
@@ -46,8 +47,8 @@ class Chat:
         self.rng = rng
         self.dry_run = dry_run
         self.calls = Calls("chat", emit)
-        self.greeted = set(greeted or ())
-        self.seen = set(seen_ids or ())
+        self.greeted = Recent(greeted or ())
+        self.seen = Recent(seen_ids or ())
         self.open_orders = set(open_orders or ())
         self.ws = None
         self._pending: list[Envelope] = []
@@ -190,6 +191,28 @@ class Chat:
         await self.emit(ChatFrameSent(text=frame), cause=env.seq)
         await self.emit(ChatMessageSent(order_no=req.order_no, uuid=req.uuid,
                                         content=req.content, reason=req.reason), cause=env.seq)
+
+
+class Recent:
+    """A set that forgets its oldest members past `cap`, so months of orders and messages stay
+    within a bounded memory (ids live a few days; the cap is far beyond that)."""
+
+    def __init__(self, items=(), cap: int = 200_000) -> None:
+        self.cap = cap
+        self._items: OrderedDict[str, None] = OrderedDict()
+        for item in items:
+            self.add(item)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item: str) -> None:
+        self._items[item] = None
+        if len(self._items) > self.cap:
+            self._items.popitem(last=False)
 
 
 _CREDENTIAL = re.compile(r"(token=)[^&\s'\"]+|c2c_[0-9A-Za-z]+_v2|TOKEN[0-9A-Za-z]+")

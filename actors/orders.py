@@ -61,6 +61,9 @@ class Orders:
         for order_no, status in list(self.known.items()):
             if status in ACTIVE and order_no not in seen:
                 await self._follow_closed(order_no)
+        for order_no, status in list(self.known.items()):
+            if status not in ACTIVE and order_no not in seen:
+                del self.known[order_no]  # ended and no longer listed: a long run stays small
 
     async def _list_open(self):
         out, page = [], 1

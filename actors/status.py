@@ -67,7 +67,10 @@ class StatusView:
                 self.counts["orders"] += 1
                 self.orders[order_no] = status
             case OrderStatusChanged(order_no=order_no, new_status=status):
-                self.orders[order_no] = status
+                if status in (1, 2, 3):
+                    self.orders[order_no] = status
+                else:
+                    self.orders.pop(order_no, None)  # only open orders are shown or counted
             case ChatMessageReceived(self_sent=False):
                 self.counts["chat_in"] += 1
             case ChatMessageSent():
@@ -75,6 +78,7 @@ class StatusView:
             case ApiRequest():
                 self.counts["requests"] += 1
                 self.sent_at.append(env.t)
+                self.requests_per_s()  # trims the window: with no screen, nothing else would
             case ApiError(kind="transport"):
                 self.counts["errors"] += 1
             case ApiResponse(status=status) if status >= 400:

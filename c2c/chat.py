@@ -52,7 +52,7 @@ def parse_frame(text: str | bytes) -> ChatMessage:
     raw = text.encode(errors="replace") if isinstance(text, str) else text
     try:
         return _frame_decoder.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: "[[[[..." nesting
         raise MalformedResponse("chat-frame", 0, f"not a chat message: {exc}", raw=raw) from None
 
 

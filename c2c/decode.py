@@ -30,6 +30,8 @@ Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 T = TypeVar("T")
 
 _SUCCESS = "000000"
+# Deeply nested JSON ("[[[[...") overflows msgspec's recursion guard as a RecursionError.
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
 
 
 class _Wire(msgspec.Struct, kw_only=True):
@@ -100,7 +102,7 @@ def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -
         raise _fail_status(endpoint, status, headers, body, "empty body")
     try:
         wire = _wire_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         why = "not a C2C envelope" if isinstance(exc, msgspec.ValidationError) else "not JSON"
         raise _fail_status(endpoint, status, headers, body, why) from None
     code = _int_code(wire.code)
@@ -123,7 +125,7 @@ def _decoder_for(type_) -> msgspec.json.Decoder:
 def _payload(endpoint: str, status: int, raw: msgspec.Raw, body: bytes, type_: type[T]) -> T:
     try:
         return _decoder_for(type_).decode(raw)
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise MalformedResponse(endpoint, status, f"unexpected payload: {exc}", raw=body) from None
 
 
@@ -189,7 +191,7 @@ def parse_server_time(status: int, headers: Headers, body: bytes) -> int:
     if 200 <= status < 300:
         try:
             return msgspec.json.decode(body, type=ServerTime).server_time
-        except msgspec.DecodeError:
+        except _DECODE_ERRORS:
             pass
     decode_envelope("TIME", status, headers, body)  # raises the error the body describes
     raise MalformedResponse("TIME", status, "no serverTime", raw=body)
@@ -199,7 +201,7 @@ def error_code(body: bytes) -> int | None:
     """Return Binance's error code in a body, or None for success or an unreadable body."""
     try:
         wire = _wire_decoder.decode(body)
-    except msgspec.DecodeError:
+    except _DECODE_ERRORS:
         return None
     if wire.code == _SUCCESS:
         return None

@@ -2,13 +2,14 @@
 
 The Structs follow the wire (camelCase via `rename="camel"`), ignore fields they do not name and
 default the ones Binance leaves out or sends as null. Money is Decimal: Binance sends strings,
-a number is accepted too, and a non-finite value (NaN, Infinity) is rejected as malformed.
+a number is accepted too, and a non-finite value (NaN, Infinity) or one above 1e18 is rejected
+as malformed.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -22,10 +23,13 @@ class _Wire(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     pass
 
 
+_MONEY_LIMIT = Decimal("1e18")  # above any real price or amount; keeps arithmetic in 28 digits
+
+
 def _require_finite(*values: Decimal | None) -> None:
     for value in values:
-        if value is not None and not value.is_finite():
-            raise ValueError("money must be a finite decimal")
+        if value is not None and not (value.is_finite() and abs(value) < _MONEY_LIMIT):
+            raise ValueError("money must be a finite decimal below 1e18")
 
 
 class TradeMethod(_Wire, frozen=True):
@@ -93,7 +97,7 @@ class MyAdDetail(_Wire, frozen=True):
     init_amount: Decimal | None = None
     min_single_trans_amount: Decimal | None = None
     max_single_trans_amount: Decimal | None = None
-    price_scale: int | None = None
+    price_scale: Annotated[int, msgspec.Meta(ge=0, le=12)] | None = None  # my price's tick
     pay_time_limit: int | None = None
     trade_methods: tuple[TradeMethod, ...] | None = None
     offline_reason: str | None = None

@@ -1,0 +1,271 @@
+"""Bad input never crashes the bot: it becomes a typed event with its raw bytes; the run goes on.
+
+Thousands of mangled answers (tests/reliability_junk.py) go through the decoding layer, then
+through the running actors under MockClock: a FakeBinance answers each request with the next
+mangled version of its good answer until the hypothesis-drawn list runs out, and junk frames go
+down the chat socket. Afterwards the bot must still act on good answers, and the log must hold
+every event the actors saw, each bad answer kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from c2c import decode
+from c2c.chat import parse_frame
+from c2c.errors import C2CError, MalformedResponse
+from events import (ActorFailed, AdRepriced, ApiError, ApiResponse, ChatFrameReceived,
+                    ChatMessageReceived, DecodeFailed, OrderOpened, RepriceFailed, RunStopped)
+from tests.fake_binance import PATHS, FakeBinance, book_item, my_ad
+from tests.fake_chat import FakeChat
+from tests.harness import config, running_bot
+from tests.reliability_junk import GOOD_FRAME, Junk, frames, junk
+
+SAMPLES = Path(__file__).with_name("samples")
+PARSERS = {
+    "EP-0": decode.parse_search, "EP-4": decode.parse_my_ads, "EP-13": decode.parse_order_detail,
+    "EP-15": decode.parse_orders, "EP-33": decode.parse_chat_credential,
+    "EP-34": decode.parse_chat_messages, "TIME": decode.parse_server_time,
+    "EP-7": lambda s, h, b: decode.decode_envelope("EP-7", s, h, b),
+}
+CFG = config(market={"pages": 1, "poll_interval_s": 2}, orders={"poll_interval_s": 2},
+             ads={"refresh_s": 10}, chat={"greeting": "hi", "auto_replies": {"bank": "see page"}})
+POLLED = ("EP-0", "EP-4", "EP-15")  # asked again and again, so their junk is always served
+ENDPOINTS = ["EP-0", "EP-0", "EP-4", "EP-15", "EP-13", "EP-7", "EP-33", "EP-34", "TIME"]
+TARGET = Decimal("1499.99")  # one step under the rival's last move
+SETTINGS = dict(derandomize=True, deadline=None, database=None,
+                suppress_health_check=list(HealthCheck))
+
+
+def _order(no: str) -> dict:
+    return {"orderNumber": no, "advNo": "111", "tradeType": "SELL", "asset": "USDT", "fiat": "NGN",
+            "amount": "10.00", "totalPrice": "16000.00", "orderStatus": 1,
+            "createTime": 1768000000000, "buyerNickname": "buyer1"}
+
+
+def _detail(no: str) -> dict:
+    return {"orderNumber": no, "advOrderNumber": "111", "tradeType": "SELL", "asset": "USDT",
+            "fiatUnit": "NGN", "amount": "10.00", "price": "1600.00", "totalPrice": "16000.00",
+            "orderStatus": 1, "createTime": 1768000000000, "buyerNickname": "buyer1"}
+
+
+def _good_bodies() -> dict[str, bytes]:
+    def ok(data, total=None) -> bytes:
+        return json.dumps({"code": "000000", "message": "success", "data": data,
+                           "total": total, "success": True}).encode()
+    return {
+        "EP-0": (SAMPLES / "bapi-adv-search_USDT-KZT_tradeType-BUY_2022-06-20.json").read_bytes(),
+        "EP-34": (SAMPLES / "sapi-chat-retrieveChatMessagesWithPagination_2026-01-16.json")
+        .read_bytes(),
+        "EP-4": ok([my_ad("111", "SELL", "1600.50")], 1),
+        "EP-13": ok(_detail("2284")), "EP-15": ok([_order("2284")], 1),
+        "EP-33": ok({"chatWssUrl": "wss://x/chat", "listenKey": "k", "listenToken": "t"}),
+        "EP-7": ok(True), "TIME": json.dumps({"serverTime": 1768000000000}).encode(),
+    }
+
+
+GOOD = _good_bodies()
+
+
+@settings(max_examples=1500, **SETTINGS)
+@given(endpoint=st.sampled_from(sorted(PARSERS)), recipe=junk)
+def test_a_mangled_answer_decodes_or_fails_with_a_typed_error_keeping_its_bytes(endpoint, recipe):
+    if recipe.kind == "transport":
+        return
+    body = recipe.body(GOOD[endpoint])
+    try:
+        PARSERS[endpoint](recipe.status, (("Retry-After", "1"),), body)
+    except C2CError as exc:
+        assert exc.raw == body
+        assert str(exc) and repr(exc)
+
+
+@settings(max_examples=1000, **SETTINGS)
+@given(frame=frames)
+def test_a_junk_chat_frame_decodes_or_fails_with_a_typed_error(frame):
+    try:
+        parse_frame(frame)
+    except MalformedResponse as exc:
+        assert exc.raw == (frame.encode(errors="replace") if isinstance(frame, str) else frame)
+
+
+class JunkBinance(FakeBinance):
+    """A FakeBinance whose answers, per endpoint, are mangled by the next recipes in line."""
+
+    def __init__(self, recipes: list[tuple[str, Junk]]) -> None:
+        super().__init__()
+        self.recipes: dict[str, list[Junk]] = {}
+        for endpoint, recipe in recipes:
+            self.recipes.setdefault(endpoint, []).append(recipe)
+        self.served: list[tuple[str, Junk, int, bytes]] = []
+
+    def left(self, *endpoints: str) -> int:
+        return sum(len(self.recipes.get(e, ())) for e in endpoints or self.recipes)
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        good = await super().handle(request)  # the exchange acts as if all went well
+        endpoint = PATHS.get(request.url.path, "?")
+        if not self.recipes.get(endpoint):
+            return good
+        recipe = self.recipes[endpoint].pop(0)
+        answer = recipe.answer(request, good)  # raises for a dropped connection
+        self.served.append((endpoint, recipe, answer.status_code, answer.content))
+        return answer
+
+    def _ep_0(self, request):
+        self.book["SELL"].sort(key=lambda item: Decimal(item["adv"]["price"]))
+        return super()._ep_0(request)
+
+
+def _market(fake: FakeBinance) -> None:
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake.book["SELL"] = [book_item("c1", "1600.00", "SELL"), book_item("111", "1600.50", "SELL")]
+    fake.orders.append(_order("2284"))
+    fake.details["2284"] = _detail("2284")
+
+
+async def _until(condition, timeout: float) -> None:
+    with trio.move_on_after(timeout):
+        while not condition():
+            await trio.sleep(1)
+
+
+def _rival(fake: FakeBinance) -> dict:
+    return next(i["adv"] for i in fake.book["SELL"] if i["adv"]["advNo"] == "c1")
+
+
+async def _keep_busy(fake: FakeBinance, chat: FakeChat) -> None:
+    """Give every endpoint work: a rival that keeps moving, new orders, a chat that drops."""
+    for tick in range(1, 10**6):
+        await trio.sleep(3)
+        _rival(fake)["price"] = str(Decimal(_rival(fake)["price"]) - Decimal("0.05"))
+        if tick <= 4:
+            fake.orders.append(_order(f"9{tick:04d}"))
+            fake.details[f"9{tick:04d}"] = _detail(f"9{tick:04d}")
+        if tick % 5 == 0 and chat.server_ws is not None and chat.connected.is_set():
+            await chat.drop()
+
+
+async def _run_on_junk(tmp_path, recipes: list[tuple[str, Junk]]):
+    fake = JunkBinance(recipes)
+    _market(fake)
+    async with trio.open_nursery() as nursery:
+        chat = FakeChat(nursery)
+        async with running_bot(tmp_path, fake, cfg=CFG, connect=chat.connect) as h:
+            async with trio.open_nursery() as busy:
+                busy.start_soon(_keep_busy, fake, chat)
+                await _until(lambda: not fake.left(*POLLED), 400)  # pauses may be long
+                await _until(lambda: not fake.left(), 30)  # the others need an occasion
+                busy.cancel_scope.cancel()
+            polled_left = fake.left(*POLLED)
+            fake.recipes.clear()  # good answers from here on
+            drained = len(h.seen)
+            _rival(fake)["price"] = "1500.00"
+            fake.orders.append(_order("7777"))
+            fake.details["7777"] = _detail("7777")
+            await _until(lambda: _good_answers_used([e.event for e in h.seen[drained:]]), 400)
+        nursery.cancel_scope.cancel()
+    return fake, h, [e.event for e in h.seen[drained:]], polled_left
+
+
+def _good_answers_used(events) -> bool:
+    """The rival's last move was answered and the last new order opened."""
+    return (any(isinstance(e, AdRepriced) and e.new_price == TARGET for e in events)
+            and any(isinstance(e, OrderOpened) and e.order_no == "7777" for e in events))
+
+
+def _nothing_lost(logged, seen) -> bool:
+    """The log holds every event the actors saw, in order, then only the closing RunStopped."""
+    return ([e.event for e in logged[:len(seen)]] == [e.event for e in seen]
+            and [type(e.event) for e in logged[len(seen):]] == [RunStopped])
+
+
+def _final_malformed(envelopes) -> list:
+    """Final 2xx answers an actor had to decode and could not."""
+    out = []
+    for env in envelopes:
+        e = env.event
+        if isinstance(e, ApiResponse) and e.final and 200 <= e.status < 300 \
+                and e.endpoint in PARSERS and e.endpoint != "TIME":
+            try:
+                PARSERS[e.endpoint](e.status, e.headers, e.body)
+            except MalformedResponse:
+                out.append(env)
+            except C2CError:
+                pass
+    return out
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(recipes=st.lists(st.tuples(st.sampled_from(ENDPOINTS), junk), min_size=5, max_size=40))
+def test_junk_answers_through_the_running_bot_are_logged_typed_and_the_run_goes_on(
+        tmp_path_factory, recipes):
+    tmp_path = tmp_path_factory.mktemp("junk")
+    fake, h, later, polled_left = trio.run(_run_on_junk, tmp_path, recipes,
+                                           clock=trio.testing.MockClock(autojump_threshold=0))
+    assert polled_left == 0, "the bot stopped polling: junk for a polled endpoint was left"
+    assert [e for e in h.events(ActorFailed)] == []
+    assert _good_answers_used(later)
+
+    logged = list(h.log.events(h.session))
+    assert _nothing_lost(logged, h.seen)
+    answers = Counter((e.event.endpoint, e.event.status, e.event.body) for e in logged
+                      if isinstance(e.event, ApiResponse))
+    served = Counter((ep, status, body) for ep, r, status, body in fake.served)
+    assert not served - answers, "a bad answer is missing from the log"
+    transport = sum(1 for _, r, _, _ in fake.served if r.kind == "transport")
+    assert len([e for e in h.events(ApiError) if e.kind == "transport"]) >= transport
+    typed = {env.cause: env.event for env in logged
+             if isinstance(env.event, (DecodeFailed, RepriceFailed))}
+    for env in _final_malformed(logged):
+        assert env.seq in typed, f"no typed error for {env.event.endpoint} {env.event.body[:80]!r}"
+        if isinstance(typed[env.seq], DecodeFailed):
+            assert typed[env.seq].raw == env.event.body[:4096]
+
+
+async def _push_frames(tmp_path, junk_frames):
+    fake = FakeBinance()
+    async with trio.open_nursery() as nursery:
+        chat = FakeChat(nursery)
+        async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=CFG,
+                               connect=chat.connect) as h:
+            await chat.connected.wait()
+            for frame in junk_frames:
+                await chat.server_ws.send_message(frame)
+            good = dict(GOOD_FRAME, id="good-1", content="Which bank do I pay?")
+            await chat.push(good)
+            await _until(lambda: any(f.get("content") == "see page"
+                                     for f in chat.frames_from_bot), 60)
+        nursery.cancel_scope.cancel()
+    return h, chat
+
+
+@settings(max_examples=80, **SETTINGS)
+@given(junk_frames=st.lists(frames, min_size=10, max_size=60))
+def test_junk_chat_frames_are_logged_typed_and_a_later_message_is_answered(
+        tmp_path_factory, junk_frames):
+    tmp_path = tmp_path_factory.mktemp("frames")
+    h, chat = trio.run(_push_frames, tmp_path, junk_frames,
+                       clock=trio.testing.MockClock(autojump_threshold=0))
+    assert [e for e in h.events(ActorFailed)] == []
+    received = [e.text for e in h.events(ChatFrameReceived)]
+    texts = [f.decode("utf-8", "replace") if isinstance(f, bytes) else f for f in junk_frames]
+    assert received[:len(texts)] == texts  # every frame, in order, byte for byte
+    failed = [d.raw for d in h.events(DecodeFailed) if d.source == "chat-frame"]
+    for text in texts:
+        try:
+            parse_frame(text)
+        except MalformedResponse as exc:
+            assert exc.raw[:4096] in failed  # the full frame is in its ChatFrameReceived
+    assert any(m.message_id == "good-1" for m in h.events(ChatMessageReceived))
+    assert any(f.get("content") == "see page" for f in chat.frames_from_bot)
+    assert _nothing_lost(list(h.log.events(h.session)), h.seen)
