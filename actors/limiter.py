@@ -71,7 +71,7 @@ class LimiterDeps:
     def __init__(self, *, client: httpx.AsyncClient | None, config: BotConfig,
                  credentials: Credentials | None, now_ms: Callable[[], int],
                  rng: random.Random, dry_run: bool = False, sync_clock: bool = True,
-                 sender=None) -> None:
+                 sender=None, not_before_ms: int = 0) -> None:
         self.sender = sender or HttpxSender(client)
         self.config = config
         self.credentials = credentials
@@ -79,6 +79,9 @@ class LimiterDeps:
         self.rng = rng
         self.dry_run = dry_run
         self.sync_clock = sync_clock and credentials is not None
+        # A run that starts within a second of an earlier one's last call (a crash and restart)
+        # cannot know what that process had in flight; it stays quiet until that second is over.
+        self.not_before_ms = not_before_ms
 
 
 class Limiter:
@@ -120,6 +123,9 @@ class Limiter:
         try:
             async with trio.open_nursery() as nursery:
                 task_status.started()
+                quiet_s = (self.deps.not_before_ms - self.deps.now_ms()) / 1000
+                if quiet_s > 0:
+                    await trio.sleep(quiet_s)
                 if self.deps.sync_clock:
                     await self.sync_time(cause=None)
                 nursery.start_soon(self._dispatch, nursery)

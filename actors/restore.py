@@ -2,7 +2,9 @@
 
 Pure folds over earlier sessions' events: the orders seen and their last status, the orders
 already greeted (a ChatSendRequest is durable before its frame leaves, so counting requests
-rather than sends means a restart never greets twice), and the chat message ids already seen.
+rather than sends means a restart never greets twice), the chat message ids already seen, and
+when the last run was last heard of, so a restart right after a crash keeps Binance's limit
+across the two processes.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from events import (ChatMessageReceived, ChatSendRequest, DryRunSkipped, Envelop
 RESTORE_TYPES = (OrderOpened, OrderStatusChanged, ChatSendRequest, ChatMessageReceived,
                  DryRunSkipped)
 LIVE_MODES = ("live", "demo")
+CALLING_MODES = ("live", "demo", "record")  # runs whose limiter called Binance
 
 
 class Restored(msgspec.Struct, kw_only=True):
     orders: dict[str, int] = {}
     greeted: set[str] = set()
     seen_ids: set[str] = set()
+    last_event_ms: int = 0  # wall clock of the last event an earlier run committed
 
     @property
     def open_orders(self) -> set[str]:
@@ -54,4 +58,8 @@ def restore(log, *, before_session: int | None = None) -> Restored:
             continue
         if info.mode in LIVE_MODES:
             fold(log.events(info.id, types=RESTORE_TYPES), state)
+        if info.mode in CALLING_MODES and info.events:
+            last = next(log.events(info.id, after_seq=info.events - 1), None)
+            if last is not None:
+                state.last_event_ms = max(state.last_event_ms, last.ts_ms)
     return state

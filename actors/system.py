@@ -25,6 +25,9 @@ from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, MyAdsLo
 from store import EventLog, LogWriter
 
 LIVE_ACTORS = ("limiter", "market", "ads", "orders", "chat")
+# The rate window plus the log writer's batch delay and a margin: a call the last run sent
+# before it died is no later than its last committed event + the batch delay.
+QUIET_AFTER_MS = 1100
 RECORD_ACTORS = ("limiter", "market")
 
 SUBSCRIPTIONS: dict[str, tuple[type, ...]] = {
@@ -60,7 +63,9 @@ def _actor_entry(name: str, inbox, emit, deps: BotDeps, record_only: bool):
     if name == "limiter":
         ldeps = limiter.LimiterDeps(client=deps.client, config=cfg, credentials=deps.credentials,
                                     now_ms=deps.now_ms, rng=random.Random(deps.seed),
-                                    dry_run=deps.dry_run, sender=deps.sender)
+                                    dry_run=deps.dry_run, sender=deps.sender,
+                                    not_before_ms=deps.restored.last_event_ms + QUIET_AFTER_MS
+                                    if deps.restored.last_event_ms else 0)
         return partial(limiter.run, inbox, emit, deps=ldeps)
     if name == "market":
         return partial(market.run, inbox, emit, config=cfg,

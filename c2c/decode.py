@@ -30,6 +30,7 @@ Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 T = TypeVar("T")
 
 _SUCCESS = "000000"
+MAX_RETRY_AFTER_S = 3 * 24 * 3600.0
 # Deeply nested JSON ("[[[[...") overflows msgspec's recursion guard as a RecursionError.
 _DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
 
@@ -227,7 +228,11 @@ def weights(headers: Headers) -> Weights:
 
 
 def retry_after_s(headers: Headers) -> float | None:
-    """Read Retry-After in seconds; None when absent, negative or not a number."""
+    """Read Retry-After in seconds; None when absent, negative or not a number.
+
+    Capped at three days, Binance's longest IP ban: a garbled huge value must not silence the
+    bot forever.
+    """
     value = _header(headers, "Retry-After")
     try:
         seconds = float(value) if value is not None else None
@@ -235,7 +240,7 @@ def retry_after_s(headers: Headers) -> float | None:
         return None
     if seconds is None or not 0 <= seconds < float("inf"):
         return None
-    return seconds
+    return min(seconds, MAX_RETRY_AFTER_S)
 
 
 def is_last_page(items_len: int, rows: int, page: int, total: int | None) -> bool:

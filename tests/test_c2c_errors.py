@@ -194,3 +194,9 @@ def test_backoff_honours_a_longer_retry_after_but_not_a_shorter_one():
     for _ in range(200):
         backoff.next_delay()
     assert backoff.next_delay() == 30.0
+
+
+def test_a_garbled_huge_retry_after_is_capped_at_binances_longest_ban():
+    from c2c.decode import retry_after_s
+    assert retry_after_s([("Retry-After", "1e300")]) == 3 * 24 * 3600.0
+    assert retry_after_s([("Retry-After", "120")]) == 120.0

@@ -1,6 +1,7 @@
 """The limiter under MockClock: Binance's limits, the breaker, backoff, priorities, write-ahead."""
 
 import httpx
+import pytest
 import trio
 import trio.testing
 
@@ -199,3 +200,26 @@ def test_urgent_calls_keep_a_reserved_slot_that_routine_polls_cannot_take():
         w.answered(w.record(0.0), 0.0)
     assert w.next_slot(0.1, priority=5) == 1.0  # a book poll waits
     assert w.next_slot(0.1, priority=1) == 0.1  # a reprice goes now
+
+
+async def test_a_restart_right_after_a_crash_waits_out_the_dead_runs_last_second(
+        tmp_path, autojump_clock):
+    from actors.restore import Restored
+    fake = FakeBinance()
+    died_ms = fake.now_ms() - 200  # the killed run's last committed event, 0.2 s ago
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,),
+                           restored=Restored(last_event_ms=died_ms)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        await h.final_reply("tester-1")
+    first_call = fake.requests[0][0]
+    assert first_call == pytest.approx(0.9)  # 0.2 s ago + 1.1 s of quiet
+
+
+async def test_a_restart_long_after_the_last_run_calls_at_once(tmp_path, autojump_clock):
+    from actors.restore import Restored
+    fake = FakeBinance()
+    async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,),
+                           restored=Restored(last_event_ms=fake.now_ms() - 60_000)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        await h.final_reply("tester-1")
+    assert fake.requests[0][0] == 0.0
