@@ -85,6 +85,8 @@ def test_twenty_sigkills_keep_the_log_intact_and_never_repeat_a_greeting_or_a_re
     with open_log(db, create=False) as log:
         last = log.sessions()[-1]
     assert last.ended_ms is not None and isinstance(events[last.id][-1], RunStopped)
+    # A restart waits out the dead run's last second: together they never broke the limit.
+    assert report.violations == 0 and report.max_requests_1s <= 5
     print(f"orders greeted {len(greeted)}, opened {len(opened)}, reprices {len(repriced)}, "
           f"EP-7 at the exchange {len(sim.ep7)}; exchange: {report.requests_total} requests, "
           f"{report.violations} refused with 429")
