@@ -16,7 +16,8 @@ import trio
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig
 from c2c import endpoints
-from c2c.decode import decode_envelope, is_last_page, parse_my_ads, parse_status_update
+from c2c.decode import (decode_envelope, is_last_page, parse_my_ads, parse_status_update,
+                        parse_update)
 from c2c.errors import Action, C2CError
 from c2c.models import to_my_ad
 from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiResponse, BookSnapshot,
@@ -171,7 +172,7 @@ class Ads:
         adv_no, old = st.ad.adv_no, st.ad.price
         env = await self.calls.call(
             lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price), cause)
-        err = _error_of(env)
+        err = _error_of(env) or _refused_update(env)
         if err is None:
             st.ad = _with_price(st.ad, price)
             st.version += 1
@@ -241,6 +242,18 @@ def _error_of(env: Envelope) -> C2CError | None:
     except C2CError as exc:
         return exc
     return None
+
+
+def _refused_update(env: Envelope) -> C2CError | None:
+    """EP-7 answered success with `data: false`: Binance did not take the price."""
+    event = env.event
+    try:
+        accepted = parse_update(event.status, event.headers, event.body)
+    except C2CError as exc:
+        return exc
+    if accepted:
+        return None
+    return C2CError("EP-7", event.status, "update answered data: false", raw=event.body)
 
 
 def _with_price(ad: MyAd, price: Decimal) -> MyAd:

@@ -97,6 +97,7 @@ class Chat:
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             return f"{type(exc).__name__}: {_first_line(exc)}"
         except Exception as exc:  # noqa: BLE001 - trio-websocket's errors and handshake refusals
+            exc = _leaf(exc)
             return f"{type(exc).__name__}: {_first_line(exc)}"
         finally:
             self.ws = None
@@ -218,7 +219,14 @@ class Recent:
 _CREDENTIAL = re.compile(r"(token=)[^&\s'\"]+|c2c_[0-9A-Za-z]+_v2|TOKEN[0-9A-Za-z]+")
 
 
-def _first_line(exc: Exception) -> str:
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside nested exception groups (the socket's nursery wraps them)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
     """The error's first line with any listenKey or token masked (they open the socket)."""
     text = str(exc).splitlines()[0][:300] if str(exc) else ""
     return _CREDENTIAL.sub(lambda m: (m.group(1) or "") + "***", text)

@@ -276,3 +276,19 @@ async def test_bad_credentials_stop_the_run_with_one_clear_reason(tmp_path, auto
         await trio.sleep(5)
     assert h.reason.startswith("fatal") and "Invalid Api-Key ID." in h.reason
     assert "testSecret" not in h.reason
+
+
+async def test_an_ep7_answered_data_false_is_a_failed_reprice_not_an_accepted_one(
+        tmp_path, autojump_clock):
+    import httpx
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    fake.push("EP-7", httpx.Response(200, json={"code": "000000", "message": "success",
+                                                "data": False, "success": True}))
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(5)
+    failed = h.events(RepriceFailed)
+    assert failed and "data: false" in failed[0].message
+    repriced = h.events(AdRepriced)
+    assert len(fake.calls("EP-7")) == len(repriced) + 1  # the refused one, then a retry landed
