@@ -16,48 +16,29 @@ from __future__ import annotations
 
 import heapq
 import random
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import httpx
 import trio
 
 from actors.config import BotConfig
 from actors.ratelimit import Breaker, RateWindow
+from actors.retries import MAX_ATTEMPTS, classify_reply, should_retry
+from actors.senders import HttpxSender
 from actors.supervise import Fatal
 from c2c import endpoints
 from c2c.credentials import Credentials
-from c2c.decode import (decode_envelope, parse_server_time, relevant_headers, retry_after_s,
-                        weights)
-from c2c.errors import Action, ApiCallError, Backoff, C2CError
+from c2c.decode import parse_server_time, retry_after_s, weights
+from c2c.errors import Action, Backoff, C2CError
 from c2c.http import build_http_request, pick_user_agent
 from c2c.timesync import ClockOffset, offset_from_round_trip
 from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
                     Envelope, LimiterBackoff)
 
 WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_weight_1m": 180000}
-MAX_ATTEMPTS = 5
 WAF_FIRST_PAUSE_S = 5.0
 WAF_PAUSE_S = 180.0  # reached when 403s keep coming: 5, 10, 20 ... 180 s
 SLOW_FOR_S = 10.0
-
-
-class RawReply(NamedTuple):
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-class HttpxSender:
-    """Send through an httpx client (whose transport is real, mocked or simulated)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def send(self, req: ApiRequest, build: Callable[[], httpx.Request]) -> RawReply:
-        """Perform the call. Raises httpx.HTTPError when no answer came back."""
-        resp = await self.client.send(build())
-        body = await resp.aread()
-        return RawReply(resp.status_code, relevant_headers(resp.headers.multi_items()), body)
 
 
 class LimiterDeps:
@@ -238,8 +219,8 @@ class Limiter:
 
     async def _answered(self, env, attempt, status, headers, body, elapsed) -> None:
         req: ApiRequest = env.event
-        action, error = self._classify(req, status, headers, body)
-        retry = self._should_retry(req, action, attempt)
+        action, error = classify_reply(req, status, headers, body)
+        retry = should_retry(req, action, attempt)
         await self.emit(ApiResponse(request_id=req.request_id, endpoint=req.endpoint, status=status,
                                     headers=headers, body=body, elapsed_ms=elapsed,
                                     attempt=attempt, final=not retry), cause=env.seq)
@@ -252,28 +233,6 @@ class Limiter:
         await self._react(env, action, error, headers)
         if retry:
             self._push(env, attempt + 1)
-
-    def _classify(self, req, status, headers, body):
-        try:
-            decode_envelope(req.endpoint, status, headers, body)
-        except ApiCallError as exc:
-            return exc.action, exc
-        except C2CError as exc:
-            # Junk from an overloaded edge is worth another try for a read; never for a write.
-            retry = status >= 500 or (status == 200 and not req.effect)
-            return (Action.BACKOFF_AND_RETRY if retry else Action.ABORT), exc
-        return None, None
-
-    def _should_retry(self, req: ApiRequest, action, attempt: int) -> bool:
-        if action is None or attempt >= MAX_ATTEMPTS:
-            return False
-        if action is Action.RESYNC_AND_RETRY:
-            return attempt < 2 and req.signed  # an unsigned EP-13 is the orders actor's to sign
-        if action in (Action.IP_BANNED, Action.WAF_PAUSE):
-            return True
-        if action is Action.BACKOFF_AND_RETRY:
-            return not req.effect  # a write's outcome is unknown: the caller re-reads state
-        return False
 
     async def _react(self, env: Envelope, action, error, headers) -> None:
         req: ApiRequest = env.event

@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 import httpx
 import trio
 
-from actors.limiter import RawReply
+from actors.senders import RawReply
 from c2c.http import request_identity
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
                     ChatFrameReceived, Envelope)

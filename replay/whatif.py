@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import trio
 
-from actors.limiter import RawReply
+from actors.senders import RawReply
 from c2c.http import request_identity
 from events import ApiRequest, ApiResponse, Envelope
 from replay.recorded import NOT_CALLS

@@ -1,0 +1,39 @@
+"""What the limiter does with an answer: which class of failure it is, and whether to retry it.
+
+Pure functions of the request and the answer, so the policy reads in one place and tests need
+no Trio.
+"""
+
+from __future__ import annotations
+
+from c2c.decode import decode_envelope
+from c2c.errors import Action, ApiCallError, C2CError
+from events import ApiRequest
+
+MAX_ATTEMPTS = 5
+
+
+def classify_reply(req: ApiRequest, status: int, headers, body: bytes):
+    """Return (None, None) for a success, else (Action, the typed error)."""
+    try:
+        decode_envelope(req.endpoint, status, headers, body)
+    except ApiCallError as exc:
+        return exc.action, exc
+    except C2CError as exc:
+        # Junk from an overloaded edge is worth another try for a read; never for a write.
+        retry = status >= 500 or (status == 200 and not req.effect)
+        return (Action.BACKOFF_AND_RETRY if retry else Action.ABORT), exc
+    return None, None
+
+
+def should_retry(req: ApiRequest, action: Action | None, attempt: int) -> bool:
+    """True when the limiter itself should send `req` again after this answer."""
+    if action is None or attempt >= MAX_ATTEMPTS:
+        return False
+    if action is Action.RESYNC_AND_RETRY:
+        return attempt < 2 and req.signed  # an unsigned EP-13 is the orders actor's to sign
+    if action in (Action.IP_BANNED, Action.WAF_PAUSE):
+        return True
+    if action is Action.BACKOFF_AND_RETRY:
+        return not req.effect  # a write's outcome is unknown: the caller re-reads state
+    return False
