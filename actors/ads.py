@@ -16,8 +16,7 @@ import trio
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig
 from c2c import endpoints
-from c2c.decode import (decode_envelope, is_last_page, parse_my_ads, parse_status_update,
-                        parse_update)
+from c2c.decode import is_last_page, parse_my_ads, parse_status_update, parse_update
 from c2c.errors import Action, C2CError
 from c2c.models import to_my_ad
 from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiResponse, BookSnapshot,
@@ -136,8 +135,8 @@ class Ads:
             return
         st.rate_cap.record(now)
         if self.dry_run:
-            await self.emit(DryRunSkipped(endpoint="EP-7", body=_price_body(st.ad.adv_no,
-                                                                          quote.price)), cause=cause)
+            body = endpoints.update_price("dry-run", adv_no=st.ad.adv_no, price=quote.price).body
+            await self.emit(DryRunSkipped(endpoint="EP-7", body=body), cause=cause)
             st.ad = _with_price(st.ad, quote.price)
             st.version += 1
             return
@@ -152,39 +151,42 @@ class Ads:
 
     async def _reprice_with_retries(self, st: AdState, price: Decimal, cause: int) -> None:
         for retry in range(MAX_REFETCH_RETRIES + 1):
-            action, env = await self._send_price(st, price, cause)
-            if action is not Action.REFETCH_AND_RETRY:
+            err, env = await self._send_price(st, price, cause)
+            if err is None or err.action is not Action.REFETCH_AND_RETRY:
                 break
             if retry == MAX_REFETCH_RETRIES:
                 return
             await trio.sleep(REFETCH_WAIT_S)
             await self.refresh(cause=env.seq)
-        if action is Action.FIND_VALID_PRICE:
+        if err is None:
+            return
+        if err.action is Action.FIND_VALID_PRICE:
             await self._search_valid_price(st, price, env.seq)
-        elif action is Action.PAUSE_AD:
+        elif err.action is Action.PAUSE_AD:
             st.paused = True
-            err = _error_of(env)
-            await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.code if err else 0,
-                                     reason=str(err) if err else "paused"), cause=env.seq)
+            await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.code or 0, reason=str(err)),
+                            cause=env.seq)
 
     async def _send_price(self, st: AdState, price: Decimal, cause: int):
-        """Send one EP-7; return (None on success or the error's Action, reply envelope)."""
+        """Send one EP-7; return (None on success or the typed error, the reply envelope)."""
         adv_no, old = st.ad.adv_no, st.ad.price
         env = await self.calls.call(
             lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price), cause)
-        err = _error_of(env) or _refused_update(env)
+        accepted, err = _reply(env, parse_update)
+        if err is None and not accepted:
+            err = C2CError("EP-7", env.event.status, "update answered data: false",
+                           raw=env.event.body)
         if err is None:
             st.ad = _with_price(st.ad, price)
             st.version += 1
             await self.emit(AdRepriced(adv_no=adv_no, old_price=old, new_price=price,
                                        request_id=env.event.request_id), cause=env.seq)
             return None, env
-        action = getattr(err, "action", Action.ABORT)
         await self.emit(RepriceFailed(
-            adv_no=adv_no, price=price, code=getattr(err, "code", None), message=str(err)[:300],
-            will_retry=action in (Action.REFETCH_AND_RETRY, Action.FIND_VALID_PRICE)),
+            adv_no=adv_no, price=price, code=err.code, message=str(err)[:300],
+            will_retry=err.action in (Action.REFETCH_AND_RETRY, Action.FIND_VALID_PRICE)),
             cause=env.seq)
-        return action, env
+        return err, env
 
     async def _search_valid_price(self, st: AdState, target: Decimal, cause: int) -> None:
         """187055: binary search between the current (valid) price and the target."""
@@ -196,10 +198,10 @@ class Ads:
             mid = ((good + bad) / 2).quantize(tick)
             if mid in (good, bad):
                 return
-            action, env = await self._send_price(st, mid, cause)
-            if action is None:
+            err, _ = await self._send_price(st, mid, cause)
+            if err is None:
                 good = mid
-            elif action is Action.FIND_VALID_PRICE:
+            elif err.action is Action.FIND_VALID_PRICE:
                 bad = mid
             else:
                 return
@@ -214,14 +216,13 @@ class Ads:
         for as_string in (False, True):
             env = await self.calls.call(lambda rid: endpoints.update_status(
                 rid, adv_nos=adv_nos, status=status, as_string=as_string), cause)
-            err = _error_of(env)
+            result, err = _reply(env, parse_status_update)
             if err is None:
-                result = parse_status_update(env.event.status, env.event.headers, env.event.body)
                 failed = result.failed_adv_nos
                 await self.emit(AdStatusChanged(adv_nos=adv_nos, status=status, failed=failed),
                                 cause=env.seq)
                 return not failed
-            if getattr(err, "code", None) != -1102:
+            if err.code != -1102:
                 return False
         return False
 
@@ -231,37 +232,20 @@ class Ads:
             await self.refresh(cause=None)
 
 
-def _error_of(env: Envelope) -> C2CError | None:
-    """The typed error in a reply, or None when it is a success."""
+def _reply(env: Envelope, parse):
+    """Parse a reply once: (value, None) on success, else (None, its typed error)."""
     event = env.event
     if not isinstance(event, ApiResponse):
-        return C2CError(event.endpoint, event.status or 0, f"{event.kind}: {event.message}",
-                        code=event.code)
+        return None, C2CError(event.endpoint, event.status or 0,
+                              f"{event.kind}: {event.message}", code=event.code)
     try:
-        decode_envelope(event.endpoint, event.status, event.headers, event.body)
+        return parse(event.status, event.headers, event.body), None
     except C2CError as exc:
-        return exc
-    return None
-
-
-def _refused_update(env: Envelope) -> C2CError | None:
-    """EP-7 answered success with `data: false`: Binance did not take the price."""
-    event = env.event
-    try:
-        accepted = parse_update(event.status, event.headers, event.body)
-    except C2CError as exc:
-        return exc
-    if accepted:
-        return None
-    return C2CError("EP-7", event.status, "update answered data: false", raw=event.body)
+        return None, exc
 
 
 def _with_price(ad: MyAd, price: Decimal) -> MyAd:
     return msgspec.structs.replace(ad, price=price)
-
-
-def _price_body(adv_no: str, price: Decimal) -> str:
-    return f'{{"advNo":"{adv_no}","price":{price}}}'
 
 
 async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False,

@@ -137,14 +137,11 @@ class Bus:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # the subscriber is gone (stopping); the event is logged all the same
 
-    def drain_nowait(self) -> list[Envelope]:
+    def drain_nowait(self) -> None:
         """Log whatever is still queued (on shutdown), without delivering it."""
-        out = []
         while True:
             try:
                 source, cause, event = self._recv_in.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return out
-            env = self._envelope(source, cause, event)
-            self._writer.append_nowait(env)
-            out.append(env)
+                return
+            self._writer.append_nowait(self._envelope(source, cause, event))

@@ -94,11 +94,6 @@ class Limiter:
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
 
-    def statistics(self) -> dict:
-        now = trio.current_time()
-        return {"queued": len(self._queue), "in_window": self.window.in_window(now),
-                "breaker": self.breaker.state.value, "clock_offset_ms": self.clock.offset_ms}
-
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
         try:

@@ -49,7 +49,7 @@ class Market:
             fast = fast_interval(self.cfg, len(self.sides))
             for i, side in enumerate(self.sides):
                 # Staggered, so the sides' polls spread over the interval instead of bunching.
-                nursery.start_soon(self._poll_side, side, i * fast / len(self.sides))
+                nursery.start_soon(self._poll_side, side, fast, i * fast / len(self.sides))
 
     async def _handle(self, env: Envelope) -> None:
         if isinstance(env.event, MyAdsLoaded):
@@ -60,8 +60,7 @@ class Market:
                 self.sides = mine or BOTH_SIDES
             self.ads_known.set()
 
-    async def _poll_side(self, side: str, offset_s: float) -> None:
-        fast = fast_interval(self.cfg, len(self.sides))
+    async def _poll_side(self, side: str, fast: float, offset_s: float) -> None:
         deep_every = max(1, round(self.cfg.market.poll_interval_s / fast))
         tick = 0
         next_at = trio.current_time() + offset_s

@@ -20,7 +20,6 @@ import trio
 from actors.senders import RawReply
 from c2c.http import request_identity
 from events import ApiRequest, ApiResponse, Envelope
-from replay.recorded import NOT_CALLS
 
 MARK = (("x-replay", "synthesized"),)
 OK_TRUE = b'{"code":"000000","message":"success","data":true,"success":true}'
@@ -88,5 +87,3 @@ class WhatIfSender:
         items.sort(key=lambda i: Decimal(str(i["adv"]["price"])), reverse=side == "BUY")
         return json.dumps(page).encode()
 
-
-__all__ = ["WhatIfSender", "NOT_CALLS"]

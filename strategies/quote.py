@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections import deque
 from decimal import Decimal
 
@@ -76,5 +78,5 @@ class RateCap:
         if len(self._times) < self.max_per_min:
             return now_s
         if self.max_per_min == 0:
-            return float("inf")
+            return math.inf  # a time: never
         return self._times[-self.max_per_min] + self.WINDOW_S
