@@ -107,11 +107,15 @@ def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -
         why = "not a C2C envelope" if isinstance(exc, msgspec.ValidationError) else "not JSON"
         raise _fail_status(endpoint, status, headers, body, why) from None
     code = _int_code(wire.code)
-    ok = wire.code == _SUCCESS and wire.success is not False
+    # Success is code "000000" (success not false), or success:true with no code at all: the
+    # schema makes every field of CommonRet optional (reference §4) and bots accept either.
+    ok = (wire.code == _SUCCESS and wire.success is not False) or (
+        wire.code is None and wire.success is True)
     if ok and 200 <= status < 300:
         return Envelope(data=wire.data, total=wire.total)
     if wire.code is None or ok:
-        raise _fail_status(endpoint, status, headers, body, "no C2C envelope")
+        raise _fail_status(endpoint, status, headers, body,
+                           "no C2C envelope" if not ok else "success envelope on an error status")
     text = wire.msg if wire.msg is not None else wire.message
     raise api_error(endpoint, status, code, text, raw=body, retry_after_s=retry_after_s(headers))
 
@@ -178,8 +182,13 @@ def parse_status_update(status: int, headers: Headers, body: bytes) -> StatusUpd
 
 
 def parse_update(status: int, headers: Headers, body: bytes) -> bool:
-    """Decode EP-7's answer: True when Binance accepted the new price."""
-    return _single("EP-7", status, headers, body, bool)
+    """Decode EP-7's answer: True when Binance accepted the new price.
+
+    The success body is uncaptured (reference §4, §10): the schema says `data: boolean`, and
+    `true`, `null` or no `data` at all are all plausible, so any success envelope is an
+    acceptance; only `data: false` (or an error) says the price was not taken.
+    """
+    return _single("EP-7", status, headers, body, bool | None) is not False
 
 
 def parse_chat_credential(status: int, headers: Headers, body: bytes) -> ChatCredential:

@@ -7,19 +7,26 @@ Hierarchy (with each class's `action`)::
      │                        envelope-less 200, junk chat frame                  ABORT
      └─ ApiCallError          Binance (or its edge) said no
          ├─ ClockRejected     -1021 / -1022: resync the clock, sign again         RESYNC_AND_RETRY
-         ├─ RateLimited       429, -1003, -1000, 83628, -9000 naming nothing      BACKOFF_AND_RETRY
+         ├─ RateLimited       429, -1003, -1000 with HTTP 5xx, -9000 naming nothing BACKOFF_AND_RETRY
          │   └─ ServerError   5xx: the outcome is unknown (`outcome_unknown`)
          ├─ AdUpdateConflict  187049 / 187040 / 187031: re-read, retry           REFETCH_AND_RETRY
-         ├─ MerchantResting   83229 / 83230: the ad is paused                     PAUSE_AD
+         ├─ MerchantResting   83229 / 83230 / 83723: the ad is paused             PAUSE_AD
+         │   └─ AdUnavailable 187022: the ad does not exist or is offline
+         ├─ AdCoolingDown     83628 / 83762: this ad waits `wait_s`, others go on  AD_COOLDOWN
          ├─ PriceOutOfRange   187055: price outside Binance's band                FIND_VALID_PRICE
          ├─ IpBanned          418: no call at all until Retry-After               IP_BANNED
          ├─ WafBlocked        403: pause a few minutes                            WAF_PAUSE
          ├─ FatalApiError     451, -2008, -2014, -2015: stop the bot              FATAL
-         └─ RequestRejected   anything else (-1102, 000002, 187022 ...)           ABORT
+         └─ RequestRejected   anything else (-1102, 000002, -1000 with HTTP 404)  ABORT
 
 5xx is BACKOFF_AND_RETRY with `outcome_unknown=True`: Binance may have applied a write before it
 failed, so a caller must re-read the state (EP-4) before it sends an effect (EP-7/EP-8) again;
-reads can simply be retried.
+reads can simply be retried. -1000 means two things told apart by the HTTP status (reference §7):
+with 404 a wrong method, permanent (ABORT, never retried); with 500 an unknown error (backoff).
+
+A -9000 wrapper carries a C2C code in its msg (`{"code":-9000,"msg":"187049"}`, reference §7):
+`c2c_code` is that inner code, taken only when the msg is the code itself or names a code Binance
+is known to send; numbers that are amounts ("less than 10000") are never read as codes.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class Action(enum.Enum):
     REFETCH_AND_RETRY = "refetch_and_retry"
     PAUSE_AD = "pause_ad"
     FIND_VALID_PRICE = "find_valid_price"
+    AD_COOLDOWN = "ad_cooldown"
     IP_BANNED = "ip_banned"
     WAF_PAUSE = "waf_pause"
     FATAL = "fatal"
@@ -51,12 +59,15 @@ _BY_CODE: dict[int, Action] = {
     -1022: Action.RESYNC_AND_RETRY,
     -1000: Action.BACKOFF_AND_RETRY,
     -1003: Action.BACKOFF_AND_RETRY,
-    83628: Action.BACKOFF_AND_RETRY,
+    83628: Action.AD_COOLDOWN,
+    83762: Action.AD_COOLDOWN,
     187049: Action.REFETCH_AND_RETRY,
     187040: Action.REFETCH_AND_RETRY,
     187031: Action.REFETCH_AND_RETRY,
     83229: Action.PAUSE_AD,
     83230: Action.PAUSE_AD,
+    83723: Action.PAUSE_AD,
+    187022: Action.PAUSE_AD,
     187055: Action.FIND_VALID_PRICE,
     -2008: Action.FATAL,
     -2014: Action.FATAL,
@@ -68,8 +79,15 @@ _BY_STATUS: dict[int, Action] = {
     429: Action.BACKOFF_AND_RETRY,
     403: Action.WAF_PAUSE,
 }
+# Codes the reference lists as sent by C2C (§7): only these are read out of a -9000's free text.
+KNOWN_CODES = frozenset(_BY_CODE) | {-1002, -1102, -1131, 83015, 500000001}
+# How long an ad waits after a cool-down answer when the msg names no time (83628's own text
+# says 30 s [BPA-LOG]; 83762 lasts until the ad is refilled, so the next EP-4 refresh).
+COOLDOWN_S = {83628: 30.0, 83762: 60.0}
 _WRAPPER = -9000
-_CODE_IN_TEXT = re.compile(r"-?\d{4,9}")
+_WHOLE_CODE = re.compile(r"\s*(-?\d{1,9})\s*")
+_CODE_TOKEN = re.compile(r"(?<![\w.,])-?\d{4,9}(?![\w.,])")
+_AFTER_SECONDS = re.compile(r"after\s+(\d{1,5})\s*s", re.IGNORECASE)
 _PRICE_BAND_TEXT = ("limited range", "rango limitado")
 
 
@@ -105,6 +123,14 @@ class C2CError(Exception):
         self.raw = raw
         self.retry_after_s = retry_after_s
         super().__init__(self._describe())
+
+    @property
+    def c2c_code(self) -> int | None:
+        """Binance's code, unwrapped from a -9000 wrapper when its msg names one."""
+        if self.code == _WRAPPER:
+            inner = wrapped_code(self.message)
+            return inner if inner is not None else self.code
+        return self.code
 
     def _describe(self) -> str:
         code = "" if self.code is None else f" code {self.code}"
@@ -150,6 +176,26 @@ class MerchantResting(ApiCallError):
     action = Action.PAUSE_AD
 
 
+class AdUnavailable(MerchantResting):
+    """187022: the ad does not exist or is offline (reference §7); re-read my ads (EP-4)."""
+
+
+class AdCoolingDown(ApiCallError):
+    """83628 "Too many attempts, please try again after 30s" and 83762 (balance too low).
+
+    Only this ad waits: `wait_s` is the time the msg names, else `COOLDOWN_S` for the code.
+    """
+
+    action = Action.AD_COOLDOWN
+
+    @property
+    def wait_s(self) -> float:
+        found = _AFTER_SECONDS.search(self.message or "")
+        if found:
+            return float(found.group(1))
+        return COOLDOWN_S.get(self.c2c_code or 0, 30.0)
+
+
 class PriceOutOfRange(ApiCallError):
     action = Action.FIND_VALID_PRICE
 
@@ -172,9 +218,10 @@ class RequestRejected(ApiCallError):
 
 _CLASS_BY_ACTION: dict[Action, type[ApiCallError]] = {
     cls.action: cls
-    for cls in (ClockRejected, RateLimited, AdUpdateConflict, MerchantResting, PriceOutOfRange,
-                IpBanned, WafBlocked, FatalApiError, RequestRejected)
+    for cls in (ClockRejected, RateLimited, AdUpdateConflict, MerchantResting, AdCoolingDown,
+                PriceOutOfRange, IpBanned, WafBlocked, FatalApiError, RequestRejected)
 }
+_CLASS_BY_CODE: dict[int, type[ApiCallError]] = {187022: AdUnavailable}
 
 
 def classify(status: int, code: int | None, msg: str | None) -> Action:
@@ -182,12 +229,15 @@ def classify(status: int, code: int | None, msg: str | None) -> Action:
 
     Edge statuses (418, 451, 429, 403) win over any body; then Binance's code, where -9000 is a
     wrapper classified by the code or text inside its msg (BACKOFF_AND_RETRY when it names
-    none); then 5xx backs off; anything else aborts.
+    none) and -1000 is permanent with HTTP 404 (a wrong method) but transient with 5xx; then
+    5xx backs off; anything else aborts.
     """
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if code == _WRAPPER:
         return _classify_wrapped(msg or "")
+    if code == -1000 and status < 500:
+        return Action.ABORT
     if code is not None and code in _BY_CODE:
         return _BY_CODE[code]
     if status >= 500:
@@ -195,10 +245,26 @@ def classify(status: int, code: int | None, msg: str | None) -> Action:
     return Action.ABORT
 
 
+def wrapped_code(msg: str | None) -> int | None:
+    """The C2C code inside a -9000 wrapper's msg, or None.
+
+    The msg is either the code itself (`"187049"`, as captured [BNP]) or text naming a code the
+    reference knows; any other number (an amount, a limit) is not a code.
+    """
+    text = msg or ""
+    whole = _WHOLE_CODE.fullmatch(text)
+    if whole:
+        return int(whole.group(1))
+    for token in _CODE_TOKEN.findall(text):
+        if int(token) in KNOWN_CODES:
+            return int(token)
+    return None
+
+
 def _classify_wrapped(msg: str) -> Action:
-    found = _CODE_IN_TEXT.search(msg)
-    if found:
-        return _BY_CODE.get(int(found.group()), Action.ABORT)
+    inner = wrapped_code(msg)
+    if inner is not None:
+        return _BY_CODE.get(inner, Action.ABORT)
     if any(hint in msg.lower() for hint in _PRICE_BAND_TEXT):
         return Action.FIND_VALID_PRICE
     return Action.BACKOFF_AND_RETRY
@@ -216,6 +282,9 @@ def api_error(
     """Build the ApiCallError subclass that `classify` picks for this failure."""
     action = classify(status, code, msg)
     cls = _CLASS_BY_ACTION[action]
+    inner = wrapped_code(msg) if code == _WRAPPER else code
+    if inner in _CLASS_BY_CODE and _CLASS_BY_CODE[inner].action is action:
+        cls = _CLASS_BY_CODE[inner]
     if cls is RateLimited and status >= 500:
         cls = ServerError
     text = msg or f"HTTP {status}"

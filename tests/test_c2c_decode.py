@@ -134,8 +134,8 @@ def test_captured_invalid_api_key_is_fatal():
     assert info.value.code == -2008 and "Invalid Api-Key ID." in str(info.value)
 
 
-def test_captured_wrong_method_404_backs_off():
-    with pytest.raises(RateLimited) as info:
+def test_captured_wrong_method_404_is_rejected_for_good_not_retried_ref_s7():
+    with pytest.raises(RequestRejected) as info:
         parse_my_ads(404, {}, sample("sapi-wrong-http-method_error-1000_http404.json"))
     assert info.value.code == -1000
 

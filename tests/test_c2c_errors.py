@@ -34,7 +34,13 @@ A = Action
     [
         (400, -1021, "Timestamp outside of the recvWindow.", A.RESYNC_AND_RETRY),
         (400, -1022, "Signature for this request is not valid.", A.RESYNC_AND_RETRY),
-        (404, -1000, "Request method 'GET' is not supported", A.BACKOFF_AND_RETRY),
+        # Reference §7: -1000 with HTTP 404 is a wrong method (permanent), with 500 unknown.
+        (404, -1000, "Request method 'GET' is not supported", A.ABORT),
+        (500, -1000, "An unknown error occurred while processing the request.",
+         A.BACKOFF_AND_RETRY),
+        (400, 83628, "Too many attempts, please try again after 30s.", A.AD_COOLDOWN),
+        (400, 83762, "Ad remaining balance should not be less than 10", A.AD_COOLDOWN),
+        (400, 83723, "You do not have rights to update Sell Ads ...", A.PAUSE_AD),
         (400, -1003, "Too many requests", A.BACKOFF_AND_RETRY),
         (429, None, None, A.BACKOFF_AND_RETRY),
         (502, None, None, A.BACKOFF_AND_RETRY),
@@ -54,7 +60,7 @@ A = Action
         (401, -2015, "Invalid API-key, IP, or permissions for action.", A.FATAL),
         (400, -1102, "illegal parameter", A.ABORT),
         (400, 2, "illegal parameter", A.ABORT),
-        (400, 187022, "wrong advNo", A.ABORT),
+        (400, 187022, "wrong advNo", A.PAUSE_AD),
         (200, None, None, A.ABORT),
     ],
 )
@@ -70,7 +76,12 @@ def test_each_binance_failure_maps_to_its_action(status, code, msg, action):
         ("83230", A.PAUSE_AD),
         ("-1021", A.RESYNC_AND_RETRY),
         ("El precio está en un rango limitado", A.FIND_VALID_PRICE),
-        ("187022", A.ABORT),
+        ("187022", A.PAUSE_AD),
+        ("83628", A.AD_COOLDOWN),
+        # Numbers that are amounts are not codes (issue 11): nothing named, so a backoff.
+        ("Ad remaining balance should not be less than 10000", A.BACKOFF_AND_RETRY),
+        ("Order amount 250000.00 exceeds the maximum 200000", A.BACKOFF_AND_RETRY),
+        ("limit 83628.5 reached", A.BACKOFF_AND_RETRY),
         ("system busy", A.BACKOFF_AND_RETRY),
         ("", A.BACKOFF_AND_RETRY),
         (None, A.BACKOFF_AND_RETRY),
@@ -200,3 +211,60 @@ def test_a_garbled_huge_retry_after_is_capped_at_binances_longest_ban():
     from c2c.decode import retry_after_s
     assert retry_after_s([("Retry-After", "1e300")]) == 3 * 24 * 3600.0
     assert retry_after_s([("Retry-After", "120")]) == 120.0
+
+
+@pytest.mark.parametrize(
+    ("msg", "inner"),
+    [
+        ("187049", 187049),  # as captured by BNP (reference §7)
+        (" 187022 ", 187022),
+        ("error 187055: price out of range", 187055),
+        ("Ad remaining balance should not be less than 10000", None),
+        ("Order amount 250000 exceeds the ad limit 200000", None),
+        ("price 187049.50 is out of range", None),
+        ("system busy", None),
+    ],
+)
+def test_a_minus_9000_wrapper_yields_only_a_real_error_code_never_an_amount(msg, inner):
+    from c2c.errors import wrapped_code
+
+    assert wrapped_code(msg) == inner
+    err = decode_error(400, {"code": -9000, "msg": msg})
+    assert err.c2c_code == (inner if inner is not None else -9000)
+
+
+def decode_error(status, body):
+    import json
+
+    with pytest.raises(ApiCallError) as info:
+        decode_envelope("EP-7", status, {}, json.dumps(body).encode())
+    return info.value
+
+
+def test_187022_wrapped_is_an_unavailable_ad_that_pauses_it_ref_s7_bnp():
+    from c2c.errors import AdUnavailable
+
+    err = decode_error(400, {"code": -9000, "msg": "187022"})
+    assert isinstance(err, AdUnavailable) and err.action is Action.PAUSE_AD
+    assert err.c2c_code == 187022
+
+
+def test_83628_as_captured_makes_that_ad_wait_the_30_s_its_message_names():
+    from pathlib import Path
+    from c2c.errors import AdCoolingDown
+
+    sample = Path(__file__).parent / "samples" / \
+        "sapi-ads-update_error-83628-too-many-attempts_http400.json"
+    with pytest.raises(AdCoolingDown) as info:
+        decode_envelope("EP-7", 400, {}, sample.read_bytes())
+    assert info.value.wait_s == 30.0 and info.value.action is Action.AD_COOLDOWN
+
+
+def test_minus_1000_with_404_is_permanent_as_captured_and_with_500_transient():
+    from pathlib import Path
+
+    samples = Path(__file__).parent / "samples"
+    with pytest.raises(RequestRejected):
+        decode_envelope("EP-4", 404, {}, (samples / "sapi-wrong-http-method_error-1000_http404.json").read_bytes())
+    with pytest.raises(ServerError):
+        decode_envelope("EP-4", 500, {}, (samples / "sapi-ads-search_error-1000-unknown-error_http500.json").read_bytes())
