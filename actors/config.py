@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -17,6 +18,9 @@ from strategies.params import FiltersConfig, StrategyConfig
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     pass
+
+
+MAX_RECV_WINDOW_MS = 60000  # Binance refuses more (reference §2: -1131 / -1102)
 
 
 class ExchangeConfig(_Section, frozen=True):
@@ -32,6 +36,9 @@ class MarketConfig(_Section, frozen=True):
     poll_interval_s: float = 10.0
     pay_types: tuple[str, ...] = ()
     trans_amount: Decimal | None = None
+    # EP-0's publisherType: "merchant" lists merchants' ads only; "all" lists users' ads too,
+    # which can rank above mine (reference §3).
+    publisher_type: Literal["merchant", "all"] = "merchant"
 
 
 class AdsConfig(_Section, frozen=True):
@@ -76,6 +83,9 @@ class ConfigError(Exception):
 
 def _check(cfg: BotConfig) -> BotConfig:
     problems = []
+    if not 0 < cfg.exchange.recv_window_ms <= MAX_RECV_WINDOW_MS:
+        problems.append(f"exchange.recv_window_ms must be within 1..{MAX_RECV_WINDOW_MS} "
+                        f"(Binance refuses more), not {cfg.exchange.recv_window_ms}")
     if cfg.limits.rps <= 0:
         problems.append("limits.rps must be > 0")
     if cfg.market.pages < 1:

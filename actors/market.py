@@ -81,7 +81,8 @@ class Market:
                 await trio.sleep(self.cfg.limits.page_delay_s)
             env = await self.calls.call(lambda rid: endpoints.search_ads(
                 rid, asset=m.asset, fiat=m.fiat, want=endpoints.ads_list_for(side), page=page,
-                pay_types=m.pay_types, trans_amount=m.trans_amount))
+                pay_types=m.pay_types, trans_amount=m.trans_amount,
+                publisher_type=m.publisher_type))
             cause = env.seq
             found = await decode_reply(self.emit, env, parse_search)
             items = None if found is None else found.items

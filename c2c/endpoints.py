@@ -16,6 +16,8 @@ import msgspec
 from events import ApiRequest
 
 Want = Literal["sellers", "buyers"]
+PublisherType = Literal["merchant", "all"]
+MAX_ROWS = 20  # EP-0 refuses more (reference §3, BNP commit 0bf56e1)
 
 SAPI_C2C = "/sapi/v1/c2c"
 SEARCH_PATH = "/bapi/c2c/v2/friendly/c2c/adv/search"
@@ -74,21 +76,29 @@ def search_ads(
     rows: int = 20,
     pay_types: Sequence[str] = (),
     trans_amount: Decimal | None = None,
+    publisher_type: PublisherType = "merchant",
 ) -> ApiRequest:
     """Build EP-0, the public order book search (unsigned, on the bapi host).
 
     Binance's `tradeType` is the taker's side: sellers' ads are what a buyer sees, so
-    want="sellers" sends tradeType BUY and want="buyers" sends SELL.
+    want="sellers" sends tradeType BUY and want="buyers" sends SELL. `rows` is at most 20
+    (larger values are refused, reference §3). `publisher_type` "merchant" asks for merchants'
+    ads only; "all" sends `publisherType: null`, which lists users' ads too, and those can rank
+    first (reference §3, the 2026 USDT/MXN capture).
     """
     if want not in ("sellers", "buyers"):
         raise ValueError(f"want must be 'sellers' or 'buyers', not {want!r}")
+    if not 1 <= rows <= MAX_ROWS:
+        raise ValueError(f"rows must be within 1..{MAX_ROWS}, not {rows}")
+    if publisher_type not in ("merchant", "all"):
+        raise ValueError(f"publisher_type must be 'merchant' or 'all', not {publisher_type!r}")
     payload: dict = {
         "asset": asset,
         "fiat": fiat,
         "tradeType": "BUY" if want == "sellers" else "SELL",
         "page": page,
         "rows": rows,
-        "publisherType": "merchant",
+        "publisherType": "merchant" if publisher_type == "merchant" else None,
         "payTypes": list(pay_types),
         "countries": [],
     }

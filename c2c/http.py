@@ -7,6 +7,7 @@ before and after signing: that is how replay finds the recorded answer.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
@@ -40,6 +41,17 @@ _canonical_json = msgspec.json.Encoder(decimal_format="number", order="sorted")
 def pick_user_agent(rng: random.Random) -> str:
     """Pick one browser User-Agent with the injected, seeded random source."""
     return rng.choice(USER_AGENTS)
+
+
+def user_agent_for(salt: int, request_id: str) -> str:
+    """Return the browser User-Agent of one request: a pure function of a seeded salt and the id.
+
+    The tutorial asks for a rotating browser UA on EP-0 (reference §3: bots send browser UAs);
+    tying the pick to the request id keeps it the same on every replay of a session, whatever
+    order trio runs the tasks in.
+    """
+    digest = hashlib.blake2b(f"{salt}:{request_id}".encode(), digest_size=8).digest()
+    return USER_AGENTS[int.from_bytes(digest, "big") % len(USER_AGENTS)]
 
 
 def build_http_request(

@@ -172,22 +172,44 @@ class ChatCredential(_Wire, frozen=True):
 
 
 class ChatMessage(_Wire, frozen=True):
-    """A chat message from EP-34 or the socket; `id` is a str even when the wire sends a number."""
+    """A chat message from EP-34 or the socket; `id` is a str even when the wire sends a number.
+
+    The sender's nickname is spelled `fromNickname` on the socket (the only spelling in 6,623
+    real frames, and only on read copies, often "") and `fromNickName` in the REST schema
+    (reference §8): both are read, `nickname` gives whichever is set. `auto_reply` frames
+    usually have no `id` and no `uuid`.
+    """
 
     type: str
     order_no: str
     id: str | int = ""
-    uuid: str | None = None
+    uuid: str | int | None = None
     content: str = ""
     self_sent: bool = msgspec.field(default=False, name="self")
     status: str | None = None
     create_time: int | None = None
     from_nick_name: str | None = None
+    from_nickname: str | None = msgspec.field(default=None, name="fromNickname")
     image_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str):
             msgspec.structs.force_setattr(self, "id", str(self.id))
+        if self.uuid is not None and not isinstance(self.uuid, str):
+            msgspec.structs.force_setattr(self, "uuid", str(self.uuid))
+
+    @property
+    def nickname(self) -> str:
+        """The sender's nickname from either spelling, "" when the frame carries none."""
+        return self.from_nickname or self.from_nick_name or ""
+
+
+class ChatServerFrame(_Wire, frozen=True):
+    """A frame that is not a message: `{"content":"ILLEGAL_PARAM","self":false,"type":"error"}`
+    (no id, no orderNo; the server closed the socket 0.7 s later, reference §8)."""
+
+    type: Literal["error"]
+    content: str = ""
 
 
 class FailedAd(_Wire, frozen=True):
@@ -229,6 +251,7 @@ def to_book_ad(item: SearchItem, my_adv_nos: frozenset[str] | set[str] | tuple[s
         month_orders=who.month_order_count or 0,
         finish_rate=who.month_finish_rate if who.month_finish_rate is not None else _ZERO,
         mine=adv.adv_no in my_adv_nos,
+        user_type=who.user_type or "",
     )
 
 

@@ -88,15 +88,20 @@ class ClockSynced(Event, frozen=True, kw_only=True):
 class BreakerOpened(Event, frozen=True, kw_only=True):
     failures: int
     open_s: float
+    host: str = ""  # "bapi" (the public book) or "sapi" (the merchant API); each has its own
 
 
 class BreakerClosed(Event, frozen=True, kw_only=True):
     trial_endpoint: str
+    host: str = ""
 
 
 class LimiterBackoff(Event, frozen=True, kw_only=True):
-    reason: str  # "429", "-1003", "weight", "418", "403"
+    """The limiter stops calling one host for `delay_s` (or slows down on "weight")."""
+
+    reason: str  # "backoff", "transport", "418", "403", "weight"
     delay_s: float
+    host: str = ""  # "bapi" or "sapi": a pause on one host never stops the other
 
 
 # --- the order book -----------------------------------------------------------------------------
@@ -118,6 +123,7 @@ class BookAd(msgspec.Struct, frozen=True, kw_only=True, gc=False, array_like=Tru
     month_orders: int = 0
     finish_rate: Decimal = Decimal("0")
     mine: bool = False
+    user_type: str = ""  # the advertiser's: "merchant" or "user" ("" when EP-0 did not say)
 
 
 class BookSnapshot(Event, frozen=True, kw_only=True):
@@ -261,6 +267,21 @@ class ChatMessageReceived(Event, frozen=True, kw_only=True):
     self_sent: bool = False
     create_time_ms: int = 0
     source: Literal["socket", "history"] = "socket"
+    nickname: str = ""  # the sender's, when the frame carried one (first deliveries never do)
+
+
+class ChatNicknameSeen(Event, frozen=True, kw_only=True):
+    """A later copy of a message named its sender, which its first delivery did not."""
+
+    message_id: str
+    order_no: str
+    nickname: str
+
+
+class ChatServerError(Event, frozen=True, kw_only=True):
+    """An `error` frame from the chat server (e.g. ILLEGAL_PARAM); never answered."""
+
+    content: str
 
 
 class ChatSendRequest(Event, frozen=True, kw_only=True):

@@ -47,6 +47,8 @@ def _passes(ad: BookAd, my_ad: MyAd, filters: FiltersConfig, names: frozenset[st
         return False
     if ad.month_orders < filters.min_month_orders or ad.finish_rate < filters.min_finish_rate:
         return False
+    if filters.merchants_only and ad.user_type == "user":
+        return False
     if names and ad.nickname.casefold() in names:
         return False
     if pays and ad.pay_methods and pays.isdisjoint(ad.pay_methods):
@@ -64,7 +66,8 @@ def competitors(book: BookSnapshot, my_ad: MyAd, filters: FiltersConfig) -> list
     Excluded: my own ads (flagged `mine` or sharing my advNo), nicknames in `exclude_nicknames`
     (case-insensitive), ads sharing no pay method with mine (when `shared_pay_method` and both
     lists are non-empty), ads whose fiat limits do not overlap mine (when `overlapping_limits`
-    and my limits are known), and ads below `min_month_orders` or `min_finish_rate`.
+    and my limits are known), ads below `min_month_orders` or `min_finish_rate`, and, with
+    `merchants_only`, ads whose advertiser EP-0 marks as a `user` rather than a `merchant`.
     Ties keep the book's order, which is the exchange's own ranking.
     """
     names = _excluded_names(filters.exclude_nicknames)

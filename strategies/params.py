@@ -25,3 +25,4 @@ class FiltersConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     min_finish_rate: Decimal = Decimal("0")  # 0..1
     shared_pay_method: bool = True
     overlapping_limits: bool = True
+    merchants_only: bool = False  # ads of advertisers EP-0 marks userType "user" never compete
