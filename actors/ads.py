@@ -1,9 +1,14 @@
 """The ads actor: loads my ads (EP-4), asks the strategy on every BookSnapshot, and reprices (EP-7).
 
 Every verdict, "hold" included, is a RepriceDecided event with its rule and reason. EP-7 goes out
-only when the rounded price changes. Error reactions follow the wire layer's classes: 187049 and
-its family wait 300 ms, refetch and retry; 187055 searches for the valid price nearest the target;
-83229/83230 pause the ad until an EP-4 refresh shows it online again.
+only when the rounded price changes, and an accepted EP-7 is any success envelope whatever its
+`data` (true, null or absent; reference §4). Error reactions follow the wire layer's classes:
+187049 and its family wait 300 ms, refetch and retry; 187055 searches for the valid price nearest
+the target; 83229/83230/83723 and 187022 (the ad does not exist or is offline) pause the ad and
+re-read my ads (EP-4) at once, and a refresh at least `PAUSE_MIN_S` later that shows it online
+resumes it; 83628 ("try again after 30s") makes that ad alone wait the time Binance names. While
+the limiter has paused the merchant API (418, 403, backoff), decisions hold instead of queueing a
+write that would leave late: the next book after the pause decides again.
 """
 
 from __future__ import annotations
@@ -20,19 +25,24 @@ from c2c.decode import is_last_page, parse_my_ads, parse_status_update, parse_up
 from c2c.errors import Action, C2CError
 from c2c.models import to_my_ad
 from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiResponse, BookSnapshot,
-                    DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
+                    DryRunSkipped, Envelope, LimiterBackoff, MyAd, MyAdsLoaded, RepriceDecided,
                     RepriceFailed)
 from strategies import Quote, RateCap, evaluate
 
 REFETCH_WAIT_S = 0.3
 MAX_REFETCH_RETRIES = 2
 MAX_SEARCH_STEPS = 6
+# A paused ad is resumed only by a refresh that starts this long after the pause, so an ad that
+# EP-4 shows online while EP-7 keeps refusing it costs two calls a refresh period, not a loop.
+PAUSE_MIN_S = 10.0
 
 
 class AdState:
     def __init__(self, ad: MyAd, max_per_min: int) -> None:
         self.ad = ad
         self.paused = False
+        self.paused_at = 0.0
+        self.cooldown_until = 0.0  # 83628: Binance asked this ad to wait
         self.busy = False
         self.version = 0  # bumped by every acknowledged price change
         self.rate_cap = RateCap(max_per_min)
@@ -47,6 +57,7 @@ class Ads:
         self.calls = Calls("ads", emit)
         self.state: dict[str, AdState] = {}
         self.books: dict[str, BookSnapshot] = {}
+        self.sapi_paused_until = 0.0  # the limiter's pause of the merchant API (LimiterBackoff)
         self._nursery: trio.Nursery | None = None
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -67,6 +78,7 @@ class Ads:
         """Reload my ads with EP-4 (all pages) and emit MyAdsLoaded; resume paused ads online."""
         loaded: list[MyAd] = []
         page = 1
+        started = trio.current_time()
         versions = {adv_no: st.version for adv_no, st in self.state.items()}
         while True:
             env = await self.calls.call(lambda rid: endpoints.list_my_ads(rid, page=page), cause)
@@ -84,10 +96,10 @@ class Ads:
         else:
             ads = tuple(a for a in loaded if a.status == 1)
         await self.emit(MyAdsLoaded(ads=ads), cause=env.seq)
-        await self._apply_loaded(ads, env.seq, versions)
+        await self._apply_loaded(ads, env.seq, versions, started)
 
     async def _apply_loaded(self, ads: tuple[MyAd, ...], cause: int,
-                            versions: dict[str, int]) -> None:
+                            versions: dict[str, int], started: float) -> None:
         for ad in ads:
             st = self.state.get(ad.adv_no)
             if st is None:
@@ -99,7 +111,7 @@ class Ads:
                 st.ad = _with_price(ad, st.ad.price)
             else:
                 st.ad = ad
-            if st.paused and ad.status == 1:
+            if st.paused and ad.status == 1 and started >= st.paused_at + PAUSE_MIN_S:
                 st.paused = False
                 await self.emit(AdResumed(adv_no=ad.adv_no), cause=cause)
 
@@ -107,6 +119,10 @@ class Ads:
 
     async def _handle(self, env: Envelope) -> None:
         snap = env.event
+        if isinstance(snap, LimiterBackoff) and snap.host == "sapi":
+            self.sapi_paused_until = max(self.sapi_paused_until,
+                                         trio.current_time() + snap.delay_s)
+            return
         if not isinstance(snap, BookSnapshot):
             return
         self.books[snap.ad_side] = snap
@@ -124,6 +140,7 @@ class Ads:
         now = trio.current_time()
         quote: Quote = evaluate(s.name, snap, st.ad, s, self.cfg.filters, opposite,
                                 rate_cap=st.rate_cap, now_s=now)
+        quote = self._wait_gate(st, quote, now)
         decided = RepriceDecided(
             adv_no=st.ad.adv_no, strategy=s.name,
             action="reprice" if quote.price is not None else "hold",
@@ -142,6 +159,20 @@ class Ads:
             return
         st.busy = True
         self._nursery.start_soon(self._reprice, st, quote.price, cause)
+
+    def _wait_gate(self, st: AdState, quote: Quote, now: float) -> Quote:
+        """Hold a reprice while Binance asked this ad to wait or the merchant API is paused."""
+        if quote.price is None:
+            return quote
+        if now < st.cooldown_until:
+            why = f"Binance asked this ad to wait (83628); {st.cooldown_until - now:.1f} s left"
+        elif now < self.sapi_paused_until:
+            why = f"the merchant API is paused for another {self.sapi_paused_until - now:.1f} s"
+        else:
+            return quote
+        rule = "cooldown" if now < st.cooldown_until else "api_paused"
+        return msgspec.structs.replace(quote, price=None, rule=rule,
+                                       reason=f"{quote.reason}; holding: {why}")
 
     async def _reprice(self, st: AdState, price: Decimal, cause: int) -> None:
         try:
@@ -163,9 +194,12 @@ class Ads:
         if err.action is Action.FIND_VALID_PRICE:
             await self._search_valid_price(st, price, env.seq)
         elif err.action is Action.PAUSE_AD:
-            st.paused = True
-            await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.code or 0, reason=str(err)),
-                            cause=env.seq)
+            st.paused, st.paused_at = True, trio.current_time()
+            await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.c2c_code or 0,
+                                     reason=str(err)), cause=env.seq)
+            await self.refresh(cause=env.seq)
+        elif err.action is Action.AD_COOLDOWN:
+            st.cooldown_until = trio.current_time() + err.wait_s
 
     async def _send_price(self, st: AdState, price: Decimal, cause: int):
         """Send one EP-7; return (None on success or the typed error, the reply envelope)."""
@@ -183,7 +217,7 @@ class Ads:
                                        request_id=env.event.request_id), cause=env.seq)
             return None, env
         await self.emit(RepriceFailed(
-            adv_no=adv_no, price=price, code=err.code, message=str(err)[:300],
+            adv_no=adv_no, price=price, code=err.c2c_code, message=str(err)[:300],
             will_retry=err.action in (Action.REFETCH_AND_RETRY, Action.FIND_VALID_PRICE)),
             cause=env.seq)
         return err, env

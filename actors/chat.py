@@ -2,7 +2,12 @@
 
 EP-33 gives a credential; the socket URL and frames come from `c2c.chat`. Every frame in and out is
 an event (ChatFrameReceived / ChatFrameSent), so replay can serve recorded frames. Incoming
-messages become ChatMessageReceived once per message id. A new order gets the configured greeting
+messages become ChatMessageReceived once per message id: Binance pushes each message at least twice
+(unread, then a read copy with the same id, reference §8), and only the read copy names the sender
+(`fromNickname`), which then becomes a ChatNicknameSeen. Frames without an id (`auto_reply`) are
+logged and never answered, nor are our own echoes (`self: true`), `system` frames and the server's
+`error` frames (ChatServerError; the server closes the socket after one, and any close is followed
+by a fresh credential and a new socket). A new order gets the configured greeting
 once ever (orders greeted in earlier sessions are passed in `greeted`), and keyword auto-replies
 answer counterparties' messages. A reply is first a ChatSendRequest, which the bus makes durable
 before it comes back here to be sent: a crash can lose a reply but never repeat one. After each
@@ -26,13 +31,15 @@ from c2c import endpoints
 from c2c.chat import parse_frame, should_answer, socket_url, text_frame
 from c2c.decode import parse_chat_credential, parse_chat_messages
 from c2c.errors import C2CError
-from c2c.models import ChatMessage
+from c2c.models import ChatMessage, ChatServerFrame
 from events import (ChatConnected, ChatDisconnected, ChatFrameReceived, ChatFrameSent,
-                    ChatMessageReceived, ChatMessageSent, ChatSendRequest, DecodeFailed,
-                    DryRunSkipped, Envelope, OrderOpened, OrderStatusChanged)
+                    ChatMessageReceived, ChatMessageSent, ChatNicknameSeen, ChatSendRequest,
+                    ChatServerError, DecodeFailed, DryRunSkipped, Envelope, OrderOpened,
+                    OrderStatusChanged)
 
 Connect = Callable[[str], AsyncContextManager]
 TERMINAL = (4, 6, 7)
+HEALTHY_SOCKET_S = 60.0
 
 
 class Chat:
@@ -49,6 +56,7 @@ class Chat:
         self.calls = Calls("chat", emit)
         self.greeted = Recent(greeted or ())
         self.seen = Recent(seen_ids or ())
+        self.named = Recent((), cap=20_000)  # message ids whose sender's nickname is known
         self.open_orders = set(open_orders or ())
         self.ws = None
         self._pending: list[Envelope] = []
@@ -66,13 +74,16 @@ class Chat:
         attempt, delay = 0, 1.0
         while True:
             attempt += 1
-            url = await self._credential_url()
+            url = await self._credential_url()  # a fresh credential for every socket
             if url is not None:
+                opened = trio.current_time()
                 reason = await self._session(url, attempt)
                 if reason == "refresh":
                     delay = 1.0
                     continue
                 await self.emit(ChatDisconnected(reason=reason))
+                if trio.current_time() - opened > HEALTHY_SOCKET_S:
+                    delay = 1.0  # a socket that lived a while was fine: reconnect promptly
             await trio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -114,6 +125,9 @@ class Chat:
                 await self.emit(DecodeFailed(source="chat-frame", error=type(exc).__name__,
                                              message=str(exc)[:300], raw=exc.raw[:4096]))
                 continue
+            if isinstance(msg, ChatServerFrame):
+                await self.emit(ChatServerError(content=msg.content[:300]))
+                continue
             await self._message(msg, "socket")
 
     async def _backfill(self) -> None:
@@ -129,18 +143,28 @@ class Chat:
     # --- messages in --------------------------------------------------------------------------
 
     async def _message(self, msg: ChatMessage, source: str, cause: int | None = None) -> None:
-        if not msg.id or msg.id in self.seen:
+        if msg.id and msg.id in self.seen:
+            await self._named(msg, cause)  # a read copy: the same message, maybe its sender
             return
-        self.seen.add(msg.id)
+        if msg.id:
+            self.seen.add(msg.id)
+            if msg.nickname:
+                self.named.add(msg.id)
         await self.emit(ChatMessageReceived(
             message_id=msg.id, order_no=msg.order_no, msg_type=msg.type, content=msg.content,
-            self_sent=msg.self_sent, create_time_ms=msg.create_time or 0, source=source),
-            cause=cause)
+            self_sent=msg.self_sent, create_time_ms=msg.create_time or 0, source=source,
+            nickname=msg.nickname), cause=cause)
         if source == "socket" and should_answer(msg):
             keyword = self._keyword(msg.content)
             if keyword is not None:
                 await self._request(msg.order_no, self.cfg.auto_replies[keyword], "auto_reply",
                                     keyword, cause)
+
+    async def _named(self, msg: ChatMessage, cause: int | None) -> None:
+        if msg.nickname and msg.id not in self.named:
+            self.named.add(msg.id)
+            await self.emit(ChatNicknameSeen(message_id=msg.id, order_no=msg.order_no,
+                                             nickname=msg.nickname), cause=cause)
 
     def _keyword(self, content: str) -> str | None:
         text = content.lower()

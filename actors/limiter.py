@@ -7,14 +7,23 @@ layer's error classes, the clock offset for signing, and priorities: an order de
 goes before a routine book poll when the budget is short.
 
 Retries: the limiter retries itself what the caller could not do better (a clock resync after
--1021/-1022, a backoff after 429/-1003/-1000, an IP ban or WAF pause), marking the intermediate
-answers `final=False`; everything else is the caller's to handle. A write (EP-7, EP-8) whose
-outcome is unknown (5xx, dropped connection) is never retried blindly: the caller re-reads state.
+-1021/-1022, a backoff after 429/-1003/5xx, an IP ban or WAF pause), marking the intermediate
+answers `final=False`; everything else is the caller's to handle. A write (EP-7, EP-8) is never
+sent after a pause: it is not retried after one, and one that would wait behind a pause is
+refused at once (ApiError kind "paused"), so the ads actor decides again on a fresh book.
+
+Hosts: the public book (bapi, EP-0) and the merchant API (sapi) are separate services behind
+separate edges, so each has its own pause, backoff and breaker: a 429 or a 403 on EP-0 stops EP-0
+only, and signed calls keep flowing (and the other way round). One 5/s window covers both.
+
+EP-13's adaptive first try (unsigned, reference §10) is a probe: whatever it is answered is final
+and neutral (never fatal, no pause, no breaker count); the orders actor signs and asks again.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from typing import Callable
 
@@ -30,7 +39,7 @@ from c2c import endpoints
 from c2c.credentials import Credentials
 from c2c.decode import parse_server_time, retry_after_s, weights
 from c2c.errors import Action, Backoff, C2CError
-from c2c.http import build_http_request, pick_user_agent
+from c2c.http import build_http_request, user_agent_for
 from c2c.timesync import ClockOffset, offset_from_round_trip
 from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
                     Envelope, LimiterBackoff)
@@ -65,6 +74,23 @@ class LimiterDeps:
         self.not_before_ms = not_before_ms
 
 
+class HostState:
+    """The limiter's view of one host: when it may be called again, its backoff and its breaker."""
+
+    def __init__(self, name: str, lim) -> None:
+        self.name = name
+        self.breaker = Breaker(lim.breaker_failures, lim.breaker_open_s)
+        self.backoff = Backoff()
+        # One 403 must not silence a host for minutes; a WAF that keeps refusing does.
+        self.waf_backoff = Backoff(WAF_FIRST_PAUSE_S, WAF_PAUSE_S)
+        self.paused_until = 0.0
+
+
+def is_probe(req: ApiRequest) -> bool:
+    """True for EP-13's unsigned first try, whose refusal only means "sign it"."""
+    return req.endpoint == "EP-13" and not req.signed
+
+
 class Limiter:
     """State of the limiter actor; `run` is its entry point."""
 
@@ -76,13 +102,11 @@ class Limiter:
         # A hair over a second: the window is already provable (see RateWindow); this only
         # keeps float rounding on the right side.
         self.window = RateWindow(max(1, int(lim.rps)), 1.001, reserve=1)
-        self.breaker = Breaker(lim.breaker_failures, lim.breaker_open_s)
-        self.backoff = Backoff()
-        # One 403 must not silence every endpoint for minutes; a WAF that keeps refusing does.
-        self.waf_backoff = Backoff(WAF_FIRST_PAUSE_S, WAF_PAUSE_S)
+        self.hosts = {"bapi": HostState("bapi", lim), "sapi": HostState("sapi", lim)}
         self.clock = ClockOffset()
-        self.user_agent = pick_user_agent(deps.rng)
-        self.paused_until = 0.0
+        # A browser User-Agent per request, a function of the seed and the request id, so
+        # the choice does not depend on the order in which trio runs tasks.
+        self.ua_salt = deps.rng.getrandbits(64)
         self.slow_until = 0.0
         self._queue: list[tuple[int, int, Envelope, int]] = []
         self._order = 0
@@ -124,12 +148,32 @@ class Limiter:
         for env in held.values():
             await self._refuse(env, "gave_up", "the limiter failed and restarted; no answer")
 
+    def host(self, req: ApiRequest) -> HostState:
+        return self.hosts[req.base]
+
+    @property
+    def breaker(self) -> Breaker:
+        """The merchant API's breaker (the one most callers care about)."""
+        return self.hosts["sapi"].breaker
+
     async def _accept(self, env: Envelope) -> None:
         req = env.event
         if req.effect and self.deps.dry_run:
             await self._refuse(env, "dry_run", "--dry-run: effects are recorded, not sent")
             return
+        if req.effect and self._paused(req):
+            await self._refuse_paused(env)
+            return
         self._push(env, 1)
+
+    def _paused(self, req: ApiRequest) -> bool:
+        return self.host(req).paused_until > trio.current_time()
+
+    async def _refuse_paused(self, env: Envelope) -> None:
+        host = self.host(env.event)
+        await self._refuse(env, "paused",
+                           f"{host.name} paused until t={host.paused_until:.1f}s; a write is "
+                           "never sent after a pause, decide again on a fresh book")
 
     def _push(self, env: Envelope, attempt: int) -> None:
         self._order += 1
@@ -143,29 +187,57 @@ class Limiter:
 
     async def _dispatch(self, nursery: trio.Nursery) -> None:
         while True:
-            if not self._queue:
-                self._wake = trio.Event()
-                await self._wake.wait()
+            entry = await self._next_unpaused()
+            if entry is None:
                 continue
-            priority, _, env, attempt = self._queue[0]
+            priority, _, env, attempt = entry
             now = trio.current_time()
-            ready = max(self.paused_until, self.window.next_slot(now, priority, now < self.slow_until),
+            ready = max(self.window.next_slot(now, priority, now < self.slow_until),
                         self._gap_ready(env.event.endpoint))
             if ready > now:
                 with trio.move_on_at(ready):
                     self._wake = trio.Event()
                     await self._wake.wait()  # an answer, or a more urgent request, wakes us
                 continue
-            heapq.heappop(self._queue)
-            if not self.breaker.allows(now):
-                reopen = self.breaker.reopen_at()  # None while half open, its trial out
+            self._queue.remove(entry)
+            heapq.heapify(self._queue)
+            host = self.host(env.event)
+            if not host.breaker.allows(now):
+                reopen = host.breaker.reopen_at()  # None while half open, its trial out
                 until = "its trial call is answered" if reopen is None else f"t={reopen:.1f}s"
                 await self._refuse(env, "breaker_open",
-                                   f"circuit breaker open until {until}; no call made")
+                                   f"{host.name} circuit breaker open until {until}; no call made")
                 continue
             slot = self.window.record(now)
             self.last_sent[env.event.endpoint] = now
             nursery.start_soon(self._attempt, env, attempt, slot)
+
+    async def _next_unpaused(self):
+        """The most urgent queued call whose host is not paused (None: waited, look again).
+
+        A write that would wait behind a pause is refused instead of being sent late.
+        """
+        if not self._queue:
+            self._wake = trio.Event()
+            await self._wake.wait()
+            return None
+        now = trio.current_time()
+        resume = math.inf
+        for entry in sorted(self._queue):
+            env = entry[2]
+            until = self.host(env.event).paused_until
+            if until <= now:
+                return entry
+            if env.event.effect:
+                self._queue.remove(entry)
+                heapq.heapify(self._queue)
+                await self._refuse_paused(env)
+                return None
+            resume = min(resume, until)
+        with trio.move_on_at(resume):
+            self._wake = trio.Event()
+            await self._wake.wait()
+        return None
 
     def _gap_ready(self, endpoint: str) -> float:
         gap = self.min_gap.get(endpoint)
@@ -199,31 +271,42 @@ class Limiter:
         return build_http_request(req, sapi_url=ex.sapi_url, bapi_url=ex.bapi_url,
                                   credentials=self.deps.credentials,
                                   timestamp_ms=self.clock.now(self.deps.now_ms()),
-                                  user_agent=self.user_agent, recv_window_ms=ex.recv_window_ms)
+                                  user_agent=user_agent_for(self.ua_salt, req.request_id),
+                                  recv_window_ms=ex.recv_window_ms)
 
     async def _transport_failed(self, env: Envelope, attempt: int, exc: Exception) -> None:
         req: ApiRequest = env.event
-        retry = not req.effect and attempt < MAX_ATTEMPTS
+        probe = is_probe(req)
+        retry = not req.effect and not probe and attempt < MAX_ATTEMPTS
         await self.emit(ApiError(request_id=req.request_id, endpoint=req.endpoint, kind="transport",
                                  message=f"{type(exc).__name__}: {str(exc)[:200]}",
                                  attempt=attempt, final=not retry), cause=env.seq)
-        await self._failed()
+        host = self.host(req)
+        if probe:
+            host.breaker.release()
+            return
+        await self._failed(host)
         if retry:
-            await self._pause(self.backoff.next_delay(None), "transport")
+            await self._pause(host, host.backoff.next_delay(None), "transport")
             self._push(env, attempt + 1)
 
     async def _answered(self, env, attempt, status, headers, body, elapsed) -> None:
         req: ApiRequest = env.event
         action, error = classify_reply(req, status, headers, body)
-        retry = should_retry(req, action, attempt)
+        probe = is_probe(req)
+        retry = not probe and should_retry(req, action, attempt)
         await self.emit(ApiResponse(request_id=req.request_id, endpoint=req.endpoint, status=status,
                                     headers=headers, body=body, elapsed_ms=elapsed,
                                     attempt=attempt, final=not retry), cause=env.seq)
         await self._note_weights(headers)
+        host = self.host(req)
         if action is None:
-            self.backoff.reset()
-            self.waf_backoff.reset()
+            host.backoff.reset()
+            host.waf_backoff.reset()
             await self._succeeded(req)
+            return
+        if probe:
+            host.breaker.release()  # "sign it" says nothing of Binance's health
             return
         await self._react(env, action, error, headers)
         if retry:
@@ -231,28 +314,30 @@ class Limiter:
 
     async def _react(self, env: Envelope, action, error, headers) -> None:
         req: ApiRequest = env.event
+        host = self.host(req)
         if action is Action.FATAL:
-            await self._failed()
+            await self._failed(host)
             raise Fatal(f"Binance refused {req.endpoint}: {error}")
         if action is Action.RESYNC_AND_RETRY:
-            self.breaker.release()  # our clock was off: the answer says nothing of Binance's health
+            host.breaker.release()  # our clock was off: the answer says nothing of Binance's health
             if req.signed:
                 await self.sync_time(cause=env.seq)
         elif action is Action.BACKOFF_AND_RETRY:
-            await self._failed()
-            await self._pause(self.backoff.next_delay(retry_after_s(headers)), "backoff")
+            await self._failed(host)
+            await self._pause(host, host.backoff.next_delay(retry_after_s(headers)), "backoff")
         elif action is Action.IP_BANNED:
-            await self._failed()
-            await self._pause(retry_after_s(headers) or 120.0, "418")
+            await self._failed(host)
+            await self._pause(host, retry_after_s(headers) or 120.0, "418")
         elif action is Action.WAF_PAUSE:
-            await self._failed()
-            await self._pause(self.waf_backoff.next_delay(retry_after_s(headers)), "403")
+            await self._failed(host)
+            await self._pause(host, host.waf_backoff.next_delay(retry_after_s(headers)), "403")
         else:
             await self._succeeded(req)  # Binance answered; the business error is the caller's
 
-    async def _pause(self, delay_s: float, reason: str) -> None:
-        self.paused_until = max(self.paused_until, trio.current_time() + delay_s)
-        await self.emit(LimiterBackoff(reason=reason, delay_s=round(delay_s, 3)))
+    async def _pause(self, host: HostState, delay_s: float, reason: str) -> None:
+        host.paused_until = max(host.paused_until, trio.current_time() + delay_s)
+        self._wake.set()  # writes queued for this host are refused now, not sent late
+        await self.emit(LimiterBackoff(reason=reason, delay_s=round(delay_s, 3), host=host.name))
 
     async def _note_weights(self, headers) -> None:
         used = weights(headers)
@@ -265,13 +350,14 @@ class Limiter:
                 return
 
     async def _succeeded(self, req: ApiRequest) -> None:
-        if self.breaker.success():
-            await self.emit(BreakerClosed(trial_endpoint=req.endpoint))
+        host = self.host(req)
+        if host.breaker.success():
+            await self.emit(BreakerClosed(trial_endpoint=req.endpoint, host=host.name))
 
-    async def _failed(self) -> None:
-        if self.breaker.failure(trio.current_time()):
-            await self.emit(BreakerOpened(failures=self.breaker.consecutive,
-                                          open_s=self.breaker.open_s))
+    async def _failed(self, host: HostState) -> None:
+        if host.breaker.failure(trio.current_time()):
+            await self.emit(BreakerOpened(failures=host.breaker.consecutive,
+                                          open_s=host.breaker.open_s, host=host.name))
 
     async def sync_time(self, cause: int | None) -> None:
         """Measure the server clock offset with GET /api/v3/time (logged like any call)."""

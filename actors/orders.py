@@ -2,8 +2,11 @@
 OrderOpened; a changed status an OrderStatusChanged.
 
 An order that leaves the open list gets one more detail call to learn how it ended (completed or
-cancelled). EP-13 uses adaptive auth: the API key alone first, signed after a 401/403 or
--1021/-1022, and signed from then on.
+cancelled). EP-13 uses the tutorial's adaptive auth: the API key alone first; any answer that is
+not a success (real captures show 401 -1002, 400 -1102 and 400 -2014 for such calls, reference
+§2 and §5; 401 -2015 and -1021/-1022 are as plausible) means "sign it": the call is signed and
+sent again at once, and every later EP-13 of the session is signed. The unsigned try is a probe
+to the limiter: never fatal, no pause, no breaker count.
 
 State (the orders seen and their status) is rebuilt from the log on restart and passed in `known`.
 """
@@ -23,7 +26,6 @@ from events import ApiResponse, OrderOpened, OrderStatusChanged
 
 ACTIVE = (1, 2, 3)
 ZERO = Decimal(0)
-NEEDS_SIGNATURE = (-1021, -1022)
 
 
 class Orders:
@@ -105,24 +107,42 @@ class Orders:
         if detail is not None and detail.order_status != self.known.get(order_no):
             await self._changed(order_no, self.known[order_no], detail.order_status, env.seq)
 
+    async def _probe_answer(self, env):
+        """The order an unsigned EP-13 got, or None for any answer that is not a success (junk
+        is still logged as DecodeFailed, like any answer that cannot be understood)."""
+        event = env.event
+        if not isinstance(event, ApiResponse):
+            return None
+        try:
+            return parse_order_detail(event.status, event.headers, event.body)
+        except ApiCallError:
+            return None
+        except C2CError as exc:
+            await emit_decode_failed(self.emit, env, exc)
+            return None
+
     async def _detail(self, order_no: str, cause: int | None):
         """EP-13 with adaptive auth; returns (OrderDetail | None, last reply envelope)."""
-        for signed in ((True,) if self.sign_detail else (False, True)):
+        if not self.sign_detail:
             env = await self.calls.call(lambda rid: endpoints.order_detail(
-                rid, order_no=order_no, signed=signed), cause)
-            event = env.event
-            if not isinstance(event, ApiResponse):
-                return None, env
-            try:
-                return parse_order_detail(event.status, event.headers, event.body), env
-            except ApiCallError as exc:
-                if signed or not (event.status in (401, 403) or exc.code in NEEDS_SIGNATURE):
-                    return None, env
-                self.sign_detail = True
-            except C2CError as exc:
-                await emit_decode_failed(self.emit, env, exc)
-                return None, env
-        return None, env
+                rid, order_no=order_no, signed=False), cause)
+            detail = await self._probe_answer(env)
+            if detail is not None:
+                return detail, env
+            self.sign_detail = True  # whatever the refusal said, signed is what works
+            cause = env.seq
+        env = await self.calls.call(lambda rid: endpoints.order_detail(
+            rid, order_no=order_no, signed=True), cause)
+        event = env.event
+        if not isinstance(event, ApiResponse):
+            return None, env
+        try:
+            return parse_order_detail(event.status, event.headers, event.body), env
+        except ApiCallError:
+            return None, env
+        except C2CError as exc:
+            await emit_decode_failed(self.emit, env, exc)
+            return None, env
 
 
 async def run(inbox, emit, *, config: BotConfig, known: dict[str, int] | None = None,

@@ -45,7 +45,7 @@ def fold(envelopes: Iterable[Envelope], state: Restored | None = None) -> Restor
                 state.orders[order_no] = status
             case ChatSendRequest(order_no=order_no, reason="greeting"):
                 state.greeted.add(order_no)
-            case ChatMessageReceived(message_id=message_id):
+            case ChatMessageReceived(message_id=message_id) if message_id:
                 state.seen_ids.add(message_id)
     return state
 

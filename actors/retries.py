@@ -32,8 +32,8 @@ def should_retry(req: ApiRequest, action: Action | None, attempt: int) -> bool:
         return False
     if action is Action.RESYNC_AND_RETRY:
         return attempt < 2 and req.signed  # an unsigned EP-13 is the orders actor's to sign
-    if action in (Action.IP_BANNED, Action.WAF_PAUSE):
-        return True
-    if action is Action.BACKOFF_AND_RETRY:
-        return not req.effect  # a write's outcome is unknown: the caller re-reads state
+    if action in (Action.IP_BANNED, Action.WAF_PAUSE, Action.BACKOFF_AND_RETRY):
+        # A write is never sent after a pause: the book it was priced on is gone by then (and
+        # after a 5xx its outcome is unknown), so the ads actor decides again on a fresh one.
+        return not req.effect
     return False

@@ -20,8 +20,8 @@ from actors.config import BotConfig
 from actors.restore import Restored
 from actors.supervise import Fatal, supervise
 from c2c.credentials import Credentials
-from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, MyAdsLoaded, OrderOpened,
-                    OrderStatusChanged, RunStopped)
+from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, LimiterBackoff,
+                    MyAdsLoaded, OrderOpened, OrderStatusChanged, RunStopped)
 from store import EventLog, LogWriter
 
 LIVE_ACTORS = ("limiter", "market", "ads", "orders", "chat")
@@ -33,7 +33,7 @@ RECORD_ACTORS = ("limiter", "market")
 SUBSCRIPTIONS: dict[str, tuple[type, ...]] = {
     "limiter": (ApiRequest,),
     "market": (MyAdsLoaded,),
-    "ads": (BookSnapshot,),
+    "ads": (BookSnapshot, LimiterBackoff),
     "orders": (),
     "chat": (OrderOpened, OrderStatusChanged, ChatSendRequest),
     "status": (),

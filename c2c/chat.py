@@ -9,11 +9,13 @@ from __future__ import annotations
 import msgspec
 
 from c2c.errors import MalformedResponse
-from c2c.models import ChatCredential, ChatMessage
+from c2c.models import ChatCredential, ChatMessage, ChatServerFrame
 
-NOT_ANSWERED = frozenset({"auto_reply", "statistics", "risk_alert", "system"})
+NOT_ANSWERED = frozenset({"auto_reply", "statistics", "risk_alert", "system", "error"})
+ANSWERED = frozenset({"text", "image"})  # a counterparty's own words
 
 _frame_decoder = msgspec.json.Decoder(ChatMessage)
+_server_frame_decoder = msgspec.json.Decoder(ChatServerFrame)
 _encoder = msgspec.json.Encoder()
 
 
@@ -42,20 +44,27 @@ def text_frame(*, order_no: str, content: str, uuid: str, create_time_ms: int) -
     return _encoder.encode(frame).decode()
 
 
-def parse_frame(text: str | bytes) -> ChatMessage:
-    """Decode one incoming frame into a ChatMessage.
+def parse_frame(text: str | bytes) -> ChatMessage | ChatServerFrame:
+    """Decode one incoming frame into a ChatMessage, or the server's `error` frame.
 
     Raises:
-        MalformedResponse: the frame is not JSON, or not a message (no `type` or `orderNo`, or
-            fields of the wrong type). The frame is kept in `raw`.
+        MalformedResponse: the frame is not JSON, or neither a message (no `type` or `orderNo`,
+            or fields of the wrong type) nor an error frame. The frame is kept in `raw`.
     """
     raw = text.encode(errors="replace") if isinstance(text, str) else text
     try:
         return _frame_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        try:
+            return _server_frame_decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            raise MalformedResponse("chat-frame", 0, f"not a chat message: {exc}",
+                                    raw=raw) from None
     except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: "[[[[..." nesting
         raise MalformedResponse("chat-frame", 0, f"not a chat message: {exc}", raw=raw) from None
 
 
 def should_answer(msg: ChatMessage) -> bool:
-    """True for a counterparty's message worth a reply: not ours, not automatic, not system."""
-    return not msg.self_sent and msg.type not in NOT_ANSWERED
+    """True for a counterparty's message worth a reply: a text or image that is not our own
+    (`self` is the only reliable sign of who wrote it, reference §8) and has an id."""
+    return not msg.self_sent and msg.type in ANSWERED and bool(msg.id) and bool(msg.order_no)

@@ -117,7 +117,10 @@ async def test_429_backs_off_for_retry_after_then_retries(tmp_path, autojump_clo
     assert any(b.reason == "backoff" and b.delay_s >= 2.0 for b in h.events(LimiterBackoff))
 
 
-async def test_ip_ban_418_stops_every_call_until_retry_after(tmp_path, autojump_clock):
+async def test_ip_ban_418_on_the_merchant_api_stops_its_calls_until_retry_after_but_not_ep0(
+        tmp_path, autojump_clock):
+    """Issue 11: a 418 on api.binance.com pauses the signed calls only; p2p.binance.com's public
+    book (another host behind its own edge, reference §1 and §3) keeps being read."""
     fake = FakeBinance()
     fake.push("EP-15", gateway_error(-1003, "IP banned", 418, {"Retry-After": "120"}))
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
@@ -125,11 +128,14 @@ async def test_ip_ban_418_stops_every_call_until_retry_after(tmp_path, autojump_
         await trio.sleep(1)
         await h.emit(endpoints.search_ads("tester-2", asset="USDT", fiat="NGN", want="buyers",
                                           page=1))
+        await h.emit(endpoints.list_my_ads("tester-3", page=1))
         for _ in range(3):
             await h.next_event(ApiResponse)
     banned_at = fake.calls("EP-15")[0][0]
-    later = [t for t, ep, _ in fake.requests if t > banned_at]
-    assert later and min(later) >= banned_at + 120
+    sapi_later = [t for t, ep, _ in fake.requests if t > banned_at and ep != "EP-0"]
+    assert sapi_later and min(sapi_later) >= banned_at + 120
+    (ep0_at, _), = fake.calls("EP-0")
+    assert ep0_at < banned_at + 2
 
 
 async def test_restricted_location_451_ends_the_run_with_one_clear_reason(tmp_path, autojump_clock):

@@ -98,31 +98,41 @@ async def test_breaker_opens_on_the_5th_failure_is_silent_3s_then_tries_one_call
     heal_at = 60.0
     seen = await _run_until_healed_and_trading(tmp_path, exchange, transport, heal_at)
     events = [e for _, e in seen]
-    opens = [t for t, e in seen if isinstance(e, BreakerOpened)]
+    first = events.index(next(e for e in events if isinstance(e, BreakerOpened)))
+    host = events[first].host  # each host (public book, merchant API) has its own breaker
+    opens = [t for t, e in seen if isinstance(e, BreakerOpened) and e.host == host]
     assert len(opens) >= 3
 
-    first = events.index(next(e for e in events if isinstance(e, BreakerOpened)))
     answers = [_outcome(e) for e in events[:first] if isinstance(e, (ApiResponse, ApiError))
-               and e.endpoint != "TIME"]
+               and e.endpoint != "TIME" and _host(e.endpoint) == host]
     assert answers.count("failure") == 5 and "success" not in answers
     assert events[first].failures == 5 and events[first].open_s == OPEN_S
 
-    closed = [t for t, e in seen if isinstance(e, BreakerClosed)]
+    closed = [t for t, e in seen if isinstance(e, BreakerClosed) and e.host == host]
     assert closed and closed[0] > heal_at  # the first trial after the exchange healed
     calls = [(s, end) for s, end, path in transport.calls
-             if path != "/api/v3/time" and s <= closed[0]]
+             if path != "/api/v3/time" and s <= closed[0] and _path_host(path) == host]
     for t_open in opens:  # silent for exactly open_s ...
         assert not [s for s, _ in calls if t_open + EPS < s < t_open + OPEN_S - EPS]
     trials = [c for c in calls if c[0] > opens[0] + EPS]
     for (_, end), (start, _) in zip(trials, trials[1:]):
         assert start >= end - EPS  # ... then one trial call at a time
     # Refused without a call only while open, or while the one trial is out: never longer.
-    refused = [t for t, e in seen if isinstance(e, ApiError) and e.kind == "breaker_open"]
+    refused = [t for t, e in seen if isinstance(e, ApiError) and e.kind == "breaker_open"
+               and _host(e.endpoint) == host]
     windows = [(t - EPS, t + OPEN_S) for t in opens] + [(s - EPS, e + EPS) for s, e in trials]
     assert refused and all(any(a <= t <= b for a, b in windows) for t in refused)
     assert any(isinstance(e, AdRepriced) for t, e in seen if t > closed[0])
     assert not [e for e in events if isinstance(e, ActorFailed)]
     assert exchange.report().violations == 0
+
+
+def _host(endpoint: str) -> str:
+    return "bapi" if endpoint == "EP-0" else "sapi"
+
+
+def _path_host(path: str) -> str:
+    return "bapi" if path.startswith("/bapi/") else "sapi"
 
 
 async def test_a_limiter_crash_answers_every_held_request_and_the_bot_goes_on(
