@@ -11,8 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import msgspec
+from msgspec.structs import replace
 
 from strategies.params import FiltersConfig, StrategyConfig
+from strategies.registry import STRATEGIES
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -34,10 +36,36 @@ class MarketConfig(_Section, frozen=True):
     trans_amount: Decimal | None = None
 
 
+class AdOverride(_Section, frozen=True, omit_defaults=True):
+    """One ad's own pricing, `[ads.overrides."<advNo>"]`: any [strategy] or [filters] key.
+
+    A key left unset (None) takes the global [strategy] or [filters] value.
+    """
+
+    name: str | None = None
+    step: Decimal | None = None
+    floor: Decimal | None = None
+    ceiling: Decimal | None = None
+    deadband_ticks: int | None = None
+    max_reprices_per_min: int | None = None
+    rank: int | None = None
+    min_margin: Decimal | None = None
+    exclude_nicknames: tuple[str, ...] | None = None
+    min_month_orders: int | None = None
+    min_finish_rate: Decimal | None = None
+    shared_pay_method: bool | None = None
+    overlapping_limits: bool | None = None
+
+
+OVERRIDE_KEYS = AdOverride.__struct_fields__
+_STRATEGY_KEYS = frozenset(StrategyConfig.__struct_fields__)
+
+
 class AdsConfig(_Section, frozen=True):
     adv_nos: tuple[str, ...] = ()
     refresh_s: float = 60.0  # EP-4 refresh, also how a paused ad is seen back online
     online_on_start: bool = False  # put managed ads that are offline online (EP-8) at start
+    overrides: dict[str, AdOverride] = {}  # advNo -> its own [strategy] / [filters] keys
 
 
 class LimitsConfig(_Section, frozen=True):
@@ -69,9 +97,76 @@ class BotConfig(_Section, frozen=True):
     orders: OrdersConfig = OrdersConfig()
     chat: ChatConfig = ChatConfig()
 
+    def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
+        """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""
+        return merge_override(self.strategy, self.filters, self.ads.overrides.get(adv_no))
+
 
 class ConfigError(Exception):
     """bot.toml cannot be used; the message says which key and why, in one line."""
+
+
+def merge_override(strategy: StrategyConfig, filters: FiltersConfig,
+                   override: AdOverride | None) -> tuple[StrategyConfig, FiltersConfig]:
+    """Return `strategy` and `filters` with the keys `override` sets replaced (None: as given)."""
+    if override is None:
+        return strategy, filters
+    ours = {k: v for k in OVERRIDE_KEYS if (v := getattr(override, k)) is not None}
+    return (replace(strategy, **{k: v for k, v in ours.items() if k in _STRATEGY_KEYS}),
+            replace(filters, **{k: v for k, v in ours.items() if k not in _STRATEGY_KEYS}))
+
+
+def pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[str, str]:
+    """Return what is wrong with these pricing settings: key -> the rest of a sentence."""
+    problems = {}
+    if strategy.name not in STRATEGIES:
+        problems["name"] = (f": unknown strategy {strategy.name!r} "
+                            f"(known: {', '.join(sorted(STRATEGIES))})")
+    if strategy.step <= 0:
+        problems["step"] = " must be > 0"
+    if strategy.max_reprices_per_min < 0:
+        problems["max_reprices_per_min"] = " must be >= 0"
+    if not Decimal("0") <= filters.min_finish_rate <= Decimal("1"):
+        problems["min_finish_rate"] = " must be within 0..1"
+    return problems
+
+
+def override_problems(adv_no: str, strategy: StrategyConfig, filters: FiltersConfig,
+                      override: AdOverride) -> list[str]:
+    """Check ad `adv_no`'s override merged over `strategy` and `filters`: one line per bad key.
+
+    Only the keys the override sets are reported; the inherited ones are the global config's.
+    """
+    merged = pricing_problems(*merge_override(strategy, filters, override))
+    return [f'ads.overrides."{adv_no}".{key}{why}' for key, why in merged.items()
+            if getattr(override, key) is not None]
+
+
+def _override_key_problems(data: dict) -> list[str]:
+    """Non-digit advNos, unknown keys and values of the wrong type under ads.overrides, each
+    named by its path (msgspec's own message would hide the advNo)."""
+    ads = data.get("ads")
+    overrides = ads.get("overrides") if isinstance(ads, dict) else None
+    if not isinstance(overrides, dict):
+        return []  # absent, or of the wrong type: msgspec says so
+    problems = []
+    for adv_no, keys in overrides.items():
+        where = f'ads.overrides."{adv_no}"'
+        if not (isinstance(adv_no, str) and adv_no.isascii() and adv_no.isdigit()):
+            problems.append(f"{where}: an advNo is a string of digits")
+        elif isinstance(keys, dict):
+            problems += [_key_problem(where, key, value) for key, value in keys.items()]
+    return [p for p in problems if p]
+
+
+def _key_problem(where: str, key, value) -> str | None:
+    if key not in OVERRIDE_KEYS:
+        return f"{where}.{key}: unknown key (known: {', '.join(OVERRIDE_KEYS)})"
+    try:
+        msgspec.convert({key: value}, AdOverride, strict=False)
+    except msgspec.ValidationError as exc:
+        return f"{where}.{key}: {str(exc).partition(' - at ')[0]}"
+    return None
 
 
 def _check(cfg: BotConfig) -> BotConfig:
@@ -80,12 +175,16 @@ def _check(cfg: BotConfig) -> BotConfig:
         problems.append("limits.rps must be > 0")
     if cfg.market.pages < 1:
         problems.append("market.pages must be >= 1")
-    if cfg.strategy.step <= 0:
-        problems.append("strategy.step must be > 0")
-    if cfg.strategy.floor > cfg.strategy.ceiling:
-        problems.append("strategy.floor must not exceed strategy.ceiling")
-    if not Decimal("0") <= cfg.filters.min_finish_rate <= Decimal("1"):
-        problems.append("filters.min_finish_rate must be within 0..1")
+    for key, why in pricing_problems(cfg.strategy, cfg.filters).items():
+        section = "strategy" if key in _STRATEGY_KEYS else "filters"
+        problems.append(f"{section}.{key}{why}")
+    overrides = cfg.ads.overrides
+    if cfg.ads.adv_nos:
+        # With adv_nos empty the managed ads are only known from EP-4: the ads actor checks.
+        problems += [f"ads.overrides names advNo {adv_no} which is not in ads.adv_nos"
+                     for adv_no in overrides if adv_no not in cfg.ads.adv_nos]
+    for adv_no, override in overrides.items():
+        problems += override_problems(adv_no, cfg.strategy, cfg.filters, override)
     if problems:
         raise ConfigError("; ".join(problems))
     return cfg
@@ -97,6 +196,9 @@ def load_config(data: dict) -> BotConfig:
     Raises:
         ConfigError: an unknown key, a value of the wrong type, or a value out of range.
     """
+    problems = _override_key_problems(data)
+    if problems:
+        raise ConfigError("; ".join(problems))
     try:
         cfg = msgspec.convert(data, BotConfig, strict=False)
     except msgspec.ValidationError as exc:
