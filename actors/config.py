@@ -58,6 +58,7 @@ class AdOverride(_Section, frozen=True, omit_defaults=True):
 
 
 OVERRIDE_KEYS = AdOverride.__struct_fields__
+OVERRIDE_PREFIX = "ads.overrides."
 _STRATEGY_KEYS = frozenset(StrategyConfig.__struct_fields__)
 
 
@@ -142,11 +143,56 @@ def override_problems(adv_no: str, strategy: StrategyConfig, filters: FiltersCon
             if getattr(override, key) is not None]
 
 
-def _override_key_problems(data: dict) -> list[str]:
+def decode_overrides(raw: dict, strategy: StrategyConfig,
+                     filters: FiltersConfig) -> dict[str, AdOverride]:
+    """Decode `ads.overrides` tables (advNo -> {key: value}) and check each merged over these.
+
+    Raises:
+        ConfigError: one line naming every bad advNo, key or value by its path.
+    """
+    problems = _override_key_problems(raw)
+    if not problems:
+        try:
+            overrides = msgspec.convert(raw, dict[str, AdOverride], strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"ads.overrides: {exc}") from None
+        for adv_no, override in overrides.items():
+            problems += override_problems(adv_no, strategy, filters, override)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return overrides
+
+
+def split_ad_key(key: str) -> tuple[str, str] | None:
+    """Split a command line's `ads.overrides.<advNo>.<key>` into (advNo, key).
+
+    The advNo may be quoted as in bot.toml (`ads.overrides."123".floor`).
+
+    Returns:
+        None for a key that does not start with "ads.overrides.".
+
+    Raises:
+        ConfigError: the advNo or the key is missing.
+    """
+    if not key.startswith(OVERRIDE_PREFIX):
+        return None
+    adv_no, dot, field = key.removeprefix(OVERRIDE_PREFIX).rpartition(".")
+    if not dot or not adv_no or not field:
+        raise ConfigError(f"a per-ad setting is {OVERRIDE_PREFIX}<advNo>.<key>, got {key!r}")
+    return adv_no.strip('"'), field
+
+
+def cli_value(key: str, text: str) -> str | list[str]:
+    """Return a command line's `text` for config `key`: a comma-separated list for a list key,
+    else the text itself, which the lax decoding turns into a number, Decimal or bool."""
+    if key.rpartition(".")[2] == "exclude_nicknames":
+        return [v.strip() for v in text.split(",") if v.strip()]
+    return text
+
+
+def _override_key_problems(overrides) -> list[str]:
     """Non-digit advNos, unknown keys and values of the wrong type under ads.overrides, each
     named by its path (msgspec's own message would hide the advNo)."""
-    ads = data.get("ads")
-    overrides = ads.get("overrides") if isinstance(ads, dict) else None
     if not isinstance(overrides, dict):
         return []  # absent, or of the wrong type: msgspec says so
     problems = []
@@ -196,7 +242,8 @@ def load_config(data: dict) -> BotConfig:
     Raises:
         ConfigError: an unknown key, a value of the wrong type, or a value out of range.
     """
-    problems = _override_key_problems(data)
+    ads = data.get("ads")
+    problems = _override_key_problems(ads.get("overrides") if isinstance(ads, dict) else None)
     if problems:
         raise ConfigError("; ".join(problems))
     try:
