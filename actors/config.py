@@ -1,7 +1,9 @@
 """The bot's configuration: bot.toml decoded into frozen Structs that forbid unknown keys.
 
-Every key has a default. Credentials are not configuration: they come from the environment
-(`c2c.credentials`) and never enter these Structs, so a config can be logged with the session.
+Every key has a default. `[ads.overrides."<advNo>"]` gives one ad its own [strategy] and
+[filters] keys; `BotConfig.pricing_for(adv_no)` returns what prices that ad. Credentials are not
+configuration: they come from the environment (`c2c.credentials`) and never enter these Structs,
+so a config can be logged with the session.
 """
 
 from __future__ import annotations
@@ -117,8 +119,8 @@ def merge_override(strategy: StrategyConfig, filters: FiltersConfig,
             replace(filters, **{k: v for k, v in ours.items() if k not in _STRATEGY_KEYS}))
 
 
-def pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[str, str]:
-    """Return what is wrong with these pricing settings: key -> the rest of a sentence."""
+def _pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[str, str]:
+    # key -> the rest of a sentence that starts with the key's path
     problems = {}
     if strategy.name not in STRATEGIES:
         problems["name"] = (f": unknown strategy {strategy.name!r} "
@@ -132,13 +134,11 @@ def pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[s
     return problems
 
 
-def override_problems(adv_no: str, strategy: StrategyConfig, filters: FiltersConfig,
-                      override: AdOverride) -> list[str]:
-    """Check ad `adv_no`'s override merged over `strategy` and `filters`: one line per bad key.
-
-    Only the keys the override sets are reported; the inherited ones are the global config's.
-    """
-    merged = pricing_problems(*merge_override(strategy, filters, override))
+def _override_problems(adv_no: str, strategy: StrategyConfig, filters: FiltersConfig,
+                       override: AdOverride) -> list[str]:
+    # The merged settings are checked, but only the keys the override sets are reported: the
+    # inherited ones are the global config's, reported once under their own path.
+    merged = _pricing_problems(*merge_override(strategy, filters, override))
     return [f'ads.overrides."{adv_no}".{key}{why}' for key, why in merged.items()
             if getattr(override, key) is not None]
 
@@ -157,7 +157,7 @@ def decode_overrides(raw: dict, strategy: StrategyConfig,
         except msgspec.ValidationError as exc:
             raise ConfigError(f"ads.overrides: {exc}") from None
         for adv_no, override in overrides.items():
-            problems += override_problems(adv_no, strategy, filters, override)
+            problems += _override_problems(adv_no, strategy, filters, override)
     if problems:
         raise ConfigError("; ".join(problems))
     return overrides
@@ -191,8 +191,8 @@ def cli_value(key: str, text: str) -> str | list[str]:
 
 
 def _override_key_problems(overrides) -> list[str]:
-    """Non-digit advNos, unknown keys and values of the wrong type under ads.overrides, each
-    named by its path (msgspec's own message would hide the advNo)."""
+    # Non-digit advNos, unknown keys and values of the wrong type, each named by its path,
+    # before msgspec, whose own message would hide the advNo.
     if not isinstance(overrides, dict):
         return []  # absent, or of the wrong type: msgspec says so
     problems = []
@@ -221,7 +221,7 @@ def _check(cfg: BotConfig) -> BotConfig:
         problems.append("limits.rps must be > 0")
     if cfg.market.pages < 1:
         problems.append("market.pages must be >= 1")
-    for key, why in pricing_problems(cfg.strategy, cfg.filters).items():
+    for key, why in _pricing_problems(cfg.strategy, cfg.filters).items():
         section = "strategy" if key in _STRATEGY_KEYS else "filters"
         problems.append(f"{section}.{key}{why}")
     overrides = cfg.ads.overrides
@@ -230,7 +230,7 @@ def _check(cfg: BotConfig) -> BotConfig:
         problems += [f"ads.overrides names advNo {adv_no} which is not in ads.adv_nos"
                      for adv_no in overrides if adv_no not in cfg.ads.adv_nos]
     for adv_no, override in overrides.items():
-        problems += override_problems(adv_no, cfg.strategy, cfg.filters, override)
+        problems += _override_problems(adv_no, cfg.strategy, cfg.filters, override)
     if problems:
         raise ConfigError("; ".join(problems))
     return cfg
