@@ -20,6 +20,7 @@ import trio
 
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig
+from actors.supervise import Fatal
 from c2c import endpoints
 from c2c.decode import is_last_page, parse_my_ads, parse_status_update, parse_update
 from c2c.errors import Action, C2CError
@@ -27,7 +28,7 @@ from c2c.models import to_my_ad
 from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiResponse, BookSnapshot,
                     DryRunSkipped, Envelope, LimiterBackoff, MyAd, MyAdsLoaded, RepriceDecided,
                     RepriceFailed)
-from strategies import Quote, RateCap, evaluate
+from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
 
 REFETCH_WAIT_S = 0.3
 MAX_REFETCH_RETRIES = 2
@@ -38,14 +39,16 @@ PAUSE_MIN_S = 10.0
 
 
 class AdState:
-    def __init__(self, ad: MyAd, max_per_min: int) -> None:
+    def __init__(self, ad: MyAd, strategy: StrategyConfig, filters: FiltersConfig) -> None:
         self.ad = ad
+        self.strategy = strategy  # this ad's own pricing: [strategy] and [filters], its
+        self.filters = filters  # [ads.overrides."<advNo>"] applied
         self.paused = False
         self.paused_at = 0.0
         self.cooldown_until = 0.0  # 83628: Binance asked this ad to wait
         self.busy = False
         self.version = 0  # bumped by every acknowledged price change
-        self.rate_cap = RateCap(max_per_min)
+        self.rate_cap = RateCap(strategy.max_reprices_per_min)
 
 
 class Ads:
@@ -59,6 +62,7 @@ class Ads:
         self.books: dict[str, BookSnapshot] = {}
         self.sapi_paused_until = 0.0  # the limiter's pause of the merchant API (LimiterBackoff)
         self._nursery: trio.Nursery | None = None
+        self._overrides_checked = False
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -90,6 +94,7 @@ class Ads:
             if is_last_page(len(details), 20, page, total):
                 break
             page += 1
+        self._check_overrides(loaded)
         wanted = self.cfg.ads.adv_nos
         if wanted:
             ads = tuple(a for a in loaded if a.adv_no in wanted)
@@ -103,7 +108,7 @@ class Ads:
         for ad in ads:
             st = self.state.get(ad.adv_no)
             if st is None:
-                self.state[ad.adv_no] = AdState(ad, self.cfg.strategy.max_reprices_per_min)
+                self.state[ad.adv_no] = AdState(ad, *self.cfg.pricing_for(ad.adv_no))
                 continue
             if st.busy or st.version != versions.get(ad.adv_no):
                 # EP-4 answered with the price as it was when asked; a reprice acknowledged
@@ -114,6 +119,18 @@ class Ads:
             if st.paused and ad.status == 1 and started >= st.paused_at + PAUSE_MIN_S:
                 st.paused = False
                 await self.emit(AdResumed(adv_no=ad.adv_no), cause=cause)
+
+    def _check_overrides(self, loaded: list[MyAd]) -> None:
+        # With ads.adv_nos set, the config load checked the overrides against it; without,
+        # my ads are only known now. Every status counts: an offline ad may come online.
+        if self._overrides_checked or self.cfg.ads.adv_nos:
+            return
+        self._overrides_checked = True
+        listed = {ad.adv_no for ad in loaded}
+        unknown = sorted(set(self.cfg.ads.overrides) - listed)
+        if unknown:
+            raise Fatal(f"ads.overrides names advNo {', '.join(unknown)} which EP-4 does not "
+                        f"list among my ads")
 
     # --- pricing ------------------------------------------------------------------------------
 
@@ -136,9 +153,9 @@ class Ads:
             await self._decide(st, snap, opposite, env.seq)
 
     async def _decide(self, st: AdState, snap: BookSnapshot, opposite, cause: int) -> None:
-        s = self.cfg.strategy
+        s = st.strategy
         now = trio.current_time()
-        quote: Quote = evaluate(s.name, snap, st.ad, s, self.cfg.filters, opposite,
+        quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
                                 rate_cap=st.rate_cap, now_s=now)
         quote = self._wait_gate(st, quote, now)
         decided = RepriceDecided(

@@ -163,5 +163,8 @@ def demo_main(args, *, now_ms) -> int:
     except LogError as exc:
         return _fail(str(exc))
     with log:
-        return run_demo(log, args, now_ms=now_ms)
+        try:
+            return run_demo(log, args, now_ms=now_ms)
+        except ConfigError as exc:  # --strategy names no strategy
+            return _fail(str(exc))
 

@@ -1,7 +1,9 @@
 """The bot's configuration: bot.toml decoded into frozen Structs that forbid unknown keys.
 
-Every key has a default. Credentials are not configuration: they come from the environment
-(`c2c.credentials`) and never enter these Structs, so a config can be logged with the session.
+Every key has a default. `[ads.overrides."<advNo>"]` gives one ad its own [strategy] and
+[filters] keys; `BotConfig.pricing_for(adv_no)` returns what prices that ad. Credentials are not
+configuration: they come from the environment (`c2c.credentials`) and never enter these Structs,
+so a config can be logged with the session.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
+from msgspec.structs import replace
 
 from strategies.params import FiltersConfig, StrategyConfig
+from strategies.registry import STRATEGIES
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -41,10 +45,37 @@ class MarketConfig(_Section, frozen=True):
     publisher_type: Literal["merchant", "all"] = "merchant"
 
 
+class AdOverride(_Section, frozen=True, omit_defaults=True):
+    """One ad's own pricing, `[ads.overrides."<advNo>"]`: any [strategy] or [filters] key.
+
+    A key left unset (None) takes the global [strategy] or [filters] value.
+    """
+
+    name: str | None = None
+    step: Decimal | None = None
+    floor: Decimal | None = None
+    ceiling: Decimal | None = None
+    deadband_ticks: int | None = None
+    max_reprices_per_min: int | None = None
+    rank: int | None = None
+    min_margin: Decimal | None = None
+    exclude_nicknames: tuple[str, ...] | None = None
+    min_month_orders: int | None = None
+    min_finish_rate: Decimal | None = None
+    shared_pay_method: bool | None = None
+    overlapping_limits: bool | None = None
+
+
+OVERRIDE_KEYS = AdOverride.__struct_fields__
+OVERRIDE_PREFIX = "ads.overrides."
+_STRATEGY_KEYS = frozenset(StrategyConfig.__struct_fields__)
+
+
 class AdsConfig(_Section, frozen=True):
     adv_nos: tuple[str, ...] = ()
     refresh_s: float = 60.0  # EP-4 refresh, also how a paused ad is seen back online
     online_on_start: bool = False  # put managed ads that are offline online (EP-8) at start
+    overrides: dict[str, AdOverride] = {}  # advNo -> its own [strategy] / [filters] keys
 
 
 class LimitsConfig(_Section, frozen=True):
@@ -76,9 +107,119 @@ class BotConfig(_Section, frozen=True):
     orders: OrdersConfig = OrdersConfig()
     chat: ChatConfig = ChatConfig()
 
+    def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
+        """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""
+        return merge_override(self.strategy, self.filters, self.ads.overrides.get(adv_no))
+
 
 class ConfigError(Exception):
     """bot.toml cannot be used; the message says which key and why, in one line."""
+
+
+def merge_override(strategy: StrategyConfig, filters: FiltersConfig,
+                   override: AdOverride | None) -> tuple[StrategyConfig, FiltersConfig]:
+    """Return `strategy` and `filters` with the keys `override` sets replaced (None: as given)."""
+    if override is None:
+        return strategy, filters
+    ours = {k: v for k in OVERRIDE_KEYS if (v := getattr(override, k)) is not None}
+    return (replace(strategy, **{k: v for k, v in ours.items() if k in _STRATEGY_KEYS}),
+            replace(filters, **{k: v for k, v in ours.items() if k not in _STRATEGY_KEYS}))
+
+
+def _pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[str, str]:
+    # key -> the rest of a sentence that starts with the key's path
+    problems = {}
+    if strategy.name not in STRATEGIES:
+        problems["name"] = (f": unknown strategy {strategy.name!r} "
+                            f"(known: {', '.join(sorted(STRATEGIES))})")
+    if strategy.step <= 0:
+        problems["step"] = " must be > 0"
+    if strategy.max_reprices_per_min < 0:
+        problems["max_reprices_per_min"] = " must be >= 0"
+    if not Decimal("0") <= filters.min_finish_rate <= Decimal("1"):
+        problems["min_finish_rate"] = " must be within 0..1"
+    return problems
+
+
+def _override_problems(adv_no: str, strategy: StrategyConfig, filters: FiltersConfig,
+                       override: AdOverride) -> list[str]:
+    # The merged settings are checked, but only the keys the override sets are reported: the
+    # inherited ones are the global config's, reported once under their own path.
+    merged = _pricing_problems(*merge_override(strategy, filters, override))
+    return [f'ads.overrides."{adv_no}".{key}{why}' for key, why in merged.items()
+            if getattr(override, key) is not None]
+
+
+def decode_overrides(raw: dict, strategy: StrategyConfig,
+                     filters: FiltersConfig) -> dict[str, AdOverride]:
+    """Decode `ads.overrides` tables (advNo -> {key: value}) and check each merged over these.
+
+    Raises:
+        ConfigError: one line naming every bad advNo, key or value by its path.
+    """
+    problems = _override_key_problems(raw)
+    if not problems:
+        try:
+            overrides = msgspec.convert(raw, dict[str, AdOverride], strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"ads.overrides: {exc}") from None
+        for adv_no, override in overrides.items():
+            problems += _override_problems(adv_no, strategy, filters, override)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return overrides
+
+
+def split_ad_key(key: str) -> tuple[str, str] | None:
+    """Split a command line's `ads.overrides.<advNo>.<key>` into (advNo, key).
+
+    The advNo may be quoted as in bot.toml (`ads.overrides."123".floor`).
+
+    Returns:
+        None for a key that does not start with "ads.overrides.".
+
+    Raises:
+        ConfigError: the advNo or the key is missing.
+    """
+    if not key.startswith(OVERRIDE_PREFIX):
+        return None
+    adv_no, dot, field = key.removeprefix(OVERRIDE_PREFIX).rpartition(".")
+    if not dot or not adv_no or not field:
+        raise ConfigError(f"a per-ad setting is {OVERRIDE_PREFIX}<advNo>.<key>, got {key!r}")
+    return adv_no.strip('"'), field
+
+
+def cli_value(key: str, text: str) -> str | list[str]:
+    """Return a command line's `text` for config `key`: a comma-separated list for a list key,
+    else the text itself, which the lax decoding turns into a number, Decimal or bool."""
+    if key.rpartition(".")[2] == "exclude_nicknames":
+        return [v.strip() for v in text.split(",") if v.strip()]
+    return text
+
+
+def _override_key_problems(overrides) -> list[str]:
+    # Non-digit advNos, unknown keys and values of the wrong type, each named by its path,
+    # before msgspec, whose own message would hide the advNo.
+    if not isinstance(overrides, dict):
+        return []  # absent, or of the wrong type: msgspec says so
+    problems = []
+    for adv_no, keys in overrides.items():
+        where = f'ads.overrides."{adv_no}"'
+        if not (isinstance(adv_no, str) and adv_no.isascii() and adv_no.isdigit()):
+            problems.append(f"{where}: an advNo is a string of digits")
+        elif isinstance(keys, dict):
+            problems += [_key_problem(where, key, value) for key, value in keys.items()]
+    return [p for p in problems if p]
+
+
+def _key_problem(where: str, key, value) -> str | None:
+    if key not in OVERRIDE_KEYS:
+        return f"{where}.{key}: unknown key (known: {', '.join(OVERRIDE_KEYS)})"
+    try:
+        msgspec.convert({key: value}, AdOverride, strict=False)
+    except msgspec.ValidationError as exc:
+        return f"{where}.{key}: {str(exc).partition(' - at ')[0]}"
+    return None
 
 
 def _check(cfg: BotConfig) -> BotConfig:
@@ -90,12 +231,16 @@ def _check(cfg: BotConfig) -> BotConfig:
         problems.append("limits.rps must be > 0")
     if cfg.market.pages < 1:
         problems.append("market.pages must be >= 1")
-    if cfg.strategy.step <= 0:
-        problems.append("strategy.step must be > 0")
-    if cfg.strategy.floor > cfg.strategy.ceiling:
-        problems.append("strategy.floor must not exceed strategy.ceiling")
-    if not Decimal("0") <= cfg.filters.min_finish_rate <= Decimal("1"):
-        problems.append("filters.min_finish_rate must be within 0..1")
+    for key, why in _pricing_problems(cfg.strategy, cfg.filters).items():
+        section = "strategy" if key in _STRATEGY_KEYS else "filters"
+        problems.append(f"{section}.{key}{why}")
+    overrides = cfg.ads.overrides
+    if cfg.ads.adv_nos:
+        # With adv_nos empty the managed ads are only known from EP-4: the ads actor checks.
+        problems += [f"ads.overrides names advNo {adv_no} which is not in ads.adv_nos"
+                     for adv_no in overrides if adv_no not in cfg.ads.adv_nos]
+    for adv_no, override in overrides.items():
+        problems += _override_problems(adv_no, cfg.strategy, cfg.filters, override)
     if problems:
         raise ConfigError("; ".join(problems))
     return cfg
@@ -107,6 +252,10 @@ def load_config(data: dict) -> BotConfig:
     Raises:
         ConfigError: an unknown key, a value of the wrong type, or a value out of range.
     """
+    ads = data.get("ads")
+    problems = _override_key_problems(ads.get("overrides") if isinstance(ads, dict) else None)
+    if problems:
+        raise ConfigError("; ".join(problems))
     try:
         cfg = msgspec.convert(data, BotConfig, strict=False)
     except msgspec.ValidationError as exc:

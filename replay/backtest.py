@@ -1,12 +1,15 @@
 """`run.py backtest`: replay recorded order books through pricing strategies and compare them.
 
     python run.py backtest bot.db [--session ID ...] --strategy undercut,rank,spread
-        [--set step=0.05] [--set filters.min_month_orders=50] [--plot chart.png]
+        [--set step=0.05] [--set filters.min_month_orders=50]
+        [--set ads.overrides.<advNo>.floor=1500] [--plot chart.png]
         [--sweep step=0.01:0.10:0.01 [--sweep rank=1:3:1]] [--workers N]
 
 Without --session, the latest session holding any BookSnapshot is used. Settings start from
-that session's recorded [strategy] and [filters]; --set overrides them. --sweep runs the grid
-across all cores and ranks it by filled volume, then margin. Results print as a table and are
+that session's recorded [strategy], [filters] and [ads.overrides]; --set overrides them, a
+per-ad key only for the recorded ad with that advNo (a per-ad `name` wins over --strategy for
+that ad). --sweep takes the same keys, runs the grid across all cores and ranks it by filled
+volume, then margin. Results print as a table and are
 logged as a new "backtest" session with one BacktestCompleted per strategy (or grid point).
 How fills are inferred is in `replay.fills`; what is measured in `replay.metrics`.
 """
@@ -23,12 +26,14 @@ from msgspec.structs import replace
 
 from replay.backtest_engine import StrategyResult, run_backtest
 from replay.backtest_side import RunSpec
-from replay.backtest_source import (BacktestError, apply_sets, parse_sets, parse_sweeps,
-                                    pick_sessions, recorded_config, tapes)
+from replay.backtest_source import (BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
+                                    parse_sets, parse_sweeps, pick_sessions, recorded_ads,
+                                    recorded_config, recorded_overrides, tapes)
 from replay.metrics_table import format_table
 from replay.plot import PlotUnavailable, write_plot
 from replay.sweep import ranked, run_grid
 from store import LogError, open_log
+from actors.config import AdOverride
 from strategies import STRATEGIES, FiltersConfig, StrategyConfig, UnknownStrategy, get_strategy
 
 PLOT_TOP = 5  # sweep results re-run with traces for the chart
@@ -42,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", default=",".join(STRATEGIES), metavar="NAME[,NAME...]",
                         help=f"strategies to compare (default: {','.join(STRATEGIES)})")
     parser.add_argument("--set", action="append", default=[], dest="sets",
-                        metavar="KEY=VALUE", help="override a [strategy] key, or filters.KEY")
+                        metavar="KEY=VALUE", help="override a [strategy] key, filters.KEY, or "
+                        "one recorded ad's key: ads.overrides.<advNo>.KEY")
     parser.add_argument("--plot", metavar="FILE.png", help="write a chart of prices and fills")
     parser.add_argument("--sweep", action="append", default=[], metavar="KEY=A:B:STEP",
                         help="run a grid of values (repeatable: the grid is their product)")
@@ -78,8 +84,12 @@ def _names(spec: str) -> list[str]:
 
 
 def build_specs(names: Sequence[str], cfg: StrategyConfig, filters: FiltersConfig,
-                sets: dict[str, str], grid: Sequence[dict[str, str]] | None) -> list[RunSpec]:
+                sets: dict[str, str], grid: Sequence[dict[str, str]] | None,
+                overrides: dict[str, AdOverride] | None = None) -> list[RunSpec]:
     """Return one RunSpec per strategy name and grid point, with `sets` then the point applied.
+
+    Args:
+        overrides: the recorded per-ad overrides, which per-ad `sets` keys then change.
 
     Raises:
         BacktestError: a value that does not fit its field.
@@ -87,9 +97,12 @@ def build_specs(names: Sequence[str], cfg: StrategyConfig, filters: FiltersConfi
     specs = []
     for name in names:
         for point in grid or [{}]:
-            c, f = apply_sets(cfg, filters, {**sets, **point})
+            both = {**sets, **point}
+            c, f = apply_sets(cfg, filters, both)
+            c = replace(c, name=name)
+            ads = apply_ad_sets(c, f, overrides or {}, both)
             label = " ".join(f"{k}={v}" for k, v in point.items())
-            specs.append(RunSpec(name=name, cfg=replace(c, name=name), filters=f, label=label))
+            specs.append(RunSpec(name=name, cfg=c, filters=f, overrides=ads, label=label))
     return specs
 
 
@@ -99,8 +112,10 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
     grid = parse_sweeps(args.sweep) if args.sweep else None
     with open_log(args.path, create=False) as log:
         sessions = pick_sessions(log, args.sessions)
-        specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid)
         ids = [s.id for s in sessions]
+        specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid,
+                            recorded_overrides(sessions[-1]))
+        check_ad_sets([*sets, *(grid[0] if grid else {})], recorded_ads(log, sessions), ids)
         with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
                        ) as progress:
             if grid:

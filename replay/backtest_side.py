@@ -8,6 +8,7 @@ from operator import attrgetter
 import msgspec
 from msgspec.structs import replace
 
+from actors.config import AdOverride, merge_override
 from events import BookSnapshot, MyAd
 from replay.fills import infer_fills
 from replay.metrics import Metrics, WarTracker, ahead_of
@@ -21,12 +22,15 @@ DEFAULT_SCALE = 2
 class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     """A strategy to backtest: its registered name, parameters and competitor filters.
 
-    `label` tells grid points apart in a sweep ("step=0.05"); empty for a plain run.
+    `overrides` give one recorded ad (by advNo) its own keys, as `[ads.overrides]` does live;
+    they apply over `name`, `cfg` and `filters`, a per-ad `name` included. `label` tells grid
+    points apart in a sweep ("step=0.05"); empty for a plain run.
     """
 
     name: str
     cfg: StrategyConfig = StrategyConfig()
     filters: FiltersConfig = FiltersConfig()
+    overrides: dict[str, AdOverride] = {}
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -36,6 +40,11 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     def title(self) -> str:
         """The name shown in tables and plots."""
         return f"{self.name} {self.label}" if self.label else self.name
+
+    def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
+        """Return the settings that price ad `adv_no`: this strategy's, its override applied."""
+        return merge_override(replace(self.cfg, name=self.name), self.filters,
+                              self.overrides.get(adv_no))
 
     def params_json(self) -> str:
         """Return the StrategyConfig, named after this strategy, as JSON."""
@@ -111,12 +120,12 @@ class SideRun:
     """Fold one side's snapshots: fills since the last one, then the decision, then the rank."""
 
     def __init__(self, spec: RunSpec, ad: MyAd, metrics: Metrics, trace: Trace | None) -> None:
-        self.spec = spec
+        self.cfg, self.filters = spec.pricing_for(ad.adv_no)
         self.ad = ad
         self.remaining = ad.surplus
         self.metrics = metrics
         self.trace = trace
-        self.cap = RateCap(spec.cfg.max_reprices_per_min)
+        self.cap = RateCap(self.cfg.max_reprices_per_min)
         self.wars = WarTracker()
         self.rank = 0
         self.last_t: float | None = None
@@ -132,8 +141,8 @@ class SideRun:
             self.trace.add_mine(self.ad.side, t, self.ad.price)
         if self.wars.waiting:
             self.wars.observe(t, ahead_of(book, self.ad.price))
-        spec = self.spec
-        quote = evaluate(spec.name, snap, self.ad, spec.cfg, spec.filters, seen.opposite,
+        cfg = self.cfg
+        quote = evaluate(cfg.name, snap, self.ad, cfg, self.filters, seen.opposite,
                          rate_cap=self.cap, now_s=t)
         ahead = ahead_of(book, self.ad.price if quote.price is None else quote.price)
         if quote.price is not None:
@@ -148,7 +157,7 @@ class SideRun:
 
     def _fill(self, t: float, prev: BookSnapshot, snap: BookSnapshot,
               opposite: BookSnapshot | None) -> None:
-        fills = infer_fills(prev, snap, self.ad, self.remaining, self.spec.cfg.step)
+        fills = infer_fills(prev, snap, self.ad, self.remaining, self.cfg.step)
         if not fills:
             return
         best = market_best(prev)

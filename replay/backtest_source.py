@@ -1,7 +1,9 @@
 """Where a backtest's books and settings come from: sessions of the log, and --set / --sweep.
 
-Settings start from the recorded session's own [strategy] and [filters] (the config it logged),
-so a backtest answers "what if this session had run strategy X", then --set overrides them.
+Settings start from the recorded session's own [strategy], [filters] and [ads.overrides] (the
+config it logged), so a backtest answers "what if this session had run strategy X", then --set
+overrides them: `step=0.05`, `filters.min_month_orders=50`, or one recorded ad's own key,
+`ads.overrides.<advNo>.floor=1500`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from events import BookSnapshot, MyAdsLoaded
+from actors.config import (OVERRIDE_KEYS, OVERRIDE_PREFIX, AdOverride, ConfigError, cli_value,
+                           decode_overrides, split_ad_key)
+from events import BookSnapshot, MyAd, MyAdsLoaded
 from replay.backtest_engine import SessionTape
 from strategies import FiltersConfig, StrategyConfig
 
@@ -63,6 +67,43 @@ def tapes(log: EventLog, sessions: Sequence[SessionInfo]) -> Iterator[SessionTap
                           envelopes=log.events(s.id, types=(BookSnapshot,)))
 
 
+def recorded_ads(log: EventLog, sessions: Sequence[SessionInfo]) -> list[MyAd]:
+    """Return the recorded ads the backtest prices: in each session's first MyAdsLoaded, the
+    first of each (side, asset, fiat), as `replay.backtest_side.virtual_ad` picks them."""
+    ads: dict[tuple[int, str, str, str], MyAd] = {}
+    for s in sessions:
+        loaded = next(iter(log.events(s.id, types=(MyAdsLoaded,))), None)
+        for ad in loaded.event.ads if loaded else ():
+            ads.setdefault((s.id, ad.side, ad.asset, ad.fiat), ad)
+    return list(ads.values())
+
+
+def check_ad_sets(keys: Sequence[str], ads: Sequence[MyAd], ids: Sequence[int]) -> None:
+    """Refuse a per-ad setting for an advNo that no side of the backtest is priced as.
+
+    Raises:
+        BacktestError: one line naming the advNo and the ads that are there.
+    """
+    known = {ad.adv_no for ad in ads}
+    for key in keys:
+        adv_no = (split_ad_key(key) or (None,))[0]
+        if adv_no is not None and adv_no not in known:
+            there = ", ".join(f"{ad.adv_no} ({ad.side})" for ad in ads) or "none"
+            raise BacktestError(
+                f"ads.overrides names advNo {adv_no} which is not the recorded ad of any side "
+                f"in session {', '.join(map(str, ids))} (recorded ads: {there})")
+
+
+def recorded_overrides(session: SessionInfo) -> dict[str, AdOverride]:
+    """Return the [ads.overrides] the session ran with (none where absent or unreadable)."""
+    try:
+        raw = msgspec.json.decode(session.config)
+        raw = raw["bot"]["ads"]["overrides"]
+        return msgspec.convert(raw, dict[str, AdOverride], strict=False)
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError):
+        return {}
+
+
 def recorded_config(session: SessionInfo) -> tuple[StrategyConfig, FiltersConfig]:
     """Return the [strategy] and [filters] the session ran with (defaults where unreadable).
 
@@ -85,10 +126,18 @@ def _split(item: str, what: str) -> tuple[str, str]:
     key = key.strip()
     if not sep or not key:
         raise BacktestError(f"{what} wants key=value, got {item!r}")
-    if key not in _STRATEGY_KEYS and key.removeprefix(FILTERS_PREFIX) not in _FILTER_KEYS:
+    try:
+        ad = split_ad_key(key)
+    except ConfigError as exc:
+        raise BacktestError(str(exc)) from None
+    if ad is not None:
+        if ad[1] not in OVERRIDE_KEYS:
+            raise BacktestError(f"unknown setting {key!r} (per ad: {', '.join(OVERRIDE_KEYS)})")
+    elif key not in _STRATEGY_KEYS and key.removeprefix(FILTERS_PREFIX) not in _FILTER_KEYS:
         raise BacktestError(
             f"unknown setting {key!r} (strategy: {', '.join(_STRATEGY_KEYS)}; "
-            f"filters: {', '.join(FILTERS_PREFIX + k for k in _FILTER_KEYS)})")
+            f"filters: {', '.join(FILTERS_PREFIX + k for k in _FILTER_KEYS)}; "
+            f"per ad: ads.overrides.<advNo>.<key>)")
     return key, value.strip()
 
 
@@ -103,7 +152,8 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
 
 def apply_sets(cfg: StrategyConfig, filters: FiltersConfig,
                sets: dict[str, str]) -> tuple[StrategyConfig, FiltersConfig]:
-    """Return `cfg` and `filters` with `sets` applied (filters keys prefixed "filters.").
+    """Return `cfg` and `filters` with `sets` applied (filters keys prefixed "filters.";
+    per-ad keys are left to `apply_ad_sets`).
 
     Raises:
         BacktestError: a value that does not fit its field.
@@ -111,9 +161,10 @@ def apply_sets(cfg: StrategyConfig, filters: FiltersConfig,
     strat = msgspec.to_builtins(cfg)
     filt = msgspec.to_builtins(filters)
     for key, value in sets.items():
+        if key.startswith(OVERRIDE_PREFIX):
+            continue
         if key.startswith(FILTERS_PREFIX):
-            name = key.removeprefix(FILTERS_PREFIX)
-            filt[name] = _list_value(value) if name == "exclude_nicknames" else value
+            filt[key.removeprefix(FILTERS_PREFIX)] = cli_value(key, value)
         else:
             strat[key] = value
     try:
@@ -123,8 +174,23 @@ def apply_sets(cfg: StrategyConfig, filters: FiltersConfig,
         raise BacktestError(f"bad --set value: {exc}") from None
 
 
-def _list_value(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+def apply_ad_sets(cfg: StrategyConfig, filters: FiltersConfig, overrides: dict[str, AdOverride],
+                  sets: dict[str, str]) -> dict[str, AdOverride]:
+    """Return `overrides` with the per-ad `sets` (`ads.overrides.<advNo>.<key>`) applied, each
+    checked merged over `cfg` and `filters` as bot.toml's are.
+
+    Raises:
+        BacktestError: a non-digit advNo, or a value that does not fit or is out of range.
+    """
+    raw = {adv_no: msgspec.to_builtins(o) for adv_no, o in overrides.items()}
+    for key, value in sets.items():
+        ad = split_ad_key(key)
+        if ad is not None:
+            raw.setdefault(ad[0], {})[ad[1]] = cli_value(ad[1], value)
+    try:
+        return decode_overrides(raw, cfg, filters)
+    except ConfigError as exc:
+        raise BacktestError(str(exc)) from None
 
 
 def parse_sweeps(items: Sequence[str]) -> list[dict[str, str]]:

@@ -2,7 +2,9 @@
 
 Without --set or --strategy: replay the session and compare; exit 0 and one summary line when the
 events are the same, exit 1 and the first divergence otherwise. With them: a what-if replay that
-writes a new session (mode "replay") and says how the decisions differed.
+writes a new session (mode "replay") and says how the decisions differed. `--set` takes
+`SECTION.KEY=VALUE` (`strategy.step=0.05`) or one ad's key, `ads.overrides.<advNo>.KEY=VALUE`,
+for an ad the session managed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import sys
 
 import msgspec
 
-from actors.config import BotConfig, ConfigError, load_config, session_config
+from actors.config import (BotConfig, ConfigError, cli_value, load_config, session_config,
+                           split_ad_key)
+from events import MyAdsLoaded
 from events.codec import SchemaTooNew, SchemaUnsupported
 from replay.runner import decisions_summary, replay_session
 from store import LogError, open_log
@@ -22,13 +26,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="the SQLite event log")
     p.add_argument("--session", type=int, default=None, help="session id (default: the latest)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="what-if: replay with this config value changed (repeatable)")
+                   help="what-if: replay with this config value changed (repeatable); one "
+                        "ad's own: ads.overrides.<advNo>.KEY=VALUE")
     p.add_argument("--strategy", default=None, help="what-if: replay with this strategy")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def with_overrides(bot: BotConfig, sets: list[str], strategy: str | None) -> BotConfig:
-    """Apply `section.key=value` overrides (and a strategy name) to a config.
+    """Apply `section.key=value` and `ads.overrides.<advNo>.key=value` overrides (and a
+    strategy name) to a config; a list key takes comma-separated values.
 
     Raises:
         ConfigError: a malformed override, an unknown key or a bad value.
@@ -36,12 +42,16 @@ def with_overrides(bot: BotConfig, sets: list[str], strategy: str | None) -> Bot
     data = msgspec.to_builtins(bot)
     for item in sets:
         key, sep, value = item.partition("=")
+        ad = split_ad_key(key) if sep else None
+        if ad is not None:
+            data["ads"]["overrides"].setdefault(ad[0], {})[ad[1]] = cli_value(ad[1], value)
+            continue
         section, dot, field = key.partition(".")
         if not sep or not dot or section not in data or not isinstance(data[section], dict):
             raise ConfigError(f"--set wants SECTION.KEY=VALUE (e.g. strategy.step=0.05), got {item!r}")
         if field not in data[section]:
             raise ConfigError(f"unknown config key {key!r}")
-        data[section][field] = value
+        data[section][field] = cli_value(field, value)
     if strategy:
         data["strategy"]["name"] = strategy
     return load_config(data)
@@ -60,6 +70,8 @@ def main(args) -> int:
             whatif = bool(args.set or args.strategy)
             bot = with_overrides(session_config(info.config).bot, args.set, args.strategy) \
                 if whatif else None
+            if whatif:
+                _check_managed(log, sid, args.set)
             result = replay_session(log, sid, bot=bot, whatif=whatif,
                                     progress=not args.no_progress)
         except (LogError, ConfigError, SchemaTooNew, SchemaUnsupported) as exc:
@@ -75,6 +87,16 @@ def main(args) -> int:
                 print("  " + line)
             return 0
     return _report(result)
+
+
+def _check_managed(log, sid: int, sets: list[str]) -> None:
+    """A per-ad --set must name an ad the session managed, or it would change nothing."""
+    named = {ad[0] for item in sets if (ad := split_ad_key(item.partition("=")[0]))}
+    managed = {ad.adv_no for env in log.events(sid, types=(MyAdsLoaded,)) for ad in env.event.ads}
+    unknown = sorted(named - managed)
+    if unknown:
+        raise ConfigError(f"ads.overrides names advNo {', '.join(unknown)} which session {sid} "
+                          f"never managed (its ads: {', '.join(sorted(managed)) or 'none'})")
 
 
 def _report(result) -> int:

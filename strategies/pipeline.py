@@ -1,12 +1,14 @@
 """The one decision pipeline that the ads actor and the backtester both call.
 
-    strategy -> round to the tick -> clamp to floor/ceiling -> hold if unchanged
+    strategy -> round to the tick -> clamp to my side's bound -> hold if unchanged
              -> hold inside the deadband -> hold when the rate cap is exhausted
 
 Rounding goes away from the price the quote was made against, so it never crosses it: one step
 better than a SELL competitor rounds down, a SELL margin bound above the best buyer rounds up.
-A quote against nothing rounds towards my side (SELL up, BUY down). The bounds are then applied
-to both sides for safety, floor rounded up and ceiling rounded down so neither is crossed.
+A quote against nothing rounds towards my side (SELL up, BUY down). Each side then has one bound:
+a SELL ad the floor (rounded up), a BUY ad the ceiling (rounded down), so neither is crossed.
+The other side's bound never moves it: a merchant's floor is usually above its ceiling (sell
+never below 1500, buy never above 1490), and that spread is the point, not an error.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
     return raw.quantize(tick, rounding=ROUND_CEILING if up else ROUND_FLOOR)
 
 
-def _clamp(price: Decimal, cfg: StrategyConfig, tick: Decimal) -> tuple[Decimal, str | None]:
-    if price < cfg.floor:
-        return cfg.floor.quantize(tick, rounding=ROUND_CEILING), "floor"
-    if price > cfg.ceiling:
+def _clamp(price: Decimal, side: str, cfg: StrategyConfig,
+           tick: Decimal) -> tuple[Decimal, str | None]:
+    if side == "SELL":
+        if price < cfg.floor:
+            return cfg.floor.quantize(tick, rounding=ROUND_CEILING), "floor"
+    elif price > cfg.ceiling:
         return cfg.ceiling.quantize(tick, rounding=ROUND_FLOOR), "ceiling"
     return price, None
 
@@ -50,8 +54,8 @@ def _hold(quote: Quote, rule: str, why: str, clamp: str | None) -> Quote:
     return replace(quote, price=None, rule=rule, reason=f"{quote.reason}; {why}", clamp=clamp)
 
 
-def _out_of_bounds(price: Decimal, cfg: StrategyConfig) -> bool:
-    return price < cfg.floor or price > cfg.ceiling
+def _out_of_bounds(price: Decimal, side: str, cfg: StrategyConfig) -> bool:
+    return price < cfg.floor if side == "SELL" else price > cfg.ceiling
 
 
 def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
@@ -60,8 +64,8 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
     """Decide `my_ad`'s price on `book`: run strategy `name`, then round, clamp and gate it.
 
     The rate cap is only consulted: the caller records a reprice when it actually sends one.
-    A hold while my current price breaks the floor or ceiling (the bounds changed) still moves
-    the price inside them.
+    Only the bound of my ad's side applies: the floor to a SELL ad, the ceiling to a BUY ad.
+    A hold while my current price breaks that bound (it changed) still moves the price to it.
 
     Returns:
         A Quote whose price is None (hold) or a new price on the tick, within the bounds.
@@ -76,13 +80,13 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
     quote = get_strategy(name)(book, my_ad, cfg, filters, opposite)
     current = my_ad.price
     if quote.price is None:
-        if not _out_of_bounds(current, cfg):
+        if not _out_of_bounds(current, my_ad.side, cfg):
             return quote
         raw = current
     else:
         raw = quote.price
     tick = tick_of(my_ad)
-    price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), cfg, tick)
+    price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), my_ad.side, cfg, tick)
     if clamp is not None:
         quote = replace(quote, reason=f"{quote.reason}; clamped to {clamp} {price}")
     return _gate(quote, price, clamp, my_ad, cfg, rate_cap, now_s)
@@ -96,7 +100,7 @@ def _gate(quote: Quote, price: Decimal, clamp: str | None, my_ad: MyAd, cfg: Str
     if price == current:
         return _hold(quote, "unchanged", f"already at {price}", clamp)
     band = cfg.deadband_ticks * cfg.step
-    if abs(price - current) < band and not _out_of_bounds(current, cfg):
+    if abs(price - current) < band and not _out_of_bounds(current, my_ad.side, cfg):
         return _hold(quote, "deadband",
                      f"move {price - current} is inside the deadband {band}", clamp)
     if rate_cap is not None and not rate_cap.allows(now_s):

@@ -1,8 +1,9 @@
 """The pricing strategies: pure, synchronous functions of the book, my ad and the parameters.
 
 Each returns a raw `Quote`; `strategies.pipeline.evaluate` then rounds it to the tick, applies the
-floor and ceiling, the deadband and the rate cap. A strategy never reads a clock or does I/O, so
-the ads actor and the backtester get the same answer from the same inputs.
+bound of the ad's side (a SELL ad's floor, a BUY ad's ceiling), the deadband and the rate cap.
+A strategy never reads a clock or does I/O, so the ads actor and the backtester get the same
+answer from the same inputs.
 """
 
 from __future__ import annotations

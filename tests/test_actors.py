@@ -292,3 +292,66 @@ async def test_an_ep7_answered_data_false_is_a_failed_reprice_not_an_accepted_on
     assert failed and "data: false" in failed[0].message
     repriced = h.events(AdRepriced)
     assert len(fake.calls("EP-7")) == len(repriced) + 1  # the refused one, then a retry landed
+
+
+# --- per-ad pricing: [ads.overrides."<advNo>"] ---------------------------------------------------
+
+def two_sell_ads(fake: FakeBinance) -> None:
+    fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("222", "SELL", "1600.50")]
+    fake.book["SELL"] = [book_item("c1", "1580.00", "SELL", nick="rival"),
+                         book_item("111", "1600.50", "SELL", nick="me"),
+                         book_item("222", "1600.50", "SELL", nick="me")]
+
+
+def decided(h, adv_no: str) -> list[RepriceDecided]:
+    return [d for d in h.events(RepriceDecided) if d.adv_no == adv_no]
+
+
+async def test_a_floor_override_on_one_ad_changes_only_that_ads_decisions(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    two_sell_ads(fake)
+    cfg = config(market={"pages": 1, "poll_interval_s": 2},
+                 strategy={"floor": "1500.00", "ceiling": "1490.00"},
+                 ads={"overrides": {"222": {"floor": "1590.00"}}})
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
+        await trio.sleep(5)
+    # 111 prices on the global floor 1500 (the 1490 ceiling is the BUY side's): under the rival.
+    assert [(d.new_price, d.clamp) for d in decided(h, "111") if d.action == "reprice"] == [
+        (Decimal("1579.99"), None)]
+    # 222's own floor stops it at 1590.00.
+    assert [(d.new_price, d.clamp) for d in decided(h, "222") if d.action == "reprice"] == [
+        (Decimal("1590.00"), "floor")]
+    assert {a.adv_no: a.new_price for a in h.events(AdRepriced)} == {
+        "111": Decimal("1579.99"), "222": Decimal("1590.00")}
+
+
+async def test_reprice_decided_names_the_ads_own_strategy_and_its_own_rate_cap_holds(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    two_sell_ads(fake)
+    fake.book["SELL"].insert(1, book_item("c2", "1585.00", "SELL", nick="rival2"))
+    cfg = config(market={"pages": 1, "poll_interval_s": 2},
+                 ads={"overrides": {"222": {"name": "rank", "max_reprices_per_min": 0}}})
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
+        await trio.sleep(5)
+    assert {d.strategy for d in decided(h, "111")} == {"undercut"}
+    assert {d.strategy for d in decided(h, "222")} == {"rank"}
+    # 222 would hold rank 2 at 1584.99, but its own cap of 0 a minute holds it where it is.
+    assert {d.rule for d in decided(h, "222")} == {"rate_cap"}
+    assert [a.adv_no for a in h.events(AdRepriced)] == ["111"]
+
+
+async def test_an_override_for_an_ad_ep4_does_not_list_ends_the_run_in_one_line(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("333", "BUY", "1500.00", status=3)]
+    sell_book(fake, "1600.00")
+    # 333 is offline, yet mine: an override may name it. 999 is nobody's.
+    cfg = config(market={"pages": 1, "poll_interval_s": 2},
+                 ads={"overrides": {"333": {"ceiling": "1"}, "999": {"floor": "1"}}})
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
+        await trio.sleep(5)
+    assert h.reason == ("fatal: ads.overrides names advNo 999 which EP-4 does not list "
+                        "among my ads")
+    assert fake.calls("EP-7") == []

@@ -246,3 +246,32 @@ def test_a_customer_who_passed_my_recorded_ad_by_is_not_diverted_to_the_virtual_
     alone = [a for a in prev.ads if not a.mine], [a for a in cur.ads if not a.mine]
     unlisted = [replace(prev, ads=tuple(alone[0])), replace(cur, ads=tuple(alone[1]))]
     assert [f.qty for f in infer_fills(*unlisted, cheaper, D("10"), D("1"))] == [D("2"), D("3")]
+
+
+def two_ads_envelopes():
+    """My SELL ad 111 and BUY ad 222, each with a trade a competitor lost to it."""
+    my_buy = replace(MY_SELL, adv_no="222", side="BUY", price=D("995.00"))
+    buys = [BookSnapshot(asset="USDT", fiat="NGN", ad_side="BUY", pages=1,
+                         ads=(ad("X", "990.00", s),)) for s in ("100", "98")]
+    return [Envelope(session=7, seq=i, ts_ms=0, t=t, source="market", cause=None, event=e)
+            for i, (t, e) in enumerate([
+                (0.0, MyAdsLoaded(ads=(replace(MY_SELL, adv_no="111"), my_buy))),
+                (0.0, sells(ad("A", "1001.00", "5"))), (0.0, buys[0]),
+                (10.0, sells(ad("A", "1001.00", "3"))), (10.0, buys[1]),
+            ], 1)]
+
+
+def test_a_per_ad_override_changes_only_that_ads_side():
+    from actors.config import AdOverride
+
+    plain = RunSpec(name="undercut", cfg=CFG)
+    floored = RunSpec(name="undercut", cfg=CFG, overrides={"111": AdOverride(floor=D("1002"))})
+    [before], [after] = (run_backtest([tape_of(7, two_ads_envelopes())], [s], trace=True)
+                         for s in (plain, floored))
+    # SELL 111 leads A (1001) at 1000 and takes its 2 USDT; floored at 1002 it is behind A.
+    assert (before.sell_volume, after.sell_volume) == (D("2"), D("0"))
+    assert after.trace.mine["SELL"] == [(0.0, D("1000.00")), (0.0, D("1002.00"))]
+    # BUY 222 is untouched: the same prices and the same fills.
+    assert after.trace.mine["BUY"] == before.trace.mine["BUY"]
+    assert (after.buy_volume, after.buy_vwap) == (before.buy_volume, before.buy_vwap)
+    assert after.buy_volume > 0

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from events import BacktestCompleted, BookSnapshot, MyAdsLoaded
+from strategies import StrategyConfig
 from replay import backtest
 from store import open_log
 
@@ -134,3 +135,69 @@ def test_a_bot_sessions_recorded_settings_are_read_from_its_bot_toml(tmp_path, c
     assert (result.filled_volume, result.reprices) == (D("10"), 5)  # step 1, 3 a minute
     assert json.loads(result.params)["max_reprices_per_min"] == 3
     assert json.loads(result.filters)["min_month_orders"] == 0
+
+
+# --- per-ad settings: --set ads.overrides.<advNo>.<key>=VALUE ------------------------------------
+
+def two_ads_log(tmp_path, bot=None):
+    from actors.config import BotConfig, config_json
+    from tests.test_backtest import two_ads_envelopes
+
+    path = tmp_path / "two.db"
+    bot = bot or BotConfig(strategy=StrategyConfig(step=D("1"), max_reprices_per_min=3))
+    with open_log(path) as log:
+        sid = log.start_session("live", config_json(bot, actors=("ads",)), 1_000)
+        for env in two_ads_envelopes():
+            log.append_events(sid, [env.event], source="market", ts_ms=1_000, t=env.t)
+    return path
+
+
+def result_of(path, *argv):
+    assert run(path, "--strategy", "undercut", *argv) == 0
+    _, [result] = saved(path)
+    return result
+
+
+def test_set_per_ad_changes_only_that_ads_side(tmp_path, capsys):
+    path = two_ads_log(tmp_path)
+    before = result_of(path)
+    after = result_of(path, "--set", "ads.overrides.111.floor=1002")
+    assert (before.vwap_sell, after.vwap_sell) == (D("1000.00000000"), None)  # 111: SELL
+    assert after.vwap_buy == before.vwap_buy is not None  # 222: BUY, untouched
+    assert after.filled_volume < before.filled_volume
+
+
+def test_the_sessions_own_per_ad_overrides_apply_and_set_overrides_them(tmp_path, capsys):
+    from actors.config import load_config
+
+    bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3},
+                       "ads": {"overrides": {"111": {"floor": "1002"}}}})
+    path = two_ads_log(tmp_path, bot)
+    assert result_of(path).vwap_sell is None  # recorded floor 1002: behind A
+    lifted = result_of(path, "--set", "ads.overrides.111.floor=0")
+    assert lifted.vwap_sell == D("1000.00000000")
+
+
+def test_sweep_accepts_the_per_ad_form(tmp_path, capsys):
+    path = two_ads_log(tmp_path)
+    assert run(path, "--strategy", "undercut", "--sweep", "ads.overrides.111.floor=999:1001:1",
+               "--workers", 2) == 0
+    _, events = saved(path)
+    # 999 and 1000 lead A (1001) and take its trade; at 1001 the tie stays A's.
+    assert sorted(e.vwap_sell is None for e in events) == [False, False, True]
+    assert "ads.overrides.111.floor=1001" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "ads.overrides.111.flor=1"], "unknown setting 'ads.overrides.111.flor'"),
+    (["--set", "ads.overrides.111.step=0"], 'ads.overrides."111".step must be > 0'),
+    (["--set", "ads.overrides.111.name=martingale"], "unknown strategy 'martingale'"),
+    (["--set", "ads.overrides.111.floor=cheap"], 'ads.overrides."111".floor: Invalid decimal'),
+    (["--set", "ads.overrides.1x1.floor=1"], 'ads.overrides."1x1": an advNo is a string of'),
+    (["--set", "ads.overrides.999.floor=1"], "advNo 999 which is not the recorded ad of any"),
+])
+def test_per_ad_errors_are_one_clear_line(tmp_path, capsys, argv, message):
+    assert run(two_ads_log(tmp_path), *argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("backtest: ") and message in err
+    assert err.count("\n") == 1

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,28 @@ def test_bare_run_py_is_the_demo_and_prints_the_next_commands(tmp_path):
     assert "reaction time" in out.stdout and "violations (429) 0" in out.stdout
     assert f"python run.py replay {tmp_path / 'd.db'} --session 1" in out.stdout
     assert "python run.py backtest" in out.stdout
+
+
+def test_live_with_a_merchants_floor_above_its_ceiling_runs_and_keeps_each_side_bound(
+        tmp_path, sim_port):
+    from events import MyAdsLoaded
+
+    env = {**os.environ, "BINANCE_API_KEY": DEMO_API_KEY, "BINANCE_API_SECRET": DEMO_SECRET}
+    cfg = _toml(tmp_path, sim_port)
+    cfg.write_text(cfg.read_text() + '[strategy]\nfloor = "1600.00"\nceiling = "1590.00"\n')
+    db = tmp_path / "live.db"
+    out = subprocess.run([sys.executable, "run.py", "live", "--config", str(cfg), "--db",
+                          str(db), "--duration", "4", "--quiet"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "session 1 (live) ended: duration" in out.stdout
+    with open_log(db) as log:
+        events = [e.event for e in log.events(1)]
+    sides = {ad.adv_no: ad.side for e in events if isinstance(e, MyAdsLoaded) for ad in e.ads}
+    repriced = [e for e in events if isinstance(e, AdRepriced)]
+    assert repriced
+    for e in repriced:
+        if sides[e.adv_no] == "SELL":
+            assert e.new_price >= Decimal("1600.00")
+        else:
+            assert e.new_price <= Decimal("1590.00")

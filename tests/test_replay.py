@@ -161,3 +161,45 @@ def test_overrides_refuse_unknown_keys_in_one_line():
     with pytest.raises(ConfigError, match="unknown config key 'strategy.stepp'"):
         with_overrides(BotConfig(), ["strategy.stepp=1"], None)
     assert with_overrides(BotConfig(), ["strategy.step=0.05"], "rank").strategy.name == "rank"
+
+
+def _reprices(log, sid, adv_no):
+    return [e.event.new_price for e in log.events(sid, types=(RepriceDecided,))
+            if e.event.action == "reprice" and e.event.adv_no == adv_no]
+
+
+def test_what_if_with_a_per_ad_set_changes_only_that_ads_decisions(recorded, capsys):
+    assert replay_main(_args(recorded, set=["ads.overrides.111.step=0.05"])) == 0
+    with open_log(recorded) as log:
+        sell_before, sell_after = _reprices(log, 1, "111"), _reprices(log, 2, "111")
+        buy_before, buy_after = _reprices(log, 1, "222"), _reprices(log, 2, "222")
+        stored = log.session(2).config
+    assert sell_before[0] == Decimal("1599.99") and sell_after[0] == Decimal("1599.95")
+    assert buy_after == buy_before and buy_before  # the BUY ad 222 decides as recorded
+    assert '"overrides":{"111":{"step":"0.05"}}' in stored
+
+
+def test_per_ad_set_forms_are_parsed_and_checked_like_bot_toml():
+    from actors.config import BotConfig, ConfigError
+    bot = with_overrides(BotConfig(), ['ads.overrides."111".floor=1500',
+                                       "ads.overrides.111.exclude_nicknames=a,b"], None)
+    strategy, filters = bot.pricing_for("111")
+    assert (strategy.floor, filters.exclude_nicknames) == (Decimal("1500"), ("a", "b"))
+    assert bot.pricing_for("222") == (bot.strategy, bot.filters)
+    with pytest.raises(ConfigError, match=r'^ads.overrides."111".flor: unknown key \(known: '):
+        with_overrides(BotConfig(), ["ads.overrides.111.flor=1"], None)
+    with pytest.raises(ConfigError, match=r'^ads.overrides."111".step must be > 0$'):
+        with_overrides(BotConfig(), ["ads.overrides.111.step=0"], None)
+
+
+@pytest.mark.parametrize("item, message", [
+    ("ads.overrides.111.flor=1", 'ads.overrides."111".flor: unknown key'),
+    ("ads.overrides.111.name=martingale", "unknown strategy 'martingale'"),
+    ("ads.overrides.999.floor=1", "names advNo 999 which session 1 never managed"),
+])
+def test_a_bad_per_ad_set_is_one_line_and_exit_2(recorded, capsys, item, message):
+    assert replay_main(_args(recorded, set=[item])) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    with open_log(recorded) as log:
+        assert [s.id for s in log.sessions()] == [1]  # no what-if session written

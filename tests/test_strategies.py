@@ -200,6 +200,53 @@ def test_already_at_the_floor_holds_as_unchanged():
     assert (q.price, q.rule, q.clamp) == (None, "unchanged", "floor")
 
 
+# A merchant's spread: sell never below 1500, buy never above 1490. Each bound binds its side only.
+MERCHANT = StrategyConfig(floor=D("1500"), ceiling=D("1490"))
+MERCHANT_SELLS = book("SELL", ad("1", "1520.00"), ad("2", "1530.00"))
+MERCHANT_BUYS = book("BUY", ad("7", "1480.00"), ad("8", "1470.00"))
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_sell_ad_is_never_clamped_by_the_ceiling_even_below_the_floor(name):
+    q = quote(name, MERCHANT_SELLS, me("SELL", "1525.00"), MERCHANT, opposite=MERCHANT_BUYS)
+    assert q.clamp is None and q.price is not None and q.price >= D("1500")
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_buy_ad_is_never_clamped_by_the_floor_even_above_the_ceiling(name):
+    q = quote(name, MERCHANT_BUYS, me("BUY", "1460.00"), MERCHANT, opposite=MERCHANT_SELLS)
+    assert q.clamp is None and q.price is not None and q.price <= D("1490")
+
+
+def test_a_sell_quote_below_the_floor_is_clamped_to_the_floor_whatever_the_ceiling():
+    cheap = book("SELL", ad("1", "1495.00"))
+    q = quote("undercut", cheap, me("SELL", "1525.00"), MERCHANT)
+    assert (q.price, q.clamp) == (D("1500.00"), "floor")
+    q = quote("undercut", cheap, me("SELL", "1500.00"), MERCHANT)  # and it stays there
+    assert (q.price, q.rule, q.clamp) == (None, "unchanged", "floor")
+    q = quote("undercut", book("SELL"), me("SELL", "1500.00"), MERCHANT)  # even alone
+    assert (q.price, q.rule, q.clamp) == (None, "no_competitor", None)
+
+
+def test_a_buy_quote_above_the_ceiling_is_clamped_to_the_ceiling_whatever_the_floor():
+    rich = book("BUY", ad("7", "1495.00"))
+    q = quote("undercut", rich, me("BUY", "1460.00"), MERCHANT)
+    assert (q.price, q.clamp) == (D("1490.00"), "ceiling")
+    q = quote("undercut", rich, me("BUY", "1490.00"), MERCHANT)
+    assert (q.price, q.rule, q.clamp) == (None, "unchanged", "ceiling")
+
+
+def test_a_sell_ad_above_the_ceiling_is_not_moved_by_the_ceiling():
+    # Leading by one step already: the hold stands, the BUY side's ceiling is no reason to move.
+    q = quote("undercut", MERCHANT_SELLS, me("SELL", "1519.99"), MERCHANT)
+    assert (q.price, q.rule, q.clamp) == (None, "lead_by_one", None)
+
+
+def test_a_buy_ad_below_the_floor_is_not_moved_by_the_floor():
+    q = quote("undercut", MERCHANT_BUYS, me("BUY", "1480.01"), MERCHANT)
+    assert (q.price, q.rule, q.clamp) == (None, "lead_by_one", None)
+
+
 def test_deadband_ignores_moves_smaller_than_its_ticks():
     cfg = StrategyConfig(deadband_ticks=3)
     q = quote("undercut", SELLS, me("SELL", "461.51"), cfg)  # wants 461.49: 2 steps away

@@ -35,7 +35,9 @@ def scenarios(draw):
     other = "BUY" if side == "SELL" else "SELL"
     scale = draw(st.integers(0, 3))
     base = D(draw(st.integers(30, 900)))  # prices, bounds and my ad near each other
-    floor = base - draw(st.integers(0, 40))
+    # Each bound on its own: a merchant's floor (SELL) is often above its ceiling (BUY).
+    floor = base + draw(st.integers(-40, 40))
+    ceiling = base + draw(st.integers(-40, 40))
     my_ad = MyAd(adv_no="me", side=side, asset="USDT", fiat="NGN",
                  price=base + draw(st.decimals(min_value=-25, max_value=25, places=scale)),
                  status=1, min_amount=D(draw(st.integers(0, 2000))),
@@ -43,7 +45,7 @@ def scenarios(draw):
                  pay_methods=tuple(draw(st.sets(st.sampled_from(PAYS)))), price_scale=scale)
     cfg = StrategyConfig(
         step=draw(st.sampled_from([D("0.001"), D("0.005"), D("0.01"), D("0.05"), D("1")])),
-        floor=floor, ceiling=floor + draw(st.integers(1, 80)),
+        floor=floor, ceiling=ceiling,
         deadband_ticks=draw(st.integers(0, 3)), rank=draw(st.integers(1, 4)),
         min_margin=draw(st.decimals(min_value=0, max_value=10, places=2)))
     filters = FiltersConfig(
@@ -74,14 +76,27 @@ def with_my_other_ads(book, my_ad, extra_prices):
 
 @settings(max_examples=150, deadline=None)
 @given(scenarios())
-def test_price_stays_within_floor_and_ceiling_on_the_tick(scenario):
+def test_a_sell_price_is_never_below_the_floor_nor_a_buy_price_above_the_ceiling(scenario):
     name, book, my_ad, cfg, filters, opposite = scenario
     q = evaluate(name, book, my_ad, cfg, filters, opposite)
     if q.price is None:
         return
-    assert cfg.floor <= q.price <= cfg.ceiling
+    if my_ad.side == "SELL":
+        assert q.price >= cfg.floor
+    else:
+        assert q.price <= cfg.ceiling
     assert q.price == q.price.quantize(tick_of(my_ad))
     assert q.price > 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.decimals(min_value=D("-1000"), max_value=D("2000"), places=2))
+def test_a_sell_quote_ignores_the_ceiling_and_a_buy_quote_the_floor(scenario, other_bound):
+    name, book, my_ad, cfg, filters, opposite = scenario
+    moved = (replace(cfg, ceiling=other_bound) if my_ad.side == "SELL"
+             else replace(cfg, floor=other_bound))
+    assert (evaluate(name, book, my_ad, moved, filters, opposite)
+            == evaluate(name, book, my_ad, cfg, filters, opposite))
 
 
 @settings(max_examples=150, deadline=None)
