@@ -64,6 +64,7 @@ class AdOverride(_Section, frozen=True, omit_defaults=True):
     min_finish_rate: Decimal | None = None
     shared_pay_method: bool | None = None
     overlapping_limits: bool | None = None
+    merchants_only: bool | None = None
 
 
 OVERRIDE_KEYS = AdOverride.__struct_fields__

@@ -217,7 +217,7 @@ def test_each_side_reports_its_own_vwap_and_the_filters_used():
     assert s.vwap == D("997.50000000")  # both sides mixed, as before
     assert s.filters == ('{"exclude_nicknames":["Z"],"min_month_orders":0,'
                          '"min_finish_rate":"0","shared_pay_method":true,'
-                         '"overlapping_limits":true}')
+                         '"overlapping_limits":true,"merchants_only":false}')
 
 
 def with_me(price, surplus, *ads):

@@ -60,7 +60,7 @@ def test_book_ad_keeps_what_pricing_needs_and_marks_my_ad():
         adv_no="11371005216841969664", price=Decimal("461.50"), surplus=Decimal("22.58"),
         min_amount=Decimal("5000.00"), max_amount=Decimal("500000.00"),
         pay_methods=("JysanBank",), nickname="Mobax_treid", month_orders=52,
-        finish_rate=Decimal("0.9285714285714286"), mine=True,
+        finish_rate=Decimal("0.9285714285714286"), mine=True, user_type="user",
     )
     assert not to_book_ad(page.items[1], frozenset()).mine
 
