@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
             for k, v in SUBCOMMANDS.items()),
     )
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    from actors import cli as bot_cli
+    from app import cli as bot_cli
 
     bot_cli.add_demo_arguments(sub.add_parser("demo", help=SUBCOMMANDS["demo"]))
     bot_cli.add_live_arguments(sub.add_parser("live", help=SUBCOMMANDS["live"]))
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-MODULES = {"sim": "sim.cli", "replay": "replay.cli", "backtest": "replay.backtest"}
+MODULES = {"sim": "sim.cli", "replay": "replay.cli", "backtest": "backtest.cli"}
 
 
 def _load(module: str):
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["demo", *argv]
     args = build_parser().parse_args(argv)
-    from actors import cli as bot_cli
+    from app import cli as bot_cli
 
     handlers = {
         "demo": bot_cli.demo_main,

@@ -1,7 +1,7 @@
 """Replay speed of a one-hour session, as x real time.
 
 Builds the session first: the demo's bot trades for an hour against the simulated exchange,
-in memory under trio's MockClock (`actors.demo.run_virtual`: the same actors and exchange as
+in memory under trio's MockClock (`app.demo.run_virtual`: the same actors and exchange as
 the demo, at the 5 requests/s budget), into a temporary log. Then replays it N times with
 `replay.runner.replay_session` (read the log, re-run the actors on recorded answers, compare
 every event) and reports the median.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.demo import run_virtual  # noqa: E402
+from app.demo import run_virtual  # noqa: E402
 from replay.runner import replay_session  # noqa: E402
 from store import open_log  # noqa: E402
 

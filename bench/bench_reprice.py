@@ -28,6 +28,7 @@ from actors.bus import Bus  # noqa: E402
 from actors.config import load_config  # noqa: E402
 from events import ApiRequest, ApiResponse, AdRepriced, BookAd, BookSnapshot  # noqa: E402
 from store import LogWriter, open_log  # noqa: E402
+from run import wall_ms  # noqa: E402
 
 MY_AD = (b'{"code":"000000","message":"success","data":[{"advNo":"111","advStatus":1,'
          b'"tradeType":"SELL","asset":"USDT","fiatUnit":"NGN","price":"1700.00",'
@@ -56,7 +57,7 @@ async def limiter_stand_in(inbox, emit) -> None:
 async def run(n: int, db: Path) -> list[float]:
     cfg = load_config({"strategy": {"max_reprices_per_min": 10**9}})
     log = open_log(db)
-    sid = log.start_session("live", "{}", int(time.time() * 1000))
+    sid = log.start_session("live", "{}", wall_ms())
     writer = LogWriter(log)
     seen: dict[int, float] = {}
     latencies: list[float] = []
@@ -76,7 +77,7 @@ async def run(n: int, db: Path) -> list[float]:
 
     async with trio.open_nursery() as nursery:
         await nursery.start(writer.run)
-        bus = Bus(writer, sid, lambda: int(time.time() * 1000))
+        bus = Bus(writer, sid, lambda: wall_ms())
         bus.tap(tap)
         ads_inbox = bus.subscribe("ads", (BookSnapshot,))
         lim_inbox = bus.subscribe("limiter", (ApiRequest,))

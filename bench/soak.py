@@ -34,22 +34,20 @@ import msgspec  # noqa: E402
 import trio  # noqa: E402
 import trio_websocket  # noqa: E402
 
-from actors.cli import summary_line  # noqa: E402
+from app.cli import summary_line  # noqa: E402
 from actors.config import config_json  # noqa: E402
-from actors.demo import demo_config  # noqa: E402
+from app.demo import demo_config  # noqa: E402
 from actors.restore import restore  # noqa: E402
-from actors.status import StatusView  # noqa: E402
+from app.status import StatusView  # noqa: E402
 from actors.system import LIVE_ACTORS, BotDeps, run_bot  # noqa: E402
 from c2c.credentials import Credentials  # noqa: E402
 from sim import (DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, SimReport,  # noqa: E402
                  serve_sim)
 from store import open_log  # noqa: E402
+from run import wall_ms  # noqa: E402
 
 
-def now_ms() -> int:
-    """The wall clock in milliseconds (this script is a composition root, like run.py)."""
-    return time.time_ns() // 1_000_000
-
+now_ms = wall_ms  # the one wall clock, chosen by run.py
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

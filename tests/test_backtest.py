@@ -5,9 +5,9 @@ from decimal import Decimal as D
 from msgspec.structs import replace
 
 from events import BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded
-from replay.backtest_engine import run_backtest, tape_of
-from replay.backtest_side import RunSpec
-from replay.fills import infer_fills
+from backtest.engine import run_backtest, tape_of
+from backtest.side import RunSpec
+from backtest.fills import infer_fills
 from strategies import FiltersConfig, StrategyConfig
 
 MY_SELL = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,

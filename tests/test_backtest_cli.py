@@ -8,7 +8,7 @@ import pytest
 
 from events import BacktestCompleted, BookSnapshot, MyAdsLoaded
 from strategies import StrategyConfig
-from replay import backtest
+from backtest import cli as backtest
 from store import open_log
 
 from tests.test_backtest import history

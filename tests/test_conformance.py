@@ -395,7 +395,7 @@ async def test_minus_1000_with_http_500_stays_transient_and_is_retried(tmp_path,
 def test_recv_window_over_60000_is_refused_with_one_line(tmp_path):
     import argparse
 
-    from actors.cli import live_main
+    from app.cli import live_main
     from actors.config import ConfigError, load_config
 
     with pytest.raises(ConfigError) as info:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.demo import run_demo
+from app.demo import run_demo
 from events import AdRepriced, ApiRequest, BookSnapshot, ChatMessageSent, OrderOpened
 from replay.runner import replay_session
 from sim import DEMO_API_KEY, DEMO_SECRET, SimConfig, SimExchange

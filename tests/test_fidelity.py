@@ -5,10 +5,10 @@ from types import SimpleNamespace
 
 import msgspec
 
-from bench import fidelity
+from backtest import fidelity
 from events import AdRepriced, BookAd, BookSnapshot, Envelope, RepriceDecided
-from replay.backtest_decisions import DecisionCheck
-from replay.backtest_engine import SessionTape
+from backtest.recheck import DecisionCheck
+from backtest.engine import SessionTape
 
 
 def order(adv_no, amount, status):

@@ -1,9 +1,9 @@
-"""Re-deciding recorded decisions (replay.backtest_decisions) on hand-built sessions."""
+"""Re-deciding recorded decisions (backtest.recheck) on hand-built sessions."""
 
 from decimal import Decimal as D
 
 from events import BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded, RepriceDecided
-from replay.backtest_decisions import recheck
+from backtest.recheck import recheck
 from strategies import FiltersConfig, StrategyConfig
 
 MINE = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,

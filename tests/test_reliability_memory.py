@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.chat import Recent
-from actors.status import StatusView
+from app.status import StatusView
 from events import ApiRequest, Envelope, OrderOpened, OrderStatusChanged
 
 

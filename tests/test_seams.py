@@ -8,8 +8,40 @@ import run
 from actors.config import BotConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-def test_only_run_py_reads_the_wall_clock():
-    assert "time.time_ns()" in (ROOT / "run.py").read_text()
+WALL_CLOCK = {("time", "time"), ("time", "time_ns"), ("datetime", "now"),
+              ("datetime", "utcnow"), ("datetime", "today"), ("date", "today")}
+
+
+def wall_clock_reads(path: Path) -> list[str]:
+    """Calls in `path` that read the wall clock (time.time, datetime.now, ...)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            base = node.func.value
+            name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+            if (name, node.func.attr) in WALL_CLOCK:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}.{node.func.attr}")
+    return found
+
+
+def test_only_run_py_reads_the_wall_clock_anywhere_in_the_tree():
+    files = [p for p in ROOT.rglob("*.py")
+             if not {".venv", "tests", ".git", "build"} & set(p.relative_to(ROOT).parts)]
+    reads = [r for p in files for r in wall_clock_reads(p)]
+    assert reads == ["run.py:" + next(r.split(":")[1] for r in reads if r.startswith("run.py"))
+                     + " time.time_ns"]
+
+
+def test_the_wall_clock_check_sees_a_read(tmp_path):
+    bad = ROOT / "tests" / "samples" / "_probe_wall_clock.py"
+    try:
+        bad.write_text("import datetime, time\nx = time.time()\ny = datetime.datetime.now()\n")
+        assert [r.split(" ")[1] for r in wall_clock_reads(bad)] == ["time.time",
+                                                                    "datetime.now"]
+    finally:
+        bad.unlink()
 
 
 README = (ROOT / "README.md").read_text()

@@ -103,7 +103,7 @@ def test_the_check_catches_each_forbidden_call(tmp_path):
 def test_the_backtest_stamps_its_session_with_the_injected_clock(monkeypatch):
     import argparse
 
-    from replay import backtest
+    from backtest import cli as backtest
 
     seen = []
     monkeypatch.setattr(backtest, "_run", lambda args, now_ms: seen.append(now_ms()) or 0)

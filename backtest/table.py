@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from replay.backtest_engine import StrategyResult
-from replay.metrics import REQUEST_BUDGET_PER_S
+from backtest.engine import StrategyResult
+from backtest.metrics import REQUEST_BUDGET_PER_S
 
 _HEADERS = ("strategy", "snapshots", "filled", "sell vwap", "buy vwap", "vs best", "margin",
             "rank 1", "top 3", "reprices", "req/s", "budget", "wars")

@@ -19,7 +19,7 @@ import msgspec
 from actors.config import (OVERRIDE_KEYS, OVERRIDE_PREFIX, AdOverride, ConfigError, cli_value,
                            decode_overrides, split_ad_key)
 from events import BookSnapshot, MyAd, MyAdsLoaded
-from replay.backtest_engine import SessionTape
+from backtest.engine import SessionTape
 from strategies import FiltersConfig, StrategyConfig
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def tapes(log: EventLog, sessions: Sequence[SessionInfo]) -> Iterator[SessionTap
 
 def recorded_ads(log: EventLog, sessions: Sequence[SessionInfo]) -> list[MyAd]:
     """Return the recorded ads the backtest prices: in each session's first MyAdsLoaded, the
-    first of each (side, asset, fiat), as `replay.backtest_side.virtual_ad` picks them."""
+    first of each (side, asset, fiat), as `backtest.side.virtual_ad` picks them."""
     ads: dict[tuple[int, str, str, str], MyAd] = {}
     for s in sessions:
         loaded = next(iter(log.events(s.id, types=(MyAdsLoaded,))), None)

@@ -11,7 +11,7 @@ per-ad key only for the recorded ad with that advNo (a per-ad `name` wins over -
 that ad). --sweep takes the same keys, runs the grid across all cores and ranks it by filled
 volume, then margin. Results print as a table and are
 logged as a new "backtest" session with one BacktestCompleted per strategy (or grid point).
-How fills are inferred is in `replay.fills`; what is measured in `replay.metrics`.
+How fills are inferred is in `backtest.fills`; what is measured in `backtest.metrics`.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from contextlib import contextmanager
 import msgspec
 from msgspec.structs import replace
 
-from replay.backtest_engine import StrategyResult, run_backtest
-from replay.backtest_side import RunSpec
-from replay.backtest_source import (BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
+from backtest.engine import StrategyResult, run_backtest
+from backtest.side import RunSpec
+from backtest.source import (BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
                                     parse_sets, parse_sweeps, pick_sessions, recorded_ads,
                                     recorded_config, recorded_overrides, tapes)
-from replay.metrics_table import format_table
-from replay.plot import PlotUnavailable, write_plot
-from replay.sweep import ranked, run_grid
+from backtest.table import format_table
+from backtest.plot import PlotUnavailable, write_plot
+from backtest.sweep import ranked, run_grid
 from store import LogError, open_log
 from actors.config import AdOverride
 from strategies import STRATEGIES, FiltersConfig, StrategyConfig, UnknownStrategy, get_strategy

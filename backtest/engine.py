@@ -17,7 +17,7 @@ any other, because the live ads actor decides on every BookSnapshot it receives 
 sees is likewise the latest snapshot of the other side, complete or not. What the fill model and
 the rank see instead is the book patched with the ads that the short snapshot left out, as last
 seen (`patch_book`): an ad missing from one page is not a trade, nor a place in the queue lost.
-The fill model is in `replay.fills`, the metrics in `replay.metrics`.
+The fill model is in `backtest.fills`, the metrics in `backtest.metrics`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from decimal import Decimal
 import msgspec
 
 from events import BacktestCompleted, BookSnapshot, Envelope, MyAd, MyAdsLoaded
-from replay.backtest_side import RunSpec, Seen, SideRun, Trace, patch_book, virtual_ad
-from replay.metrics import Metrics
+from backtest.side import RunSpec, Seen, SideRun, Trace, patch_book, virtual_ad
+from backtest.metrics import Metrics
 from strategies.book import market_best, other_side
 
 PROGRESS_EVERY = 2048

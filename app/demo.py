@@ -12,10 +12,10 @@ import trio
 import trio_websocket
 import httpx
 
-from actors.cli import run_with_screen, summary_line
+from app.cli import run_with_screen, summary_line
 from actors.config import BotConfig, config_json, load_config
 from actors.restore import restore
-from actors.status import StatusView
+from app.status import StatusView
 from actors.system import LIVE_ACTORS, BotDeps
 from c2c.credentials import Credentials
 from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, serve_sim

@@ -11,15 +11,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from decimal import Decimal
 
-from replay.backtest_engine import StrategyResult, run_backtest
-from replay.backtest_side import RunSpec
+from backtest.engine import StrategyResult, run_backtest
+from backtest.side import RunSpec
 
 _WORST = Decimal("-Infinity")
 
 
 def _run_chunk(path: str, session_ids: tuple[int, ...], specs: list[RunSpec]
                ) -> list[StrategyResult]:
-    from replay.backtest_source import tapes  # the store only where a worker reads it
+    from backtest.source import tapes  # the store only where a worker reads it
     from store import open_log
 
     with open_log(path, create=False) as log:

@@ -18,7 +18,7 @@ import trio_websocket
 
 from actors.config import BotConfig, ConfigError, config_json, read_config
 from actors.restore import restore
-from actors.status import StatusView
+from app.status import StatusView
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials, CredentialsError, from_env
 from store import LogError, open_log
@@ -156,7 +156,7 @@ def sessions_main(args, *, now_ms=None) -> int:
 
 
 def demo_main(args, *, now_ms) -> int:
-    from actors.demo import run_demo
+    from app.demo import run_demo
 
     try:
         log = open_log(args.db)

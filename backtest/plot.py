@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from replay.backtest_engine import StrategyResult
+from backtest.engine import StrategyResult
 
 
 class PlotUnavailable(Exception):

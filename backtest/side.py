@@ -10,8 +10,8 @@ from msgspec.structs import replace
 
 from actors.config import AdOverride, merge_override
 from events import BookSnapshot, MyAd
-from replay.fills import infer_fills
-from replay.metrics import Metrics, WarTracker, ahead_of
+from backtest.fills import infer_fills
+from backtest.metrics import Metrics, WarTracker, ahead_of
 from strategies import FiltersConfig, RateCap, StrategyConfig, evaluate, get_strategy
 from strategies.book import market_best
 
