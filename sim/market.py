@@ -50,6 +50,7 @@ class SimAd:
     ceiling: Decimal = Decimal("0")
     reactive: bool = False
     classify: str = "profession"
+    fights: bool = False  # undercuts the best rival now and then (merchants, some users)
     positive_rate: float = 0.99
     active_s: int = 30
     remarks: str | None = None
@@ -124,7 +125,7 @@ class Market:
             finish_rate=round(rng.uniform(0.85, 1.0), 4), pay_time_limit=rng.choice((15, 15, 30)),
             margin=margin, floor=min(limit, far), ceiling=max(limit, far),
             reactive=merchant and rng.random() < self.cfg.reactive_share,
-            classify="profession" if merchant else "mass",
+            classify="profession" if merchant else "mass", fights=fights,
             positive_rate=round(rng.uniform(0.95, 1.0), 8), active_s=rng.randrange(0, 600),
         )
 
@@ -210,7 +211,7 @@ class Market:
         if roll < 0.05 * dt:
             sign = 1 if ad.side == "SELL" else -1
             return self.ref * (1 + sign * ad.margin)
-        if roll < 0.07 * dt and ad.user_type == "merchant":
+        if roll < 0.07 * dt and ad.fights:
             rivals = [a for a in self.book(ad.side) if a.adv_no != ad.adv_no]
             if rivals and beats(ad.side, rivals[0].price, ad.price):
                 return one_better(ad.side, rivals[0].price)
