@@ -16,18 +16,17 @@ import random
 from decimal import Decimal
 from typing import Callable
 
-import msgspec
 import trio
 
 from sim import answers
 from sim.auth import authenticate
-from sim.chat import ChatHub, Outgoing
+from sim.chat import ChatHub
 from sim.config import SimConfig
 from sim.endpoints import ROUTES, Route
 from sim.ep_ads import UpdateGuard
 from sim.faults import Fault, FaultInjector
 from sim.market import Market, SimAd
-from sim.messages import ChatMessage
+from sim.exchange_chat import ChatSide
 from sim.orders import OrderDesk
 from sim.report import ReactionTracker, SimReport, Stats, build_report, refusal_code
 from sim.rules import PageGate, RateRule, SlidingWindow, WeightMeter
@@ -35,7 +34,7 @@ from sim.wire import Request, Response, bapi_error, decode_body, empty_200, ep7_
 from sim.wire import method_not_supported
 
 
-class SimExchange:
+class SimExchange(ChatSide):
     """The simulated Binance C2C exchange: one market, the bot's account, its rules and faults.
 
     Args:
@@ -117,7 +116,7 @@ class SimExchange:
             return answers.too_many(wait)
         if route is None:
             return empty_200() if req.path.startswith("/sapi/") else Response(404, b"", ())
-        fault = self.faults.scripted(endpoint, req.method, self._side(req), self.server_ms())
+        fault = self.faults.scripted(endpoint)
         if fault is None:
             if req.method != route.method:
                 return bapi_error() if endpoint == "EP-0" else method_not_supported(req.method)
@@ -126,8 +125,7 @@ class SimExchange:
                 if refusal is not None:
                     return refusal
             fault = self.faults.public() if endpoint == "EP-0" else None
-            fault = fault or self.faults.pick(endpoint, req.method, self._side(req),
-                                              self.server_ms())
+            fault = fault or self.faults.pick(endpoint)
         if fault is None:
             return route.handler(self, req, now)
         return self._fault(fault, route, req, now)
@@ -139,8 +137,10 @@ class SimExchange:
             return ep7_ok(fault.kind[3:]) if resp.status == 200 else resp
         if fault.apply_first:
             route.handler(self, req, now)
-        assert fault.response is not None
-        return fault.response
+        if fault.response is not None:
+            return fault.response
+        return answers.answer(fault.kind, method=req.method, side=self._side(req),
+                              now_ms=self.server_ms())
 
     def _side(self, req: Request) -> str:
         body = decode_body(req.body) if req.path.endswith("/ads/update") else None
@@ -227,78 +227,6 @@ class SimExchange:
             next_at += self.cfg.tick_s
             await trio.sleep_until(next_at)
             self.step(self._now())
-
-    # --- chat -------------------------------------------------------------------------------
-
-    def issue_chat_credential(self, host: str, now: float) -> dict:
-        """Mint a listenKey and token (earlier ones stay valid for `credential_ttl_s`)."""
-        key = f"c2c_{self._id_rng.getrandbits(128):032x}_v2"
-        token = f"TOKEN{self._id_rng.getrandbits(128):032x}"
-        self._credentials[key] = (token, now + self.cfg.credential_ttl_s)
-        return {"chatWssUrl": self.chat_url or f"ws://{host}/chat", "listenKey": key,
-                "listenToken": token}
-
-    def chat_allowed(self, listen_key: str, token: str) -> bool:
-        """True when the key was issued, the token is its own and it has not expired."""
-        issued = self._credentials.get(listen_key)
-        return issued is not None and issued[0] == token and self._now() < issued[1]
-
-    def chat_subscribe(self, listen_key: str) -> tuple[int, trio.MemoryReceiveChannel[Outgoing]]:
-        """Open a socket's feed; `chat_unsubscribe` it after."""
-        return self.chat.subscribe(listen_key, self._now())
-
-    def chat_unsubscribe(self, sid: int) -> None:
-        self.chat.unsubscribe(sid)
-
-    def chat_closed(self, sid: int, kind: str) -> None:
-        """A socket was closed by the server; its credential is refused from now on when
-        `revoke_credential_on_close`."""
-        key = self.chat.listen_key(sid)
-        self.chat.closed(kind)
-        if key is not None and self.cfg.revoke_credential_on_close:
-            self._credentials.pop(key, None)
-        self.chat.unsubscribe(sid)
-
-    def close_chat_sockets(self, kind: str = "1000") -> None:
-        """Close every open chat socket now: "1000", "1002" (a Netty reason) or "drop"."""
-        self.chat.close_all(kind)
-
-    def push_chat(self, order_no: str, kind: str = "text", content: str = "Hello") -> None:
-        """Script a chat event on an order now: "text" (a counterparty message, with its read
-        copies), "system" (an nlp_third_party warning), "auto_reply", or "error" (the
-        ILLEGAL_PARAM frame on every socket, then a close)."""
-        now = self._now()
-        if kind == "error":
-            self.chat.error(None, now)
-            return
-        order = self.desk.orders[order_no]
-        if kind == "text":
-            messages = self.desk.counterparty_text(order, content)[:1]
-        elif kind == "system":
-            messages = [self.desk.nlp_warning(order, self.now_ms())]
-        else:
-            messages = self.desk.opening_messages(order)[1:]
-        self.chat.deliver(messages, now)
-
-    def record_bot_frame(self, text: str, sid: int | None = None) -> None:
-        """Take a frame the bot sent on socket `sid`: echo a message for a known order (and
-        keep it in the history), or answer ILLEGAL_PARAM when the faults or the config say so."""
-        self.stats.frames_from_bot += 1
-        now = self._now()
-        if self.fault_rng.random() < self.cfg.faults.ws_illegal_param_probability:
-            self.chat.error(sid, now)
-            return
-        try:
-            frame = msgspec.json.decode(text)
-        except msgspec.DecodeError:
-            frame = None
-        msg: ChatMessage | None = None
-        if isinstance(frame, dict):
-            msg = self.desk.record_bot_frame(frame)
-        if msg is not None:
-            self.chat.deliver([msg], now)
-        elif self.cfg.ws_bad_frame_answer == "illegal_param":
-            self.chat.error(sid, now)
 
     # --- measurements -----------------------------------------------------------------------
 

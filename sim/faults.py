@@ -20,11 +20,12 @@ WRITES = frozenset({"EP-7", "EP-8"})
 
 @dataclass(frozen=True)
 class Fault:
-    """An answer given on purpose. `apply_first` runs the real handler before answering with
-    `response`; a success kind ("ok-*") runs it and keeps its answer's effect, reshaped."""
+    """An answer given on purpose: the catalogue's `kind` (built by the exchange, which knows
+    the request), or a ready `response`. `apply_first` runs the real handler before answering;
+    a success kind ("ok-*") runs it and keeps its effect, reshaped."""
 
     kind: str
-    response: Response | None
+    response: Response | None = None
     apply_first: bool = False
 
 
@@ -61,12 +62,12 @@ class FaultInjector:
             raise ValueError(f"unknown answer kind {kind!r}; one of {', '.join(answers.KINDS)}")
         self._script.setdefault(endpoint, deque()).extend([kind] * count)
 
-    def scripted(self, endpoint: str, method: str, side: str, now_ms: int) -> Fault | None:
+    def scripted(self, endpoint: str) -> Fault | None:
         """Take the next scripted answer for `endpoint`, if any."""
         queue = self._script.get(endpoint)
         if not queue:
             return None
-        return self._fault(queue.popleft(), endpoint, method, side, now_ms)
+        return self._fault(queue.popleft(), endpoint)
 
     def public(self) -> Fault | None:
         """An EP-0 public-host fault, with probability `public_error_rate`."""
@@ -76,17 +77,15 @@ class FaultInjector:
         kind = self.rng.choice(self.faults.public_error_kinds)
         return Fault(kind, answers.public_fault(kind, self.rng))
 
-    def pick(self, endpoint: str, method: str = "POST", side: str = "SELL",
-             now_ms: int = 0) -> Fault | None:
+    def pick(self, endpoint: str) -> Fault | None:
         """Return a random fault for this request, or None (most of the time)."""
         if self.faults.error_rate <= 0 or self.rng.random() >= self.faults.error_rate:
             return None
         mix = self.faults.error_kinds or _reference_mix(endpoint, self.faults.allow_ban_statuses)
-        return self._fault(self.rng.choice(mix), endpoint, method, side, now_ms)
+        return self._fault(self.rng.choice(mix), endpoint)
 
-    def _fault(self, kind: str, endpoint: str, method: str, side: str, now_ms: int) -> Fault:
+    def _fault(self, kind: str, endpoint: str) -> Fault:
         if kind in answers.SUCCESS_KINDS:
-            return Fault(kind, None, apply_first=True)
-        response = answers.answer(kind, method=method, side=side, now_ms=now_ms)
-        apply_first = kind == "500" and endpoint in WRITES and self.rng.random() < 0.5
-        return Fault(kind, response, apply_first)
+            return Fault(kind)
+        return Fault(kind, apply_first=kind == "500" and endpoint in WRITES
+                     and self.rng.random() < 0.5)
