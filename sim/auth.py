@@ -7,7 +7,8 @@ Checks, in order; the first that fails answers:
        -> HTTP 401 -1002 "You are not authorized..." (captured on getUserOrderDetail), or what
           `unsigned_detail_answer` chooses: 400 -1102, 400 -2014, 401 -2015
     2. X-MBX-APIKEY missing or not 64 alphanumerics -> 400 -2014 "API-key format invalid."
-       (captured); well formed but not the account's -> 400 -2008 "Invalid Api-Key ID." (sample)
+       (captured); well formed but not the account's -> 400 -2008 "Invalid Api-Key ID." (sample);
+       the account's own key (SimConfig.api_key) always passes
     3. `timestamp` missing or not an integer (`None`, `1700000000220.5`), or `recvWindow` not an
        integer -> 400 -1102 "Mandatory parameter '[timestamp]/[recvWindow]'..." (captured)
     4. `recvWindow` over 60000 -> 400 -1102 "'recvWindow' contains unexpected value. Cannot be
@@ -50,13 +51,14 @@ def _recv_window_refusal(choice: str) -> Response:
 
 
 def check_api_key(req: Request, api_key: str) -> Response | None:
-    """Refuse a key header Binance could not parse (-2014) or does not know (-2008)."""
+    """Refuse a key header Binance could not parse (-2014) or does not know (-2008). The
+    account's own key is accepted whatever its form: the exchange issued it."""
     sent = req.headers.get("x-mbx-apikey", "")
+    if sent == api_key:
+        return None
     if not _KEY.fullmatch(sent):
         return answers.answer("400-2014")
-    if sent != api_key:
-        return answers.answer("-2008")
-    return None
+    return answers.answer("-2008")
 
 
 def check_timestamp(params: dict[str, str], server_ms: int, cfg: SimConfig) -> Response | None:

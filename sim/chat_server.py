@@ -10,6 +10,7 @@ Binance's payload `08 01 08 01`; the client's own pings are answered.
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 from urllib.parse import parse_qsl, urlsplit
@@ -21,6 +22,7 @@ from sim.chat import Outgoing
 from sim.exchange import SimExchange
 
 PING_PAYLOAD = b"\x08\x01\x08\x01"
+_log = logging.getLogger("sim.chat")
 
 
 async def serve_chat(
@@ -43,11 +45,15 @@ async def serve_chat(
 
 
 async def _connection(exchange: SimExchange, stream: trio.SocketStream) -> None:
-    async with trio.open_nursery() as nursery:
-        ws, listen_key = await _handshake(exchange, nursery, stream)
-        if ws is not None:
-            await _session(exchange, nursery, ws, stream, listen_key)
-        nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            ws, listen_key = await _handshake(exchange, nursery, stream)
+            if ws is not None:
+                await _session(exchange, nursery, ws, stream, listen_key)
+            nursery.cancel_scope.cancel()
+    except Exception:  # noqa: BLE001 - one broken connection must not stop the simulator
+        _log.exception("chat connection failed")
+        await trio.aclose_forcefully(stream)
 
 
 async def _handshake(exchange: SimExchange, nursery: trio.Nursery,
@@ -114,6 +120,6 @@ async def _read(exchange: SimExchange, ws: WebSocketConnection, sid: int,
             message = await ws.get_message()
             if isinstance(message, bytes):
                 message = message.decode("utf-8", "replace")
-            exchange.record_bot_frame(message, sid)
+            exchange.receive_frame(message, sid)
     except ConnectionClosed:
         session.cancel()  # the bot closed the socket

@@ -29,6 +29,7 @@ class ChatSide:
     now_ms: Callable[[], int]
     _id_rng: random.Random
     _credentials: dict[str, tuple[str, float]]
+    _sender: int | None = None
 
     def _now(self) -> float:
         raise NotImplementedError
@@ -83,11 +84,20 @@ class ChatSide:
             messages = self.desk.opening_messages(order)[1:]
         self.chat.deliver(messages, now)
 
-    def record_bot_frame(self, text: str, sid: int | None = None) -> None:
-        """Take a frame the bot sent on socket `sid`: echo a message for a known order (and
-        keep it in the history), or answer ILLEGAL_PARAM when the faults or the config say so."""
+    def receive_frame(self, text: str, sid: int) -> None:
+        """The drivers' entry for a frame the bot sent on socket `sid`."""
+        self._sender = sid
+        try:
+            self.record_bot_frame(text)
+        finally:
+            self._sender = None
+
+    def record_bot_frame(self, text: str) -> None:
+        """Take a frame the bot sent: echo a message for a known order (and keep it in the
+        history), or answer ILLEGAL_PARAM on the socket it came from (`receive_frame`; every
+        socket when called directly) when the faults or the config say so."""
         self.stats.frames_from_bot += 1
-        now = self._now()
+        now, sid = self._now(), self._sender
         if self.fault_rng.random() < self.cfg.faults.ws_illegal_param_probability:
             self.chat.error(sid, now)
             return

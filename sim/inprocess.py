@@ -75,7 +75,7 @@ class _Socket:
             raise ConnectionClosed(self.closed)
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        self.exchange.record_bot_frame(text, self.sid)
+        self.exchange.receive_frame(text, self.sid)
 
     def close(self) -> None:
         self.exchange.chat_unsubscribe(self.sid)

@@ -256,6 +256,9 @@ async def test_ep0_items_carry_the_2026_field_set_and_weigh_about_2kb_ref_s3(aut
     assert all(list(i) == list(real[0]) for i in items)
     assert all(list(i["adv"]) == list(real[0]["adv"]) for i in items)
     assert all(list(i["advertiser"]) == list(real[0]["advertiser"]) for i in items)
+    methods = [m for i in items for m in i["adv"]["tradeMethods"]]
+    assert all(i["adv"]["tradeMethods"] for i in items)
+    assert {tuple(m) for m in methods} == {tuple(real[0]["adv"]["tradeMethods"][0])}
     sizes = [len(msgspec.json.encode(i)) for i in items]
     median = statistics.median(sizes)
     print(f"EP-0 item bytes: median {median}, min {min(sizes)}, max {max(sizes)}")
@@ -287,3 +290,12 @@ async def test_sapi_successes_report_the_minutes_calls_and_the_clock_its_weight_
     assert clock["x-mbx-used-weight"] == clock["x-mbx-used-weight-1m"] == "1"
     quiet = make(weight_headers="absent")
     assert not [k for k, _ in (await signed(quiet, EP4, PAGE)).headers if "sapi" in k]
+
+
+async def test_the_accounts_own_key_passes_whatever_its_form_the_exchange_issued_it(
+    autojump_clock,
+):
+    odd = "h5Key" + "0" * 60  # 65 characters: a fixture's key, not a plausible one
+    ex = make(api_key=odd)
+    assert (await signed(ex, EP4, PAGE, headers={"x-mbx-apikey": odd})).status == 200
+    assert (await signed(ex, EP4, PAGE, headers={"x-mbx-apikey": odd[:-1]})).json()["code"] == -2008
