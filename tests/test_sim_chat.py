@@ -247,3 +247,17 @@ async def test_ep34_lists_the_same_messages_as_the_2026_capture_shows_them_ref_s
     assert [m["status"] for m in settled] == ["read", "read"]
     assert all(m["createTime"] % 1000 == 0 for m in settled)
     assert settled[0]["self"] is True and settled[0]["id"] and settled[0]["uuid"]
+
+
+async def test_the_error_frame_and_its_close_go_to_the_socket_that_sent_the_frame_only(
+    nursery, autojump_clock,
+):
+    ex = make(**QUIET, faults=Faults(ws_illegal_param_probability=1.0))
+    nursery.start_soon(ex.run_market)
+    async with chat_connector(ex)(url(ex)) as sender, chat_connector(ex)(url(ex)) as other:
+        await sender.send_message("{}")
+        assert json.loads(await sender.get_message())["content"] == "ILLEGAL_PARAM"
+        with pytest.raises(ConnectionClosed):
+            await frames_for(sender, 2)
+        order_on(ex)
+        assert [f["type"] for f in await frames_for(other, 0.5)] == ["system", "auto_reply"]
