@@ -81,7 +81,7 @@ class ChatSide:
         elif kind == "system":
             messages = [self.desk.nlp_warning(order, self.now_ms())]
         else:
-            messages = self.desk.opening_messages(order)[1:]
+            messages = [self.desk.auto_reply(order)]
         self.chat.deliver(messages, now)
 
     def receive_frame(self, text: str, sid: int) -> None:
@@ -98,7 +98,8 @@ class ChatSide:
         socket when called directly) when the faults or the config say so."""
         self.stats.frames_from_bot += 1
         now, sid = self._now(), self._sender
-        if self.fault_rng.random() < self.cfg.faults.ws_illegal_param_probability:
+        chance = self.cfg.faults.ws_illegal_param_probability
+        if chance > 0 and self.fault_rng.random() < chance:
             self.chat.error(sid, now)
             return
         try:

@@ -100,11 +100,15 @@ class OrderDesk:
         """Post the system message that announces a new order, then the ad's auto-reply."""
         out = [self._system(order, "merchant_trading")]
         if self.cfg.chat_auto_reply:
-            reply = self._message(order, "auto_reply", self.cfg.chat_auto_reply,
-                                  self.bot_nickname, self_sent=True)
-            reply.uuid = f"{order.order_no}{reply.create_ms}"
-            out.append(reply)
+            out.append(self.auto_reply(order))
         return out
+
+    def auto_reply(self, order: SimOrder) -> ChatMessage:
+        """Post the bot's ad auto-reply (`chat_auto_reply`) on an order."""
+        reply = self._message(order, "auto_reply", self.cfg.chat_auto_reply or "Hello",
+                              self.bot_nickname, self_sent=True)
+        reply.uuid = f"{order.order_no}{reply.create_ms}"
+        return reply
 
     def advance(self, market: Market, rng: random.Random, now: float) -> list[ChatMessage]:
         """Run the counterparties' due steps; return the messages they produced."""

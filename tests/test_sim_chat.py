@@ -261,3 +261,19 @@ async def test_the_error_frame_and_its_close_go_to_the_socket_that_sent_the_fram
             await frames_for(sender, 2)
         order_on(ex)
         assert [f["type"] for f in await frames_for(other, 0.5)] == ["system", "auto_reply"]
+
+
+async def test_push_chat_scripts_a_system_warning_and_an_auto_reply_for_tests(nursery,
+                                                                                autojump_clock):
+    ex = make(**QUIET)
+    nursery.start_soon(ex.run_market)
+    async with chat_connector(ex)(url(ex)) as sock:
+        order_no = order_on(ex)
+        await frames_for(sock, 0.1)
+        before = len(ex.desk.history(order_no))
+        ex.push_chat(order_no, "system")
+        ex.push_chat(order_no, "auto_reply")
+        system, auto_reply = await frames_for(sock, 0.5)
+    assert json.loads(system["content"])["type"] == "nlp_third_party"
+    assert auto_reply["type"] == "auto_reply" and "id" not in auto_reply
+    assert len(ex.desk.history(order_no)) == before + 2
