@@ -17,6 +17,8 @@ from sim import Faults, SimConfig, SimExchange, serve_sim
 from sim.chat import NETTY_REASONS
 from sim.chat_server import PING_PAYLOAD
 
+ERROR_FRAME = '{"content":"ILLEGAL_PARAM","self":false,"type":"error"}'  # as captured
+
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
@@ -48,7 +50,8 @@ async def test_the_server_pings_with_binances_payload_ref_s8(nursery):
             events += list(client.events())
     await stream.aclose()
     assert isinstance(events[0], AcceptConnection)
-    assert next(e for e in events if isinstance(e, Ping)).payload == PING_PAYLOAD == b"\x08\x01\x08\x01"
+    ping = next(e for e in events if isinstance(e, Ping))
+    assert ping.payload == PING_PAYLOAD == b"\x08\x01\x08\x01"
 
 
 @pytest.mark.parametrize(("kind", "code"), [("1000", 1000), ("1002", 1002), ("drop", 1006)])
@@ -74,7 +77,7 @@ async def test_an_error_frame_then_a_normal_close_over_tcp_ref_s8(nursery):
     with trio.fail_after(5), pytest.raises(ConnectionClosed) as closed:
         async with open_websocket_url(socket_url(exchange)) as ws:
             await ws.send_message('{"type":"text"}')
-            assert await ws.get_message() == '{"content":"ILLEGAL_PARAM","self":false,"type":"error"}'
+            assert await ws.get_message() == ERROR_FRAME
             started = trio.current_time()
             await ws.get_message()
     assert closed.value.reason.code == 1000

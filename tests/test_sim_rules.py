@@ -153,7 +153,8 @@ async def test_bad_key_bad_signature_and_stale_timestamp_are_refused(autojump_cl
     stale = await paced(ex, ep4, body, skew_ms=-61_000)
     ahead = await paced(ex, ep4, body, skew_ms=1_500)
     good = await paced(ex, ep4, body)
-    assert (no_key.status, no_key.json()) == (400, {"code": -2014, "msg": "API-key format invalid."})
+    assert (no_key.status, no_key.json()) == (400, {"code": -2014,
+                                                    "msg": "API-key format invalid."})
     assert (bad_sig.status, bad_sig.json()["code"]) == (400, -1022)
     assert (stale.json()["code"], ahead.json()["code"]) == (-1021, -1021)
     ads = good.json()
