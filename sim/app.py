@@ -1,10 +1,10 @@
-"""The raw ASGI application: HTTP to `SimExchange.handle`, WebSocket `/chat/{listenKey}` to the
-chat hub. No framework, so nothing stands between the bot's bytes and Binance's rules."""
+"""The raw ASGI application: HTTP to `SimExchange.handle`. No framework, so nothing stands
+between the bot's bytes and Binance's rules. The chat WebSocket has its own listener
+(`sim.chat_server`); a WebSocket handshake here is refused with HTTP 403."""
 
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qsl
 
 import trio
 
@@ -14,8 +14,6 @@ from sim.wire import Request
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
-
-GOING_AWAY = 1001
 
 
 def make_app(exchange: SimExchange) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -73,44 +71,4 @@ async def _http(exchange: SimExchange, scope: Scope, receive: Receive, send: Sen
 
 async def _websocket(exchange: SimExchange, scope: Scope, receive: Receive, send: Send) -> None:
     await receive()  # websocket.connect
-    params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    prefix, _, listen_key = scope["path"].rpartition("/")
-    if prefix != "/chat" or not exchange.chat_allowed(listen_key, params.get("token", "")):
-        await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
-        return
-    await send({"type": "websocket.accept"})
-    feed, frames = exchange.subscribe()
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_pump, frames, send)
-            if exchange.cfg.faults.drop_ws_every_s > 0:
-                nursery.start_soon(_drop_after, exchange.cfg.faults.drop_ws_every_s, send,
-                                   nursery.cancel_scope)
-            await _read_frames(exchange, receive)
-            nursery.cancel_scope.cancel()
-    finally:
-        exchange.unsubscribe(feed)
-        feed.close()
-
-
-async def _pump(frames: trio.MemoryReceiveChannel[str], send: Send) -> None:
-    async for text in frames:
-        await send({"type": "websocket.send", "text": text})
-
-
-async def _drop_after(seconds: float, send: Send, scope: trio.CancelScope) -> None:
-    await trio.sleep(seconds)
-    await send({"type": "websocket.close", "code": GOING_AWAY})
-    scope.cancel()
-
-
-async def _read_frames(exchange: SimExchange, receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None and message.get("bytes") is not None:
-            text = message["bytes"].decode("utf-8", "replace")
-        if text is not None:
-            exchange.record_bot_frame(text)
+    await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403

@@ -1,57 +1,47 @@
 """SimExchange: all of the simulator's state, the gateway in front of the endpoints, the market
 loop, the chat hub and the measurements. No sockets here: `handle()` takes a Request and returns
-a Response, so tests drive it directly."""
+a Response, so tests drive it directly.
+
+The gateway, in order: the 5-per-second rule (429, counted as a violation); unknown paths (200
+with an empty body under /sapi/, else 404); an answer scripted with `inject`; the method; the
+signed-call checks of `sim.auth`; public-host faults (EP-0) and the random fault mix; then the
+endpoint. SAPI successes carry X-SAPI-USED-IP-WEIGHT-1M unless `weight_headers="absent"`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from decimal import Decimal
 from typing import Callable
 
-import msgspec
 import trio
 
+from sim import answers
+from sim.auth import authenticate
+from sim.chat import ChatHub
 from sim.config import SimConfig
 from sim.endpoints import ROUTES, Route
-from sim.faults import FaultInjector
+from sim.ep_ads import UpdateGuard
+from sim.faults import Fault, FaultInjector
 from sim.market import Market, SimAd
-from sim.orders import ChatMessage, OrderDesk
-from sim.report import ReactionTracker, SimReport, percentile
-from sim.rules import PageGate, RateRule, SlidingWindow, check_api_key, check_signed, too_many
-from sim.wire import Request, Response, bapi_error, empty_200, method_not_supported
+from sim.exchange_chat import ChatSide
+from sim.orders import OrderDesk
+from sim.report import ReactionTracker, SimReport, Stats, build_report, refusal_code
+from sim.rules import PageGate, RateRule, SlidingWindow, WeightMeter
+from sim.wire import Request, Response, bapi_error, decode_body, empty_200, ep7_ok
+from sim.wire import method_not_supported
 
 
-@dataclasses.dataclass
-class _Stats:
-    by_endpoint: dict[str, int] = dataclasses.field(default_factory=dict)
-    max_1s: int = 0
-    violations: int = 0
-    soft_limit_hits: int = 0
-    faults: int = 0
-    reprices_accepted: int = 0
-    reprices_refused: dict[str, int] = dataclasses.field(default_factory=dict)
-    frames_from_bot: int = 0
-
-
-def _refusal_code(resp: Response) -> str:
-    try:
-        body = resp.json()
-    except msgspec.DecodeError:
-        body = None
-    if isinstance(body, dict) and "code" in body:
-        return str(body.get("msg")) if body["code"] == -9000 else str(body["code"])
-    return str(resp.status)
-
-
-class SimExchange:
+class SimExchange(ChatSide):
     """The simulated Binance C2C exchange: one market, the bot's account, its rules and faults.
 
     Args:
-        cfg: the market, the account and the faults.
+        cfg: the market, the account, the rules and the faults.
         now_ms: wall-clock milliseconds (serverTime and the timestamp check add the skew).
-        rng: the one random source; separate streams for the market, faults and ids are drawn
-            from it, so a bot's request pattern does not change the market's prices.
+        rng: the one random source; separate streams for the market, faults, ids and chat are
+            drawn from it, so a bot's request pattern does not change the market's prices.
     """
 
     def __init__(self, cfg: SimConfig, now_ms: Callable[[], int],
@@ -62,17 +52,24 @@ class SimExchange:
         self.market_rng = random.Random(root.getrandbits(64))
         self.fault_rng = random.Random(root.getrandbits(64))
         self._id_rng = random.Random(root.getrandbits(64))
+        self.chat_rng = random.Random(root.getrandbits(64))
         self.market = Market(cfg, self.market_rng)
-        self.desk = OrderDesk(cfg.bot_nickname, now_ms)
+        self.desk = OrderDesk(cfg, now_ms, self.chat_rng)
+        self.chat = ChatHub(cfg, random.Random(root.getrandbits(64)))
         self.rate = RateRule()
         self.pages = PageGate()
+        self.sapi_weight = WeightMeter()
+        self.api_weight = WeightMeter()
         self.faults = FaultInjector(cfg.faults, self.fault_rng)
+        self.update_guard = UpdateGuard(cfg.ep7_burst_limit, cfg.ep7_burst_window_s,
+                                        cfg.ep7_cooldown_s)
         self.tracker = ReactionTracker()
-        self.stats = _Stats()
+        self.stats = Stats()
         self.on_rest = False
+        self.suspended_until = -math.inf
+        self.chat_url: str | None = None  # set by serve_sim to its chat listener
         self._all = SlidingWindow()
         self._credentials: dict[str, tuple[str, float]] = {}
-        self._sockets: set[trio.MemorySendChannel[str]] = set()
         self._started: float | None = None
         self._last_now = 0.0
 
@@ -89,7 +86,11 @@ class SimExchange:
         self._last_now = trio.current_time()
         if self._started is None:
             self._started = self._last_now
+            if self.cfg.ep7_suspended_s > 0:
+                self.suspended_until = self._last_now + self.cfg.ep7_suspended_s
         return self._last_now
+
+    # --- the gateway ------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
         """Answer one HTTP request as Binance would, rules and faults included."""
@@ -98,46 +99,84 @@ class SimExchange:
         endpoint = route.endpoint if route else "OTHER"
         self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
         self.stats.max_1s = max(self.stats.max_1s, self._all.add(now))
-        resp = self._gate_and_serve(req, route, now)
+        resp = self._gate_and_serve(req, route, endpoint, now)
         if endpoint == "EP-7":
-            self._count_reprice(resp)
+            self.stats.count_reprice(resp)
+        self.stats.count_refusal(endpoint, resp)
+        if req.path.startswith("/sapi/"):
+            resp = self._with_weight(req, resp, now)
         delay = self.faults.delay_s()
         return dataclasses.replace(resp, delay_s=delay) if delay else resp
 
-    def _gate_and_serve(self, req: Request, route: Route | None, now: float) -> Response:
+    def _gate_and_serve(self, req: Request, route: Route | None, endpoint: str,
+                        now: float) -> Response:
         wait = self.rate.admit(req.client, now)
         if wait is not None:
             self.stats.violations += 1
-            return too_many(wait)
+            return answers.too_many(wait)
         if route is None:
             return empty_200() if req.path.startswith("/sapi/") else Response(404, b"", ())
-        if req.method != route.method:
-            return bapi_error() if route.endpoint == "EP-0" else method_not_supported(req.method)
-        refusal = self._authenticate(req, route)
-        if refusal is not None:
-            return refusal
-        fault = self.faults.pick(route.endpoint)
+        fault = self.faults.scripted(endpoint)
+        if fault is None:
+            if req.method != route.method:
+                return bapi_error() if endpoint == "EP-0" else method_not_supported(req.method)
+            if route.auth == "signed":
+                refusal = authenticate(req, self.cfg, self.server_ms())
+                if refusal is not None:
+                    return refusal
+            fault = self.faults.public() if endpoint == "EP-0" else None
+            fault = fault or self.faults.pick(endpoint)
         if fault is None:
             return route.handler(self, req, now)
+        return self._fault(fault, route, req, now)
+
+    def _fault(self, fault: Fault, route: Route, req: Request, now: float) -> Response:
         self.stats.faults += 1
+        if fault.kind in answers.SUCCESS_KINDS:
+            resp = route.handler(self, req, now)
+            return ep7_ok(fault.kind[3:]) if resp.status == 200 else resp
         if fault.apply_first:
             route.handler(self, req, now)
-        return fault.response
+        if fault.response is not None:
+            return fault.response
+        return answers.answer(fault.kind, method=req.method, side=self._side(req),
+                              now_ms=self.server_ms())
 
-    def _authenticate(self, req: Request, route: Route) -> Response | None:
-        if route.auth == "public":
-            return None
-        refusal = check_api_key(req, self.cfg.api_key)
-        if refusal is not None or (route.auth == "key" and "signature=" not in req.query):
-            return refusal
-        return check_signed(req, self.cfg.api_secret, self.server_ms())
+    def _side(self, req: Request) -> str:
+        body = decode_body(req.body) if req.path.endswith("/ads/update") else None
+        ad = self.market.ads.get(str(body.get("advNo"))) if isinstance(body, dict) else None
+        return ad.side if ad is not None else "SELL"
 
-    def _count_reprice(self, resp: Response) -> None:
-        if resp.status == 200 and resp.body:
-            self.stats.reprices_accepted += 1
-            return
-        code = _refusal_code(resp)
-        self.stats.reprices_refused[code] = self.stats.reprices_refused.get(code, 0) + 1
+    def _with_weight(self, req: Request, resp: Response, now: float) -> Response:
+        used = self.sapi_weight.add(req.client, now)
+        if self.cfg.weight_headers == "absent" or resp.status != 200 or not resp.body:
+            return resp
+        headers = (*resp.headers, ("x-sapi-used-ip-weight-1m", str(used)))
+        return dataclasses.replace(resp, headers=headers)
+
+    def inject(self, endpoint: str, kind: str, count: int = 1) -> None:
+        """Answer the next `count` calls to `endpoint` ("EP-7", "EP-13", "EP-0", ...) that pass
+        the rate rule with the named answer (see `sim.answers`), whatever they carry.
+
+        Raises:
+            ValueError: an unknown kind.
+        """
+        self.faults.inject(endpoint, kind, count)
+
+    # --- the account and the market ---------------------------------------------------------
+
+    def set_ad_status(self, adv_no: str, status: int) -> None:
+        """Put one of the bot's ads online (1), offline (3) or closed (4) now."""
+        self.market.ads[adv_no].status = status
+        self.observe(self._now(), competitor_moved=False)
+
+    def set_rest(self, on: bool) -> None:
+        """Put the merchant in rest mode (EP-7 refused with `rest_mode_answer`) or out of it."""
+        self.on_rest = on
+
+    def suspend_updates(self, seconds: float) -> None:
+        """Refuse EP-7 with 83723 for the next `seconds`."""
+        self.suspended_until = self._now() + seconds
 
     def set_competitor_price(self, adv_no: str, price: Decimal) -> None:
         """Move a competitor's ad now, as a scripted market move (tests, demos)."""
@@ -156,7 +195,7 @@ class SimExchange:
         order = self.desk.take(ad, self.market_rng, now) if ad is not None and ad.mine else None
         if order is None:
             raise ValueError("no order can be opened on that ad")
-        self._push([self.desk.opening_message(order)])
+        self.chat.deliver(self.desk.opening_messages(order), now)
         self.observe(now, competitor_moved=False)
         return order.order_no
 
@@ -166,7 +205,8 @@ class SimExchange:
             self.tracker.observe(ad.adv_no, self.market.leads(ad.adv_no), now, competitor_moved)
 
     def step(self, now: float) -> None:
-        """Advance the market by one tick: prices, then orders, then the counterparties' chat."""
+        """Advance the market by one tick: prices, orders, the counterparties' chat, then the
+        chat frames now due (read copies, closes)."""
         dt = self.cfg.tick_s
         moved = self.market.step(self.market_rng, now, dt)
         self.observe(now, competitor_moved=moved)
@@ -174,7 +214,8 @@ class SimExchange:
         messages = self.desk.open_orders(self.market, self.market_rng, now, dt, rate)
         messages += self.desk.advance(self.market, self.market_rng, now)
         self.observe(now, competitor_moved=False)
-        self._push(messages)
+        self.chat.deliver(messages, now)
+        self.chat.flush(now)
 
     async def run_market(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -187,48 +228,6 @@ class SimExchange:
             await trio.sleep_until(next_at)
             self.step(self._now())
 
-    # --- chat -------------------------------------------------------------------------------
-
-    def issue_chat_credential(self, host: str, now: float) -> dict:
-        """Mint a listenKey and token (earlier ones stay valid for `credential_ttl_s`)."""
-        key = f"c2c_{self._id_rng.getrandbits(128):032x}_v2"
-        token = f"TOKEN{self._id_rng.getrandbits(128):032x}"
-        self._credentials[key] = (token, now + self.cfg.credential_ttl_s)
-        return {"chatWssUrl": f"ws://{host}/chat", "listenKey": key, "listenToken": token}
-
-    def chat_allowed(self, listen_key: str, token: str) -> bool:
-        """True when the key was issued, the token is its own and it has not expired."""
-        issued = self._credentials.get(listen_key)
-        return issued is not None and issued[0] == token and self._now() < issued[1]
-
-    def subscribe(self) -> tuple[trio.MemorySendChannel[str], trio.MemoryReceiveChannel[str]]:
-        """Open a feed of pushed chat frames for one socket; `unsubscribe` the send end after."""
-        send, receive = trio.open_memory_channel[str](256)
-        self._sockets.add(send)
-        return send, receive
-
-    def unsubscribe(self, send: trio.MemorySendChannel[str]) -> None:
-        self._sockets.discard(send)
-
-    def _push(self, messages: list[ChatMessage]) -> None:
-        for msg in messages:
-            text = msgspec.json.encode(msg.wire()).decode()
-            for send in list(self._sockets):
-                try:
-                    send.send_nowait(text)
-                except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                    pass  # a socket that cannot keep up misses frames, as a real one would
-
-    def record_bot_frame(self, text: str) -> None:
-        """Count a frame the bot sent; a well-formed one joins the history and is echoed back."""
-        self.stats.frames_from_bot += 1
-        try:
-            frame = msgspec.json.decode(text)
-        except msgspec.DecodeError:
-            return
-        if isinstance(frame, dict) and self.desk.record_bot_frame(frame):
-            self._push([self.desk.messages[-1]])
-
     # --- measurements -----------------------------------------------------------------------
 
     def report(self) -> SimReport:
@@ -237,15 +236,5 @@ class SimExchange:
             now = self._now()
         except RuntimeError:  # called after trio.run returned (the CLI on Ctrl-C)
             now = self._last_now
-        every = [r for rs in self.tracker.reactions.values() for r in rs]
-        s = self.stats
-        return SimReport(
-            duration_s=now - (self._started if self._started is not None else now),
-            requests_total=sum(s.by_endpoint.values()), requests_by_endpoint=dict(s.by_endpoint),
-            max_requests_1s=s.max_1s, violations=s.violations, soft_limit_hits=s.soft_limit_hits,
-            faults_injected=s.faults, reprices_accepted=s.reprices_accepted,
-            reprices_refused=dict(s.reprices_refused), orders_opened=dict(self.desk.opened),
-            filled_volume=dict(self.desk.filled), chat_frames_from_bot=s.frames_from_bot,
-            reactions={k: tuple(v) for k, v in self.tracker.reactions.items()},
-            reaction_p50_s=percentile(every, 50), reaction_p95_s=percentile(every, 95),
-        )
+        started = self._started if self._started is not None else now
+        return build_report(self.stats, self.desk, self.tracker, self.chat.stats, now - started)

@@ -1,60 +1,52 @@
-"""Fault injection: random errors from the reference's table, latency and latency spikes.
+"""Fault injection: random errors from the reference's table, public-host faults on EP-0,
+answers scripted by tests, latency and latency spikes.
 
-A 5xx on a write (EP-7, EP-8) is applied first half of the time, because Binance's 5xx means
+A 500 on a write (EP-7, EP-8) is applied first half of the time, because Binance's 5xx means
 "outcome unknown": the bot must re-read state rather than assume the write failed.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 
+from sim import answers
 from sim.config import Faults
-from sim.rules import stale_timestamp, too_many
-from sim.wire import Response, business, encode, gateway_error
+from sim.wire import Response
 
-_HTML = (("content-type", "text/html"),)
 WRITES = frozenset({"EP-7", "EP-8"})
 
 
 @dataclass(frozen=True)
 class Fault:
-    """An injected answer; `apply_first` runs the real handler before answering with it."""
+    """An answer given on purpose: the catalogue's `kind` (built by the exchange, which knows
+    the request), or a ready `response`. `apply_first` runs the real handler before answering;
+    a success kind ("ok-*") runs it and keeps its effect, reshaped."""
 
     kind: str
-    response: Response
+    response: Response | None = None
     apply_first: bool = False
 
 
-def _waf() -> Response:
-    return Response(403, b"<html><body><h1>403 Forbidden</h1>Request blocked.</body></html>", _HTML)
-
-
-def _bad_gateway() -> Response:
-    return Response(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", _HTML)
-
-
-def _unknown() -> Response:
-    return gateway_error(500, -1000, "An unknown error occurred while processing the request.")
-
-
-def _kinds(endpoint: str, allow_bans: bool) -> list[str]:
+def _reference_mix(endpoint: str, allow_bans: bool) -> list[str]:
     kinds = ["500", "502", "429", "403"]
     if endpoint.startswith("EP-") and endpoint != "EP-0":
         kinds.append("-1021")
     if endpoint == "EP-7":
-        kinds += ["187049", "187049"]
+        kinds += ["187049", "187049-bare"]
     if allow_bans:
         kinds += ["418", "451"]
     return kinds
 
 
 class FaultInjector:
-    """Draws faults and delays from its own seeded random source."""
+    """Draws faults and delays from its own seeded random source, and serves scripted answers."""
 
     def __init__(self, faults: Faults, rng: random.Random) -> None:
         self.faults = faults
         self.rng = rng
+        self._script: dict[str, deque[str]] = {}
 
     def delay_s(self) -> float:
         """Return the delay before the next answer, spike included."""
@@ -64,31 +56,36 @@ class FaultInjector:
             ms += spike
         return ms / 1000
 
+    def inject(self, endpoint: str, kind: str, count: int = 1) -> None:
+        """Queue `count` answers of `kind` for the next calls to `endpoint` ("EP-7", ...)."""
+        if kind not in answers.KINDS:
+            raise ValueError(f"unknown answer kind {kind!r}; one of {', '.join(answers.KINDS)}")
+        self._script.setdefault(endpoint, deque()).extend([kind] * count)
+
+    def scripted(self, endpoint: str) -> Fault | None:
+        """Take the next scripted answer for `endpoint`, if any."""
+        queue = self._script.get(endpoint)
+        if not queue:
+            return None
+        return self._fault(queue.popleft(), endpoint)
+
+    def public(self) -> Fault | None:
+        """An EP-0 public-host fault, with probability `public_error_rate`."""
+        rate = self.faults.public_error_rate
+        if rate <= 0 or self.rng.random() >= rate:
+            return None
+        kind = self.rng.choice(self.faults.public_error_kinds)
+        return Fault(kind, answers.public_fault(kind, self.rng))
+
     def pick(self, endpoint: str) -> Fault | None:
-        """Return a fault for this request, or None (most of the time)."""
+        """Return a random fault for this request, or None (most of the time)."""
         if self.faults.error_rate <= 0 or self.rng.random() >= self.faults.error_rate:
             return None
-        kind = self.rng.choice(_kinds(endpoint, self.faults.allow_ban_statuses))
-        return Fault(kind, self._answer(kind), kind == "500" and endpoint in WRITES
-                     and self.rng.random() < 0.5)
+        mix = self.faults.error_kinds or _reference_mix(endpoint, self.faults.allow_ban_statuses)
+        return self._fault(self.rng.choice(mix), endpoint)
 
-    def _answer(self, kind: str) -> Response:
-        if kind == "500":
-            return _unknown()
-        if kind == "502":
-            return _bad_gateway()
-        if kind == "429":
-            return too_many(1.0)
-        if kind == "403":
-            return _waf()
-        if kind == "-1021":
-            return stale_timestamp()
-        if kind == "187049":
-            return business(187049, "Ad update failed, please try again.",
-                            wrapped=self.rng.random() < 0.5)
-        if kind == "418":
-            return gateway_error(418, -1003, "Way too many requests; IP banned.",
-                                 (("retry-after", "120"),))
-        body = {"code": 0, "msg": "Service unavailable from a restricted location according to "
-                "'b. Eligibility' in https://www.binance.com/en/terms."}
-        return Response(451, encode(body))
+    def _fault(self, kind: str, endpoint: str) -> Fault:
+        if kind in answers.SUCCESS_KINDS:
+            return Fault(kind)
+        return Fault(kind, apply_first=kind == "500" and endpoint in WRITES
+                     and self.rng.random() < 0.5)

@@ -8,16 +8,19 @@ fast whole-system tests; the demo and the end-to-end tests use real sockets.
 
 from __future__ import annotations
 
+import random
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl, urlsplit
 
-import random
-
 import httpx
 import trio
+from trio_websocket import CloseReason, ConnectionClosed, ConnectionRejected
 
+from sim.chat import Outgoing
 from sim.exchange import SimExchange
 from sim.wire import Request
+
+ABNORMAL_CLOSURE = 1006  # what trio-websocket reports when the TCP stream ends without a close
 
 
 class SimTransport(httpx.AsyncBaseTransport):
@@ -44,34 +47,52 @@ class SimTransport(httpx.AsyncBaseTransport):
 
 
 class _Socket:
-    def __init__(self, exchange: SimExchange) -> None:
+    """A chat socket in memory that fails as trio-websocket's client does: a close frame
+    raises ConnectionClosed with its code and reason, a drop ConnectionClosed with 1006."""
+
+    def __init__(self, exchange: SimExchange, listen_key: str) -> None:
         self.exchange = exchange
-        self.feed, self.frames = exchange.subscribe()
+        self.sid, self.feed = exchange.chat_subscribe(listen_key)
+        self.closed: CloseReason | None = None
 
     async def get_message(self) -> str:
+        if self.closed is not None:
+            raise ConnectionClosed(self.closed)
         try:
-            return await self.frames.receive()
-        except trio.EndOfChannel:
-            raise ConnectionResetError("the simulator closed the chat socket") from None
+            out = await self.feed.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            out = Outgoing(close="drop")
+        if out.text is not None:
+            return out.text
+        kind = out.close or "1000"
+        self.exchange.chat_closed(self.sid, kind)
+        code = ABNORMAL_CLOSURE if kind == "drop" else int(kind)
+        self.closed = CloseReason(code, out.reason or None)
+        raise ConnectionClosed(self.closed)
 
-    async def send_message(self, text: str) -> None:
-        self.exchange.record_bot_frame(text)
+    async def send_message(self, text: str | bytes) -> None:
+        if self.closed is not None:
+            raise ConnectionClosed(self.closed)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        self.exchange.receive_frame(text, self.sid)
 
     def close(self) -> None:
-        self.exchange.unsubscribe(self.feed)
-        self.feed.close()
+        self.exchange.chat_unsubscribe(self.sid)
 
 
 def chat_connector(exchange: SimExchange):
-    """A `connect(url)` for the chat actor that opens a socket on the in-process exchange."""
+    """A `connect(url)` for the chat actor that opens a socket on the in-process exchange; a
+    wrong listenKey or token is refused as the handshake would be (ConnectionRejected 403)."""
 
     @asynccontextmanager
     async def connect(url: str):
         parts = urlsplit(url)
         token = dict(parse_qsl(parts.query)).get("token", "")
-        if not exchange.chat_allowed(parts.path.rpartition("/")[2], token):
-            raise ConnectionRefusedError("chat socket refused: bad listenKey or token")
-        sock = _Socket(exchange)
+        listen_key = parts.path.rpartition("/")[2]
+        if not exchange.chat_allowed(listen_key, token):
+            raise ConnectionRejected(403, (), b"")
+        sock = _Socket(exchange, listen_key)
         try:
             yield sock
         finally:

@@ -49,6 +49,14 @@ class SimAd:
     floor: Decimal = Decimal("0")
     ceiling: Decimal = Decimal("0")
     reactive: bool = False
+    classify: str = "profession"
+    fights: bool = False  # undercuts the best rival now and then (merchants, some users)
+    positive_rate: float = 0.99
+    active_s: int = 30
+    remarks: str | None = None
+    auto_reply: str | None = None
+    price_floating_ratio: Decimal | None = None
+    order_at: float = -math.inf  # when the last order opened on it (trio time)
 
     @property
     def listed(self) -> bool:
@@ -93,13 +101,15 @@ class Market:
 
     def _competitor(self, rng: random.Random, side: str, i: int) -> SimAd:
         sign = 1 if side == "SELL" else -1
-        merchant = rng.random() < 0.6
-        # Non-merchant ads sit further back and never fight: a bot that searches merchants only
-        # (publisherType) still sees every ad that can take rank 1 from it.
-        margin = Decimal(str(round(rng.uniform(0.003, 0.025) + (0 if merchant else 0.03), 4)))
+        merchant = rng.random() >= self.cfg.user_share
+        # Some non-merchant ("mass") ads price like merchants and can take rank 1, as in the
+        # captured books (reference §3): a bot that searches merchants only misjudges its rank.
+        # The others sit further back and never fight.
+        fights = merchant or rng.random() < self.cfg.aggressive_user_share
+        margin = Decimal(str(round(rng.uniform(0.003, 0.025) + (0 if fights else 0.03), 4)))
         stop = Decimal(str(round(rng.uniform(-0.012, 0.004), 4)))
         limit = self.ref0 * (1 + sign * stop)
-        far = self.ref0 * (1 + sign * Decimal("0.04" if merchant else "0.07"))
+        far = self.ref0 * (1 + sign * Decimal("0.04" if fights else "0.07"))
         price = quantize(self.ref0 * (1 + sign * margin))
         pays = [self.cfg.bot_pay_methods[i % len(self.cfg.bot_pay_methods)]] if i % 3 else []
         pays += rng.sample(_OTHER_PAY, rng.randint(1, 2))
@@ -115,6 +125,8 @@ class Market:
             finish_rate=round(rng.uniform(0.85, 1.0), 4), pay_time_limit=rng.choice((15, 15, 30)),
             margin=margin, floor=min(limit, far), ceiling=max(limit, far),
             reactive=merchant and rng.random() < self.cfg.reactive_share,
+            classify="profession" if merchant else "mass", fights=fights,
+            positive_rate=round(rng.uniform(0.95, 1.0), 8), active_s=rng.randrange(0, 600),
         )
 
     def _bot_ad(self, rng: random.Random, side: str) -> SimAd:
@@ -199,7 +211,7 @@ class Market:
         if roll < 0.05 * dt:
             sign = 1 if ad.side == "SELL" else -1
             return self.ref * (1 + sign * ad.margin)
-        if roll < 0.07 * dt and ad.user_type == "merchant":
+        if roll < 0.07 * dt and ad.fights:
             rivals = [a for a in self.book(ad.side) if a.adv_no != ad.adv_no]
             if rivals and beats(ad.side, rivals[0].price, ad.price):
                 return one_better(ad.side, rivals[0].price)

@@ -1,5 +1,11 @@
 """Counterparties: they take ads (better ranks more often), and on the bot's ads they chat, pay,
-then complete or cancel, each step at a random time after the order opened."""
+then complete or cancel, each step at a random time after the order opened.
+
+Their chat follows the captured frames (reference §8): a new order brings the system frame
+`{"type":"seller_merchant_trading"}` (buyer_ on a BUY ad) and the ad's auto-reply; texts come
+from the apps with a UUID; some are followed by Binance's `nlp_third_party` warning with the
+`original_message_id`; `*_payed` carries nickName and realName, `*_completed` the symbol.
+Chat draws use their own random source, so talk does not move the market."""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Callable
 
+from sim.config import SimConfig
 from sim.market import SIDES, Market, SimAd, new_id, quantize
+from sim.messages import ChatMessage
 
 _QTY = Decimal("0.01")
 _BUYERS = ("kelechi_b", "tola99", "zainab.o", "mikeade", "ruthy_ng", "femi_trades", "amaka22")
@@ -18,28 +26,6 @@ _QUESTIONS = (
     "Can I pay with OPay?",
     "Please send your bank details, I want to pay now",
 )
-
-
-@dataclass
-class ChatMessage:
-    """One chat message as EP-34 lists it and the socket pushes it."""
-
-    id: str
-    uuid: str
-    type: str
-    order_no: str
-    content: str
-    self_sent: bool
-    create_ms: int
-    from_nick: str
-    status: str = "unread"
-
-    def wire(self) -> dict:
-        return {
-            "id": self.id, "uuid": self.uuid, "type": self.type, "orderNo": self.order_no,
-            "content": self.content, "self": self.self_sent, "status": self.status,
-            "createTime": self.create_ms, "fromNickName": self.from_nick,
-        }
 
 
 @dataclass
@@ -62,9 +48,12 @@ class SimOrder:
 class OrderDesk:
     """Orders on every ad, the bot's orders in full, and the chat that goes with them."""
 
-    def __init__(self, bot_nickname: str, now_ms: Callable[[], int]) -> None:
-        self.bot_nickname = bot_nickname
+    def __init__(self, cfg: SimConfig, now_ms: Callable[[], int],
+                 chat_rng: random.Random) -> None:
+        self.cfg = cfg
+        self.bot_nickname = cfg.bot_nickname
         self.now_ms = now_ms
+        self.chat_rng = chat_rng
         self.orders: dict[str, SimOrder] = {}
         self.messages: list[ChatMessage] = []
         self.opened: dict[str, int] = {}
@@ -82,7 +71,7 @@ class OrderDesk:
             ad = rng.choices(book, weights=[0.5**i for i in range(len(book))])[0]
             order = self.take(ad, rng, now)
             if order is not None:
-                out.append(self.opening_message(order))
+                out.extend(self.opening_messages(order))
         return out
 
     def take(self, ad: SimAd, rng: random.Random, now: float) -> SimOrder | None:
@@ -93,6 +82,7 @@ class OrderDesk:
         fiat = Decimal(rng.randrange(int(ad.min_amount), int(cap) + 1))
         amount = (fiat / ad.price).quantize(_QTY, rounding=ROUND_DOWN)
         ad.surplus -= amount
+        ad.order_at = now
         if not ad.mine:
             if not ad.listed:
                 ad.surplus = ad.init_amount  # the competitor tops the ad up at once
@@ -106,9 +96,19 @@ class OrderDesk:
         self.opened[ad.adv_no] = self.opened.get(ad.adv_no, 0) + 1
         return order
 
-    def opening_message(self, order: SimOrder) -> ChatMessage:
-        """Post the system message that announces a new order."""
-        return self._system(order, "merchant_trading")
+    def opening_messages(self, order: SimOrder) -> list[ChatMessage]:
+        """Post the system message that announces a new order, then the ad's auto-reply."""
+        out = [self._system(order, "merchant_trading")]
+        if self.cfg.chat_auto_reply:
+            out.append(self.auto_reply(order))
+        return out
+
+    def auto_reply(self, order: SimOrder) -> ChatMessage:
+        """Post the bot's ad auto-reply (`chat_auto_reply`) on an order."""
+        reply = self._message(order, "auto_reply", self.cfg.chat_auto_reply or "Hello",
+                              self.bot_nickname, self_sent=True)
+        reply.uuid = f"{order.order_no}{reply.create_ms}"
+        return reply
 
     def advance(self, market: Market, rng: random.Random, now: float) -> list[ChatMessage]:
         """Run the counterparties' due steps; return the messages they produced."""
@@ -122,56 +122,79 @@ class OrderDesk:
     def _act(self, market: Market, rng: random.Random, order: SimOrder,
              action: str) -> list[ChatMessage]:
         if action == "hello":
-            return [self._text(order, rng.choice(_HELLOS))]
+            return self.counterparty_text(order, rng.choice(_HELLOS))
         if action == "question":
-            return [self._text(order, rng.choice(_QUESTIONS))]
+            return self.counterparty_text(order, rng.choice(_QUESTIONS))
         if action == "pay":
             order.status = 2
-            return [self._system(order, "payed"), self._text(order, "I have paid, please check")]
+            paid = self._system(order, "payed", nickName=order.counterparty,
+                                realName=f"{order.counterparty.upper()} SIM")
+            return [paid, *self.counterparty_text(order, "I have paid, please check")]
         if action == "complete":
             order.status = 4
             self.filled[order.adv_no] = self.filled.get(order.adv_no, Decimal("0")) + order.amount
-            return [self._system(order, "completed")]
+            return [self._system(order, "completed", symbol=self.cfg.asset)]
         order.status = 6
         market.ads[order.adv_no].surplus += order.amount
         return [self._system(order, "cancelled")]
 
     def _message(self, order: SimOrder, kind: str, content: str, nick: str,
-                 self_sent: bool = False) -> ChatMessage:
+                 self_sent: bool = False, create_ms: int | None = None) -> ChatMessage:
         self._next_id += 1
-        ms = self.now_ms()
+        ms = self.now_ms() if create_ms is None else create_ms
         msg = ChatMessage(
-            id=str(self._next_id), uuid=f"{order.order_no}{ms}{self._next_id % 1000:03d}",
-            type=kind, order_no=order.order_no, content=content, self_sent=self_sent,
-            create_ms=ms, from_nick=nick,
+            id=str(self._next_id), uuid=f"{order.order_no}{ms}", type=kind,
+            order_no=order.order_no, content=content, self_sent=self_sent, create_ms=ms,
+            from_nick=nick, read_nick=nick,
         )
         self.messages.append(msg)
         return msg
 
-    def _text(self, order: SimOrder, content: str) -> ChatMessage:
-        return self._message(order, "text", content, order.counterparty)
+    def counterparty_text(self, order: SimOrder, content: str) -> list[ChatMessage]:
+        """A counterparty's text, sometimes followed by Binance's nlp warning."""
+        rng = self.chat_rng
+        msg = self._message(order, "text", content, order.counterparty)
+        msg.uuid = _uuid(rng)
+        msg.read_nick = "" if rng.random() < self.cfg.chat_empty_nickname_share else msg.from_nick
+        if rng.random() >= self.cfg.chat_nlp_share:
+            return [msg]
+        return [msg, self.nlp_warning(order, msg.create_ms - 300)]
 
-    def _system(self, order: SimOrder, event: str) -> ChatMessage:
+    def nlp_warning(self, order: SimOrder, original_id: int) -> ChatMessage:
+        """Binance's `nlp_third_party` system message about the message `original_id`."""
+        warning = f'{{"original_message_id":"{original_id}","type":"nlp_third_party"}}'
+        return self._message(order, "system", warning, "")
+
+    def _system(self, order: SimOrder, event: str, **extra: str) -> ChatMessage:
         role = "seller" if order.side == "SELL" else "buyer"
-        body = f'{{"type":"{role}_{event}"}}'
+        fields = {**extra, "type": f"{role}_{event}"}
+        body = "{" + ",".join(f'"{k}":"{fields[k]}"' for k in sorted(fields)) + "}"
         return self._message(order, "system", body, "")
 
-    def record_bot_frame(self, frame: dict) -> bool:
-        """Store a frame the bot sent as its own message; False when it names no known order."""
+    def record_bot_frame(self, frame: dict) -> ChatMessage | None:
+        """Store a frame the bot sent as its own message (its uuid and its createTime kept);
+        None when it names no known order."""
         order = self.orders.get(str(frame.get("orderNo", "")))
         if order is None:
-            return False
+            return None
+        sent = frame.get("createTime")
+        create_ms = sent if isinstance(sent, int) and not isinstance(sent, bool) else None
         msg = self._message(order, str(frame.get("type", "text")), str(frame.get("content", "")),
-                            self.bot_nickname, self_sent=True)
-        msg.status = "read"
-        if frame.get("uuid"):
-            msg.uuid = str(frame["uuid"])
-        return True
+                            self.bot_nickname, self_sent=True, create_ms=create_ms)
+        if frame.get("uuid") is not None:
+            msg.uuid = str(frame["uuid"])  # an integer uuid comes back as a string [BPA-LOG]
+        return msg
 
     def history(self, order_no: str | None) -> list[ChatMessage]:
         """Return the messages of one order (or all), newest first."""
         chosen = [m for m in self.messages if order_no in (None, m.order_no)]
         return chosen[::-1]
+
+
+def _uuid(rng: random.Random) -> str:
+    """A random UUID as the Binance apps send it (drawn from the seeded source)."""
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _plan(rng: random.Random, now: float) -> list[tuple[float, str]]:

@@ -1,18 +1,9 @@
-"""Binance's gatekeeping: the 5-per-second rule, EP-0's page gap, the API key, the timestamp
-window and the signature. Pure: callers pass trio's time and the server's wall-clock ms."""
+"""Binance's pacing rules: the 5-per-second rule, EP-0's page gap, and the per-minute counts
+that the weight headers report. Pure: callers pass trio's time. Signing lives in `sim.auth`."""
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from urllib.parse import parse_qsl
-
-from c2c.credentials import Secret
-from c2c.signing import verify
-from sim.wire import Request, Response, gateway_error, mandatory
-
-MAX_RECV_WINDOW_MS = 60000
-DEFAULT_RECV_WINDOW_MS = 5000
 
 
 class SlidingWindow:
@@ -63,11 +54,6 @@ class RateRule:
         return None
 
 
-def too_many(retry_after_s: float) -> Response:
-    seconds = str(max(1, math.ceil(retry_after_s)))
-    return gateway_error(429, -1003, "Too many requests", (("retry-after", seconds),))
-
-
 class PageGate:
     """EP-0 pages asked less than `gap` seconds after the previous one come back empty."""
 
@@ -82,40 +68,17 @@ class PageGate:
         return last is None or now - last >= self.gap
 
 
-def stale_timestamp() -> Response:
-    return gateway_error(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+class WeightMeter:
+    """Per client, the requests of the last minute: what the weight headers report.
 
-
-def query_params(query: str) -> dict[str, str]:
-    return dict(parse_qsl(query, keep_blank_values=True))
-
-
-def check_api_key(req: Request, api_key: str) -> Response | None:
-    """Refuse a missing or unknown X-MBX-APIKEY with -2008 (HTTP 400, as captured)."""
-    if req.headers.get("x-mbx-apikey", "") != api_key:
-        return gateway_error(400, -2008, "Invalid Api-Key ID.")
-    return None
-
-
-def check_signed(req: Request, secret: Secret, server_ms: int) -> Response | None:
-    """Check timestamp, recvWindow and the trailing signature of a SIGNED request.
-
-    Returns:
-        None when the request may proceed, else the refusal (-1102, -1021 or -1022, HTTP 400).
+    C2C weights are unpublished except listUserOrderHistory = 1 (reference §7), so every call
+    weighs 1.
     """
-    params = query_params(req.query)
-    try:
-        timestamp = int(params["timestamp"])
-    except (KeyError, ValueError):
-        return mandatory("timestamp")
-    if "signature" not in params:
-        return mandatory("signature")
-    try:
-        window = min(int(params.get("recvWindow", DEFAULT_RECV_WINDOW_MS)), MAX_RECV_WINDOW_MS)
-    except ValueError:
-        return mandatory("recvWindow")
-    if timestamp >= server_ms + 1000 or server_ms - timestamp > window:
-        return stale_timestamp()
-    if not verify(secret, req.query):
-        return gateway_error(400, -1022, "Signature for this request is not valid.")
-    return None
+
+    def __init__(self, span: float = 60.0) -> None:
+        self.span = span
+        self._windows: dict[str, SlidingWindow] = {}
+
+    def add(self, key: str, now: float) -> int:
+        """Count one request; return the client's count over the last `span` seconds."""
+        return self._windows.setdefault(key, SlidingWindow(self.span)).add(now)

@@ -1,4 +1,5 @@
-"""Serve a SimExchange on a real socket with hypercorn under Trio, market loop included."""
+"""Serve a SimExchange on real sockets under Trio: HTTP with hypercorn, the chat WebSocket on
+its own port (`sim.chat_server`), market loop included."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from sim.app import make_app
+from sim.chat_server import serve_chat
 from sim.exchange import SimExchange
 
 
 class SimServer(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a running simulator listens; the bot's sapi_url and bapi_url are `base_url`."""
+    """Where a running simulator listens; the bot's sapi_url and bapi_url are `base_url`, and
+    EP-33 hands out `chat_url` as chatWssUrl."""
 
     host: str
     port: int
     base_url: str
+    chat_url: str = ""
 
 
 def _config(host: str, port: int) -> Config:
@@ -27,7 +31,6 @@ def _config(host: str, port: int) -> Config:
     config.accesslog = None
     config.loglevel = "WARNING"
     config.graceful_timeout = 0.5
-    config.websocket_ping_interval = 20.0  # Binance pings its chat sockets too
     return config
 
 
@@ -49,7 +52,7 @@ async def serve_sim(
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(partial(serve, make_app(exchange), _config(host, port)))
         bound_port = int(binds[0].rpartition(":")[2])
+        chat_url = await nursery.start(serve_chat, exchange, host, 0)
         await nursery.start(partial(exchange.run_market))
-        task_status.started(
-            SimServer(host=host, port=bound_port, base_url=f"http://{host}:{bound_port}")
-        )
+        task_status.started(SimServer(host=host, port=bound_port,
+                                      base_url=f"http://{host}:{bound_port}", chat_url=chat_url))

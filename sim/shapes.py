@@ -20,16 +20,36 @@ _FILTERS = (
     "userAllTradeCountMax", "userTradeCompleteRateFilterTime", "userTradeCompleteCountMin",
     "userTradeCompleteRateMin", "userTradeVolumeFilterTime", "userTradeType",
     "userTradeVolumeMin", "userTradeVolumeMax", "userTradeVolumeAsset", "createTime",
-    "advUpdateTime", "fiatVo", "assetVo", "advVisibleRet", "assetLogo",
+    "advUpdateTime", "fiatVo", "assetVo", "advVisibleRet",
 )
+_TAIL_2026 = (
+    "abnormalStatusList", "closeReason", "storeInformation", "allowTradeMerchant",
+    "adTradeInstructionTagInfoRets",
+)
+_KYC_2026 = (
+    "adAdditionalKycVerifyItems", "isStarTraderAdditionalKycExclusion",
+    "isStarTraderCounterpartyConditionsExclusion", "nonTradableRegions", "invisibleType",
+    "invisibleTitle", "invisibleReason", "privilegeType",
+)
+# identifier -> (tradeMethodName, tradeMethodShortName, tradeMethodBgColor), as the book shows
+_METHODS = {
+    "BANK": ("Bank Transfer", "Bank Transfer", "#F0B90B"),
+    "OPay": ("OPay", "OPay", "#1DCF9F"),
+    "Opay": ("OPay", "OPay", "#1DCF9F"),
+    "PalmPay": ("PalmPay", "PalmPay", "#8B3DFF"),
+    "Kuda": ("Kuda Bank", None, "#40196D"),
+    "Moniepoint": ("Moniepoint", None, "#0357EE"),
+    "Chipper": ("Chipper Cash", "Chipper", "#6B4EFF"),
+    "FirstBank": ("First Bank of Nigeria", None, "#003B65"),
+}
 
 
 def trade_method(identifier: str) -> dict:
+    name, short, color = _METHODS.get(identifier, (identifier, identifier, "#F0B90B"))
     return {
         "payId": None, "payMethodId": "", "payType": identifier, "payAccount": None,
         "payBank": None, "paySubBank": None, "identifier": identifier, "iconUrlColor": None,
-        "tradeMethodName": identifier, "tradeMethodShortName": identifier,
-        "tradeMethodBgColor": "#F0B90B",
+        "tradeMethodName": name, "tradeMethodShortName": short, "tradeMethodBgColor": color,
     }
 
 
@@ -45,40 +65,54 @@ def _quantities(ad: SimAd) -> dict:
         "minSingleTransQuantity": _q(ad.min_amount / ad.price),
         "maxSingleTransQuantity": _q(ad.max_amount / ad.price),
         "dynamicMaxSingleTransQuantity": _q(dynamic_max / ad.price),
-        "tradableQuantity": _q(ad.surplus),
-        "commissionRate": Decimal("0.00100000"),
-        "tradeMethodCommissionRates": [],
+        "commissionRate": Decimal("0.00200000"),
+        "takerCommissionRate": None, "minTakerFee": None, "tradeMethodCommissionRates": None,
         "launchCountry": None,
     }
 
 
 def adv(ad: SimAd, cfg: SimConfig) -> dict:
-    """The public book's `adv` object (EP-0), null where public search shows null."""
+    """The public book's `adv` object (EP-0) with the 2026 capture's keys in its order, null
+    where public search shows null (sample bapi-adv-search_USDT-MXN_..._2026-01-15)."""
     head = {
-        "advNo": ad.adv_no, "classify": "mass", "tradeType": ad.side, "asset": cfg.asset,
+        "advNo": ad.adv_no, "classify": ad.classify, "tradeType": ad.side, "asset": cfg.asset,
         "fiatUnit": cfg.fiat, "advStatus": None, "priceType": None, "priceFloatingRatio": None,
         "rateFloatingRatio": None, "currencyRate": None, "price": ad.price,
-        "initAmount": _q(ad.init_amount, _Q8), "surplusAmount": _q(ad.surplus),
-        "amountAfterEditing": _q(ad.init_amount, _Q8), "maxSingleTransAmount": ad.max_amount,
+        "initAmount": None, "surplusAmount": _q(ad.surplus), "tradableQuantity": _q(ad.surplus),
+        "amountAfterEditing": None, "maxSingleTransAmount": ad.max_amount,
         "minSingleTransAmount": ad.min_amount, "buyerKycLimit": None, "buyerRegDaysLimit": None,
-        "buyerBtcPositionLimit": None, "remarks": None, "autoReplyMsg": "",
+        "buyerBtcPositionLimit": None, "remarks": None, "autoReplyMsg": None,
         "payTimeLimit": ad.pay_time_limit,
         "tradeMethods": [trade_method(p) for p in ad.pay_methods],
     }
     head.update(dict.fromkeys(_FILTERS))
-    head.update({"assetScale": 2, "fiatScale": 2, "priceScale": 2, "fiatSymbol": cfg.fiat_symbol})
+    head.update({"takerAdditionalKycRequired": 0, "minFiatAmountForAdditionalKyc": None,
+                 "inventoryType": None, "offlineReason": None, "assetLogo": None,
+                 "assetScale": 2, "fiatScale": 2, "priceScale": 2, "fiatSymbol": cfg.fiat_symbol})
     head.update(_quantities(ad))
+    head.update(dict.fromkeys(_TAIL_2026))
+    head["isSafePayment"] = False
+    head.update(dict.fromkeys(_KYC_2026))
     return head
 
 
 def advertiser(ad: SimAd) -> dict:
+    """The book's `advertiser` object with the 2026 keys (positiveRate, activeTimeInSecond)."""
     return {
         "userNo": ad.user_no, "realName": None, "nickName": ad.nickname, "margin": None,
         "marginUnit": None, "orderCount": None, "monthOrderCount": ad.month_orders,
-        "monthFinishRate": ad.finish_rate, "advConfirmTime": 0, "email": None,
-        "registrationTime": None, "mobile": None, "userType": ad.user_type, "tagIconUrls": [],
-        "userGrade": 2, "userIdentity": "", "proMerchant": None, "isBlocked": None,
+        "monthFinishRate": ad.finish_rate, "positiveRate": ad.positive_rate,
+        "advConfirmTime": None, "email": None, "registrationTime": None, "mobile": None,
+        "userType": ad.user_type, "tagIconUrls": [], "userGrade": 2, "userIdentity": "",
+        "proMerchant": None, "badges": None, "vipLevel": None, "isBlocked": False,
+        "activeTimeInSecond": ad.active_s,
     }
+
+
+def search_item(ad: SimAd, cfg: SimConfig) -> dict:
+    """One EP-0 row: adv, advertiser and the 2026 item-level privilege fields (null)."""
+    return {"adv": adv(ad, cfg), "advertiser": advertiser(ad), "privilegeDesc": None,
+            "privilegeType": None, "privilegeTypeAdTotalCount": None}
 
 
 def ad_detail(ad: SimAd, cfg: SimConfig) -> dict:
@@ -86,14 +120,15 @@ def ad_detail(ad: SimAd, cfg: SimConfig) -> dict:
     return {
         "advNo": ad.adv_no, "classify": "profession", "tradeType": ad.side, "asset": cfg.asset,
         "fiatUnit": cfg.fiat, "advStatus": ad.status, "priceType": 1,
-        "priceFloatingRatio": Decimal("100.00000000"), "rateFloatingRatio": Decimal("0.00000000"),
+        "priceFloatingRatio": ad.price_floating_ratio or Decimal("100.00000000"),
+        "rateFloatingRatio": Decimal("0.00000000"),
         "price": ad.price, "initAmount": _q(ad.init_amount, _Q8),
         "surplusAmount": _q(ad.surplus, _Q8), "tradableQuantity": _q(ad.surplus, _Q8),
         "amountAfterEditing": _q(ad.init_amount, _Q8), "minSingleTransAmount": ad.min_amount,
         "maxSingleTransAmount": ad.max_amount, "payTimeLimit": ad.pay_time_limit,
         "tradeMethods": [trade_method(p) for p in ad.pay_methods], "assetScale": 2,
-        "fiatScale": 2, "priceScale": 2, "fiatSymbol": cfg.fiat_symbol,
-        "offlineReason": None, "advVisibleRet": None,
+        "fiatScale": 2, "priceScale": 2, "fiatSymbol": cfg.fiat_symbol, "remarks": ad.remarks,
+        "autoReplyMsg": ad.auto_reply, "offlineReason": None, "advVisibleRet": None,
     }
 
 

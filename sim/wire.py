@@ -64,6 +64,18 @@ def sapi_ok(data: Any, total: int | None = None) -> Response:
     return Response(200, encode(env))
 
 
+def ep7_ok(shape: str) -> Response:
+    """EP-7's success: `data` null, true, or no `data` key ("null", "true", "absent").
+
+    No source holds a captured body; the schema says CommonRet_boolean (reference §4, §10).
+    """
+    env: dict[str, Any] = {"code": "000000", "message": "success"}
+    if shape != "absent":
+        env["data"] = True if shape == "true" else None
+    env["success"] = True
+    return Response(200, encode(env))
+
+
 def bapi_ok(data: Any, total: int) -> Response:
     env = {"code": "000000", "message": None, "messageDetail": None, "data": data,
            "total": total, "success": True}
@@ -91,13 +103,6 @@ def mandatory(name: str) -> Response:
 
 def illegal() -> Response:
     return gateway_error(400, -1102, "illegal parameter")
-
-
-def business(code: int, msg: str, *, wrapped: bool = True) -> Response:
-    """A C2C business refusal, wrapped as `{-9000, "<code>"}` or bare as `{<code>, msg}`."""
-    if wrapped:
-        return gateway_error(400, -9000, str(code))
-    return gateway_error(400, code, msg)
 
 
 def method_not_supported(method: str) -> Response:

@@ -22,7 +22,7 @@ def test_command_line_faults_reach_the_simulator_config():
                                  "--status-list-reject-share", "0.5"))
     assert cfg.seed == 3 and cfg.status_list_reject_share == 0.5
     assert (cfg.faults.error_rate, cfg.faults.latency_ms) == (0.2, 40)
-    assert (cfg.faults.drop_ws_every_s, cfg.faults.clock_skew_ms) == (30.0, -2000)
+    assert (cfg.faults.close_every_s, cfg.faults.clock_skew_ms) == (30.0, -2000)
 
 
 def test_banner_gives_the_keys_and_the_bot_toml_lines_to_use():

@@ -51,7 +51,8 @@ async def test_signed_calls_over_http_get_binance_shaped_answers(nursery):
             "payTypes": [], "publisherType": None})
         wrong = await client.get("/sapi/v1/c2c/ads/listWithPagination", headers=HEADERS)
     assert ads.status_code == 200 and ads.json()["data"][0]["advNo"] == sell.adv_no
-    assert update.json() == {"code": "000000", "message": "success", "data": True, "success": True}
+    assert update.json() == {"code": "000000", "message": "success", "data": None, "success": True}
+    assert int(dict(update.headers)["x-sapi-used-ip-weight-1m"]) == 2
     top = book.json()["data"][0]["adv"]
     assert (top["advNo"], top["price"]) == (sell.adv_no, "1580.55")
     assert wrong.status_code == 404 and wrong.json()["code"] == -1000
@@ -67,15 +68,18 @@ async def test_chat_socket_pushes_counterparty_frames_and_records_the_bots(nurse
             async with open_websocket_url(url) as ws:
                 order_no = exchange.open_order(exchange.bot_ads[0].adv_no)
                 pushed = msgspec.json.decode(await ws.get_message())
+                auto_reply = msgspec.json.decode(await ws.get_message())
                 await ws.send_message(msgspec.json.encode({
                     "type": "text", "uuid": "self_1", "orderNo": order_no, "content": "Hello!",
-                    "self": True, "clientType": "web", "createTime": wall_ms(), "sendStatus": 0,
+                    "self": False, "clientType": "web", "createTime": wall_ms(), "sendStatus": 0,
                 }).decode())
                 echo = msgspec.json.decode(await ws.get_message())
         history = (await call(client, "GET", "/sapi/v1/c2c/chat/retrieveChatMessagesWithPagination",
                               params=(("page", "1"), ("rows", "20"), ("orderNo", order_no)))).json()
     assert (pushed["orderNo"], pushed["type"], pushed["self"]) == (order_no, "system", False)
-    assert (echo["content"], echo["self"]) == ("Hello!", True)
+    assert (auto_reply["type"], "id" in auto_reply, "uuid" in auto_reply) == ("auto_reply", False,
+                                                                            False)
+    assert (echo["content"], echo["self"], echo["uuid"]) == ("Hello!", True, "self_1")
     assert exchange.report().chat_frames_from_bot == 1
     assert history["data"][0]["content"] == "Hello!" and history["data"][0]["self"] is True
 
@@ -91,12 +95,13 @@ async def test_chat_socket_with_a_wrong_token_is_refused(nursery):
     assert refused.value.status_code == 403
 
 
-async def test_chat_socket_is_dropped_periodically_when_asked(nursery):
-    exchange = SimExchange(SimConfig(seed=7, faults=Faults(drop_ws_every_s=0.2)), now_ms=wall_ms)
+async def test_chat_socket_is_closed_periodically_when_asked(nursery):
+    faults = Faults(drop_ws_every_s=0.2, ws_close_kinds=("1002",))
+    exchange = SimExchange(SimConfig(seed=7, faults=faults), now_ms=wall_ms)
     server = await nursery.start(serve_sim, exchange, "127.0.0.1", 0)
-    cred = exchange.issue_chat_credential(f"127.0.0.1:{server.port}", trio.current_time())
+    cred = exchange.issue_chat_credential("unused", trio.current_time())
     url = f"{cred['chatWssUrl']}/{cred['listenKey']}?token={cred['listenToken']}&clientType=web"
     with trio.fail_after(2), pytest.raises(ConnectionClosed) as closed:
         async with open_websocket_url(url) as ws:
             await ws.get_message()
-    assert closed.value.reason.code == 1001
+    assert closed.value.reason.code == 1002 and "frame" in closed.value.reason.reason
