@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "record": bot_cli.record_main,
         "sessions": bot_cli.sessions_main,
         "backtest": _load(MODULES["backtest"]).main,
+        "sim": _load(MODULES["sim"]).main,
     }
     if args.command in handlers:
         return handlers[args.command](args, now_ms=wall_ms)

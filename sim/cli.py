@@ -34,7 +34,6 @@ Faults (all off):
 from __future__ import annotations
 
 import argparse
-import time
 
 import trio
 
@@ -183,9 +182,9 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, *, now_ms) -> int:
     """Serve until interrupted, then print the report. Returns the exit status."""
-    exchange = SimExchange(config_from_args(args), now_ms=lambda: int(time.time() * 1000))
+    exchange = SimExchange(config_from_args(args), now_ms=now_ms)
     try:
         trio.run(_serve, exchange, args.host, args.port)
     except BaseException as exc:  # Ctrl-C and bind failures may arrive wrapped in groups

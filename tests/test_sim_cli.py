@@ -40,6 +40,6 @@ def test_a_port_already_taken_ends_with_status_1_and_one_line(capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        status = main(parse("--port", str(taken.getsockname()[1])))
+        status = main(parse("--port", str(taken.getsockname()[1])), now_ms=lambda: 0)
     assert status == 1
     assert capsys.readouterr().out.startswith("sim: cannot serve on 127.0.0.1:")
