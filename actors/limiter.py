@@ -84,6 +84,7 @@ class HostState:
         # One 403 must not silence a host for minutes; a WAF that keeps refusing does.
         self.waf_backoff = Backoff(WAF_FIRST_PAUSE_S, WAF_PAUSE_S)
         self.paused_until = 0.0
+        self.pauses = 0  # how many pauses began: a call queued before one is "overtaken"
 
 
 def is_probe(req: ApiRequest) -> bool:
@@ -117,6 +118,7 @@ class Limiter:
         self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
+        self._pauses_seen: dict[str, int] = {}  # request id -> its host's pauses when queued
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
@@ -161,21 +163,17 @@ class Limiter:
         if req.effect and self.deps.dry_run:
             await self._refuse(env, "dry_run", "--dry-run: effects are recorded, not sent")
             return
-        if req.effect and self._paused(req):
-            await self._refuse_paused(env)
-            return
         self._push(env, 1)
-
-    def _paused(self, req: ApiRequest) -> bool:
-        return self.host(req).paused_until > trio.current_time()
 
     async def _refuse_paused(self, env: Envelope) -> None:
         host = self.host(env.event)
+        # No clock reading in the message: replay must give the same words.
         await self._refuse(env, "paused",
-                           f"{host.name} paused until t={host.paused_until:.1f}s; a write is "
-                           "never sent after a pause, decide again on a fresh book")
+                           f"{host.name} paused; not sent late (a write is decided again on a "
+                           "fresh book, a read asked another way)")
 
     def _push(self, env: Envelope, attempt: int) -> None:
+        self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
         self._order += 1
         heapq.heappush(self._queue, (env.event.priority, self._order, env, attempt))
         self._wake.set()
@@ -187,7 +185,7 @@ class Limiter:
 
     async def _dispatch(self, nursery: trio.Nursery) -> None:
         while True:
-            entry = await self._next_unpaused()
+            entry = await self._next_candidate()
             if entry is None:
                 continue
             priority, _, env, attempt = entry
@@ -202,21 +200,39 @@ class Limiter:
             self._queue.remove(entry)
             heapq.heapify(self._queue)
             host = self.host(env.event)
+            refuse = self._refuses(env.event, now)
+            self._pauses_seen.pop(env.event.request_id, None)
+            if refuse:
+                # A write (or a read its caller can ask another way) is not sent late.
+                await self._refuse_paused(env)
+                continue
             if not host.breaker.allows(now):
                 reopen = host.breaker.reopen_at()  # None while half open, its trial out
-                until = "its trial call is answered" if reopen is None else f"t={reopen:.1f}s"
+                until = "" if reopen is None else f" for {reopen - now:.0f} s"
                 await self._refuse(env, "breaker_open",
-                                   f"{host.name} circuit breaker open until {until}; no call made")
+                                   f"{host.name} circuit breaker open{until}; no call made")
                 continue
             slot = self.window.record(now)
             self.last_sent[env.event.endpoint] = now
             nursery.start_soon(self._attempt, env, attempt, slot)
 
-    async def _next_unpaused(self):
-        """The most urgent queued call whose host is not paused (None: waited, look again).
+    def _refuses(self, req: ApiRequest, now: float) -> bool:
+        """Whether a write or `no_wait` read whose turn has come is refused rather than sent
+        late: its host is paused, or a pause began after it was queued. A replay asks its
+        sender, which knows what the live run did (it turned on when a pause ended)."""
+        if not (req.effect or req.no_wait):
+            return False
+        pinned = getattr(self.deps.sender, "refused", None)
+        answer = pinned(req) if pinned is not None else None
+        if answer is not None:
+            return answer
+        host = self.host(req)
+        return host.paused_until > now or self._pauses_seen.get(req.request_id) != host.pauses
 
-        A write that would wait behind a pause is refused instead of being sent late.
-        """
+    async def _next_candidate(self):
+        """The most urgent queued call that may go when the window allows (None: waited, look
+        again): one whose host is not paused, or one overtaken by a pause, which is refused
+        when its turn comes instead of waiting the pause out."""
         if not self._queue:
             self._wake = trio.Event()
             await self._wake.wait()
@@ -224,15 +240,10 @@ class Limiter:
         now = trio.current_time()
         resume = math.inf
         for entry in sorted(self._queue):
-            env = entry[2]
-            until = self.host(env.event).paused_until
-            if until <= now:
+            req = entry[2].event
+            until = self.host(req).paused_until
+            if until <= now or self._refuses(req, now):
                 return entry
-            if env.event.effect:
-                self._queue.remove(entry)
-                heapq.heapify(self._queue)
-                await self._refuse_paused(env)
-                return None
             resume = min(resume, until)
         with trio.move_on_at(resume):
             self._wake = trio.Event()
@@ -277,7 +288,7 @@ class Limiter:
     async def _transport_failed(self, env: Envelope, attempt: int, exc: Exception) -> None:
         req: ApiRequest = env.event
         probe = is_probe(req)
-        retry = not req.effect and not probe and attempt < MAX_ATTEMPTS
+        retry = not req.effect and not probe and not req.no_wait and attempt < MAX_ATTEMPTS
         await self.emit(ApiError(request_id=req.request_id, endpoint=req.endpoint, kind="transport",
                                  message=f"{type(exc).__name__}: {str(exc)[:200]}",
                                  attempt=attempt, final=not retry), cause=env.seq)
@@ -336,7 +347,8 @@ class Limiter:
 
     async def _pause(self, host: HostState, delay_s: float, reason: str) -> None:
         host.paused_until = max(host.paused_until, trio.current_time() + delay_s)
-        self._wake.set()  # writes queued for this host are refused now, not sent late
+        host.pauses += 1
+        self._wake.set()  # calls it overtook are refused now
         await self.emit(LimiterBackoff(reason=reason, delay_s=round(delay_s, 3), host=host.name))
 
     async def _note_weights(self, headers) -> None:

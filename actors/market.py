@@ -2,7 +2,10 @@
 
 It spends the request budget where it buys reaction time: page 1 of each side where one of my ads
 competes is polled often (`fast_interval`), the deeper pages only every `poll_interval_s`, which is
-also the ceiling for any poll. My own ads are marked in every snapshot.
+also the ceiling for any poll. My own ads are marked in every snapshot. When EP-0 gives no page
+(a 429, 403 or 418 from the public host, its pause or breaker, a 5xx or junk) and the bot has
+keys, that page and the next few are read through the merchant API's signed twin of the search
+(EP-0S), whose pauses are separate: a blind public host does not blind the bot.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from events import BookSnapshot, Envelope, MyAdsLoaded
 
 BOTH_SIDES = ("SELL", "BUY")
 MARKET_SHARE = 0.6  # of the request budget; the rest is for reprices, orders and chat
+TWIN_PAGES_AFTER_FAILURE = 4  # pages read through EP-0S after EP-0 gave no page
 
 
 def fast_interval(cfg: BotConfig, sides: int) -> float:
@@ -28,7 +32,7 @@ def fast_interval(cfg: BotConfig, sides: int) -> float:
 
 class Market:
     def __init__(self, inbox, emit, *, config: BotConfig, sides: tuple[str, ...] | None = None,
-                 wait_for_ads: bool = True) -> None:
+                 wait_for_ads: bool = True, signed_twin: bool = False) -> None:
         self.inbox = inbox
         self.emit = emit
         self.cfg = config
@@ -36,6 +40,8 @@ class Market:
         self.fixed_sides = sides
         self.my_adv_nos: frozenset[str] = frozenset()
         self.sides: tuple[str, ...] = sides or BOTH_SIDES
+        self.signed_twin = signed_twin  # EP-0S is signed: only with keys
+        self.twin_pages_left: dict[str, int] = {}
         self.ads_known = trio.Event()
         if not wait_for_ads:
             self.ads_known.set()
@@ -72,6 +78,32 @@ class Market:
             next_at = max(next_at + fast, trio.current_time())
             await trio.sleep_until(next_at)
 
+    async def _page(self, side: str, page: int):
+        """One page as (reply envelope, SearchPage or None): EP-0, or its signed twin while the
+        public host is paused, or at once when EP-0 gave no usable page (refused, paused,
+        failed or junk)."""
+        m = self.cfg.market
+
+        async def ask(twin: bool):
+            env = await self.calls.call(lambda rid: endpoints.search_ads(
+                rid, asset=m.asset, fiat=m.fiat, want=endpoints.ads_list_for(side), page=page,
+                pay_types=m.pay_types, trans_amount=m.trans_amount,
+                publisher_type=m.publisher_type, signed_twin=twin, no_wait=self.signed_twin))
+            return env, await decode_reply(self.emit, env, parse_search)
+
+        # Per side: the two sides poll concurrently, and a replay must not depend on which of
+        # them takes a shared turn first.
+        twin_first = self.signed_twin and self.twin_pages_left.get(side, 0) > 0
+        if twin_first:
+            self.twin_pages_left[side] -= 1
+        env, found = await ask(twin_first)
+        if found is None and self.signed_twin and not twin_first:
+            # Counted in pages, not timed, so a replay takes the same turns: the next pages
+            # (a Retry-After's worth at the fastest poll) go to the twin as well.
+            self.twin_pages_left[side] = TWIN_PAGES_AFTER_FAILURE
+            env, found = await ask(True)
+        return env, found
+
     async def snapshot(self, side: str, pages: int) -> BookSnapshot:
         """Fetch up to `pages` pages of the list where my `side` ads compete; emit the snapshot."""
         m = self.cfg.market
@@ -79,12 +111,8 @@ class Market:
         for page in range(1, pages + 1):
             if page > 1:
                 await trio.sleep(self.cfg.limits.page_delay_s)
-            env = await self.calls.call(lambda rid: endpoints.search_ads(
-                rid, asset=m.asset, fiat=m.fiat, want=endpoints.ads_list_for(side), page=page,
-                pay_types=m.pay_types, trans_amount=m.trans_amount,
-                publisher_type=m.publisher_type))
+            env, found = await self._page(side, page)
             cause = env.seq
-            found = await decode_reply(self.emit, env, parse_search)
             items = None if found is None else found.items
             if items is None:
                 complete = False
@@ -100,7 +128,8 @@ class Market:
 
 
 async def run(inbox, emit, *, config: BotConfig, sides=None, wait_for_ads: bool = True,
-              task_status=trio.TASK_STATUS_IGNORED) -> None:
+              signed_twin: bool = False, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Poll the book forever; never returns unless cancelled."""
-    await Market(inbox, emit, config=config, sides=sides,
-                 wait_for_ads=wait_for_ads).run(task_status=task_status)
+    await Market(inbox, emit, config=config, sides=sides, wait_for_ads=wait_for_ads,
+                 signed_twin=signed_twin).run(task_status=task_status)
+

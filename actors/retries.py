@@ -35,5 +35,6 @@ def should_retry(req: ApiRequest, action: Action | None, attempt: int) -> bool:
     if action in (Action.IP_BANNED, Action.WAF_PAUSE, Action.BACKOFF_AND_RETRY):
         # A write is never sent after a pause: the book it was priced on is gone by then (and
         # after a 5xx its outcome is unknown), so the ads actor decides again on a fresh one.
-        return not req.effect
+        # A `no_wait` read is asked another way by its caller.
+        return not req.effect and not req.no_wait
     return False

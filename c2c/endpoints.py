@@ -33,6 +33,7 @@ PRIORITY = {
     "EP-34": 4,
     "EP-4": 4,
     "EP-0": 5,
+    "EP-0S": 5,
 }
 EFFECTS = frozenset({"EP-7", "EP-8"})
 ACTIVE_ORDER_STATUSES = (1, 2, 3)  # wait for payment, wait for release, appealing
@@ -77,6 +78,8 @@ def search_ads(
     pay_types: Sequence[str] = (),
     trans_amount: Decimal | None = None,
     publisher_type: PublisherType = "merchant",
+    signed_twin: bool = False,
+    no_wait: bool = False,
 ) -> ApiRequest:
     """Build EP-0, the public order book search (unsigned, on the bapi host).
 
@@ -84,7 +87,11 @@ def search_ads(
     want="sellers" sends tradeType BUY and want="buyers" sends SELL. `rows` is at most 20
     (larger values are refused, reference §3). `publisher_type` "merchant" asks for merchants'
     ads only; "all" sends `publisherType: null`, which lists users' ads too, and those can rank
-    first (reference §3, the 2026 USDT/MXN capture).
+    first (reference §3, the 2026 USDT/MXN capture). `signed_twin` sends the same body to
+    `POST /sapi/v1/c2c/ads/search` ("EP-0S"), the merchant API's signed twin of the search with
+    the same `data[].adv/advertiser` items (reference §3 [SAPI74; BPA]): the book can still be
+    read while the public host is paused. `no_wait` has the limiter refuse an EP-0 at once
+    rather than hold it behind a pause of the public host (the caller then asks the twin).
     """
     if want not in ("sellers", "buyers"):
         raise ValueError(f"want must be 'sellers' or 'buyers', not {want!r}")
@@ -104,10 +111,14 @@ def search_ads(
     }
     if trans_amount is not None:
         payload["transAmount"] = _money(trans_amount, "trans_amount")
+    purpose = f"{asset}/{fiat} {want} p{page}"
+    if signed_twin:
+        return _sapi(request_id, "EP-0S", "POST", "/ads/search", body=_body(payload),
+                     purpose=purpose)
     return ApiRequest(
         request_id=request_id, endpoint="EP-0", method="POST", base="bapi", path=SEARCH_PATH,
-        body=_body(payload), signed=False, priority=PRIORITY["EP-0"],
-        purpose=f"{asset}/{fiat} {want} p{page}",
+        body=_body(payload), signed=False, priority=PRIORITY["EP-0"], purpose=purpose,
+        no_wait=no_wait,
     )
 
 

@@ -20,9 +20,9 @@ import trio
 from actors.senders import RawReply
 from c2c.http import request_identity
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
-                    ChatFrameReceived, Envelope)
+                    BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided)
 
-NOT_CALLS = ("breaker_open", "dry_run")  # ApiError kinds that made no HTTP call
+NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
 TAIL_S = 2.0  # a request this close to the end may have been cut off by the stop
 
 
@@ -45,15 +45,37 @@ class RecordedSender:
         self.attempts: dict[tuple, deque] = defaultdict(deque)
         self.unrecorded: list[Unrecorded] = []
         self.on_unrecorded = None
+        # Whether each write or no_wait read was refused behind a pause, in order per identity:
+        # whether its turn came during a pause depends on when Binance's pause ended, to the
+        # millisecond, which is the recording's to say, like the answers themselves.
+        self.refusals: dict[tuple, deque] = defaultdict(deque)
+        self._refused: dict[str, bool] = {}
         by_id: dict[str, tuple] = {}
         for env in envelopes:
             e = env.event
             if isinstance(e, ApiRequest):
                 by_id[e.request_id] = request_identity(e)
+                if e.effect or e.no_wait:
+                    self.refusals[by_id[e.request_id]].append(e.request_id)
             elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in by_id:
+                if isinstance(e, ApiError) and e.kind == "paused":
+                    self._refused[e.request_id] = True
                 if isinstance(e, ApiError) and e.kind in NOT_CALLS:
                     continue
                 self.attempts[by_id[e.request_id]].append((env.t, e))
+        self._pinned: dict[str, bool] = {}
+
+    def refused(self, req: ApiRequest) -> bool | None:
+        """Whether the live run refused this write or no_wait read behind a pause (None: the
+        recording does not say; the limiter decides)."""
+        if req.request_id in self._pinned:
+            return self._pinned[req.request_id]
+        queue = self.refusals.get(request_identity(req))
+        if not queue:
+            return None
+        recorded_id = queue.popleft()
+        self._pinned[req.request_id] = answer = self._refused.get(recorded_id, False)
+        return answer
 
     async def send(self, req: ApiRequest, build) -> RawReply:
         queue = self.attempts.get(request_identity(req))
@@ -145,3 +167,36 @@ class _Refused:
 
     async def __aexit__(self, *exc) -> None:
         return None
+
+
+class DecisionTimes:
+    """The clock each recorded pricing decision read, handed back to the replayed ads actor.
+
+    A decision's rate cap compares times to the microsecond; live, the ads actor reads the clock
+    a little after the snapshot it prices arrived, in a replay at the same virtual instant, so a
+    reprice 1.2 s after the last one could be allowed in one and held in the other. The
+    recording logs the time each decision read (`RepriceDecided.at`); a replayed decision for an
+    ad on a book reads the time the recorded decision for that ad on the same book read (the
+    n-th such, where a quiet market repeats a book). A decision the recording does not hold (a
+    replay that already diverged), or a session recorded before `at` was logged, reads the
+    replay's own clock.
+    """
+
+    def __init__(self, envelopes: list[Envelope]) -> None:
+        from replay.compare import normalize
+
+        books: dict[int, bytes] = {}
+        self._at: dict[tuple, deque] = defaultdict(deque)
+        for env in envelopes:
+            event = env.event
+            if isinstance(event, BookSnapshot):
+                books[env.seq] = normalize(event)
+            elif isinstance(event, RepriceDecided) and event.at and env.cause in books:
+                self._at[(event.adv_no, books[env.cause])].append(event.at)
+        self._normalize = normalize
+
+    def __call__(self, adv_no: str, now: float, book: BookSnapshot | None = None) -> float:
+        if book is None:
+            return now
+        queue = self._at.get((adv_no, self._normalize(book)))
+        return queue.popleft() if queue else now

@@ -23,7 +23,7 @@ from c2c.credentials import Credentials
 from events import Envelope, RepriceDecided
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
-from replay.recorded import RecordedChat, RecordedSender
+from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
 from replay.whatif import WhatIfSender
 from store import LogWriter
 
@@ -87,7 +87,8 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
     deps = BotDeps(config=cfg, client=None, connect=chat.connect, credentials=creds,
                    now_ms=lambda: info.started_ms + int(trio.current_time() * 1000),
                    seed=stored.seed, dry_run=stored.dry_run,
-                   restored=restore(log, before_session=sid), sender=sender)
+                   restored=restore(log, before_session=sid), sender=sender,
+                   decision_clock=None if whatif else DecisionTimes(recorded))
     new_sid = None
     writer = MemoryWriter()
     if whatif:

@@ -37,6 +37,7 @@ ROUTES: dict[str, Route] = {
     "/bapi/c2c/v2/public/c2c/adv/search": Route("OTHER", "POST", "public",
                                                 ep_public.public_search),
     "/api/v3/time": Route("TIME", "GET", "public", ep_public.server_time),
+    _C2C + "ads/search": Route("EP-0S", "POST", "signed", ep_public.sapi_search),
     _C2C + "ads/listWithPagination": Route("EP-4", "POST", "signed", ep_ads.list_ads),
     _C2C + "ads/update": Route("EP-7", "POST", "signed", ep_ads.update_ad),
     _C2C + "ads/updateStatus": Route("EP-8", "POST", "signed", ep_ads.update_status),

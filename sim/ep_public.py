@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sim import shapes
 from sim.params import as_int, page_of
-from sim.wire import Request, Response, bapi_error, bapi_ok, decode_body
+from sim.wire import Request, Response, bapi_error, bapi_ok, decode_body, mandatory, sapi_ok
 
 if TYPE_CHECKING:
     from sim.exchange import SimExchange
@@ -40,8 +40,28 @@ def adv_search(ex: SimExchange, req: Request, now: float) -> Response:
     if not ex.pages.allow(req.client, now):
         ex.stats.soft_limit_hits += 1
         return bapi_ok([], 0)
+    items, total = _search(ex, body, paging)
+    return bapi_error() if items is None else bapi_ok(items, total)
+
+
+def sapi_search(ex: SimExchange, req: Request, now: float) -> Response:
+    """`POST /sapi/v1/c2c/ads/search`, EP-0's signed twin: the same body and `data[].adv/
+    advertiser` items in the SAPI envelope (reference §3 [SAPI74; BPA]); asset, fiat, tradeType,
+    page and rows are required (-1102, the captured text). No page gap: that is BAPI's."""
+    body = decode_body(req.body)
+    if not isinstance(body, dict) or body.get("tradeType") not in ("BUY", "SELL") \
+            or not body.get("asset") or not body.get("fiat"):
+        return mandatory("tradeType|fiat|asset")
+    paging = _page_and_rows(body)
+    if paging is None or body.get("page") is None or body.get("rows") is None:
+        return mandatory("page|rows")
+    items, total = _search(ex, body, paging)
+    return mandatory("transAmount") if items is None else sapi_ok(items, total)
+
+
+def _search(ex: SimExchange, body: dict, paging: tuple[int, int]):
     if (body["asset"], body["fiat"]) != (ex.cfg.asset, ex.cfg.fiat):
-        return bapi_ok([], 0)
+        return [], 0
     ads = ex.market.book("SELL" if body["tradeType"] == "BUY" else "BUY")
     publisher = _PUBLISHERS.get(str(body.get("publisherType")))
     if publisher is not None:
@@ -53,10 +73,9 @@ def adv_search(ex: SimExchange, req: Request, now: float) -> Response:
         try:
             amount = Decimal(str(body["transAmount"]))
         except InvalidOperation:
-            return bapi_error()
+            return None, 0
         ads = [a for a in ads if a.min_amount <= amount <= a.max_amount]
-    items = [shapes.search_item(a, ex.cfg) for a in page_of(ads, *paging)]
-    return bapi_ok(items, len(ads))
+    return [shapes.search_item(a, ex.cfg) for a in page_of(ads, *paging)], len(ads)
 
 
 def public_search(ex: SimExchange, req: Request, now: float) -> Response:

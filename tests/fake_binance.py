@@ -21,6 +21,7 @@ SECRET = "testSecret-do-not-leak-7f3a9c"
 
 PATHS = {
     "/bapi/c2c/v2/friendly/c2c/adv/search": "EP-0",
+    "/sapi/v1/c2c/ads/search": "EP-0S",
     "/sapi/v1/c2c/ads/listWithPagination": "EP-4",
     "/sapi/v1/c2c/ads/update": "EP-7",
     "/sapi/v1/c2c/ads/updateStatus": "EP-8",
@@ -110,6 +111,12 @@ class FakeBinance:
         return httpx.Response(200, json={"code": "000000", "message": None, "messageDetail": None,
                                          "data": items, "total": len(self.book[side]),
                                          "success": True})
+
+    def _ep_0s(self, request):
+        body = self._body(request)
+        side = "SELL" if body["tradeType"] == "BUY" else "BUY"
+        rows, page = body["rows"], body["page"]
+        return ok(self.book[side][(page - 1) * rows: page * rows], total=len(self.book[side]))
 
     def _ep_4(self, request):
         return ok(self.my_ads, total=len(self.my_ads))
