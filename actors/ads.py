@@ -6,9 +6,9 @@ only when the rounded price changes, and an accepted EP-7 is any success envelop
 187049 and its family wait 300 ms, refetch and retry; 187055 searches for the valid price nearest
 the target; 83229/83230/83723 and 187022 (the ad does not exist or is offline) pause the ad and
 re-read my ads (EP-4) at once, and a refresh at least `PAUSE_MIN_S` later that shows it online
-resumes it; 83628 ("try again after 30s") makes that ad alone wait the time Binance names. While
-the limiter has paused the merchant API (418, 403, backoff), decisions hold instead of queueing a
-write that would leave late: the next book after the pause decides again.
+resumes it; 83628 ("try again after 30s") makes that ad alone wait the time Binance names. A
+write whose turn at the limiter comes during a pause of the merchant API (418, 403, backoff) is
+refused, not sent late, and does not count against the rate cap: the next book decides again.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from c2c import endpoints
 from c2c.decode import is_last_page, parse_my_ads, parse_status_update, parse_update
 from c2c.errors import Action, C2CError
 from c2c.models import to_my_ad
-from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiResponse, BookSnapshot,
-                    DryRunSkipped, Envelope, LimiterBackoff, MyAd, MyAdsLoaded, RepriceDecided,
+from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiError, ApiResponse,
+                    BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
                     RepriceFailed)
 from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
 
@@ -48,19 +48,24 @@ class AdState:
         self.cooldown_until = 0.0  # 83628: Binance asked this ad to wait
         self.busy = False
         self.version = 0  # bumped by every acknowledged price change
-        self.rate_cap = RateCap(strategy.max_reprices_per_min)
+        self.rate_cap = RateCap(strategy.max_reprices_per_min, strategy.min_reprice_gap_s)
 
 
 class Ads:
-    def __init__(self, inbox, emit, *, config: BotConfig, dry_run: bool = False) -> None:
+    def __init__(self, inbox, emit, *, config: BotConfig, dry_run: bool = False,
+                 session_time=None, decision_clock=None) -> None:
         self.inbox = inbox
+        # Session time (the envelopes' `t`), and the clock a decision reads: the session time
+        # live, the recorded decision's time in a replay (so the rate cap reads what it read).
+        self.now = session_time or trio.current_time
+        self.decision_clock = decision_clock or (lambda adv_no, now, book: now)
         self.emit = emit
         self.cfg = config
         self.dry_run = dry_run
         self.calls = Calls("ads", emit)
         self.state: dict[str, AdState] = {}
         self.books: dict[str, BookSnapshot] = {}
-        self.sapi_paused_until = 0.0  # the limiter's pause of the merchant API (LimiterBackoff)
+        self.book_seqs: dict[str, int] = {}
         self._nursery: trio.Nursery | None = None
         self._overrides_checked = False
 
@@ -82,7 +87,7 @@ class Ads:
         """Reload my ads with EP-4 (all pages) and emit MyAdsLoaded; resume paused ads online."""
         loaded: list[MyAd] = []
         page = 1
-        started = trio.current_time()
+        started = self.now()
         versions = {adv_no: st.version for adv_no, st in self.state.items()}
         while True:
             env = await self.calls.call(lambda rid: endpoints.list_my_ads(rid, page=page), cause)
@@ -136,38 +141,46 @@ class Ads:
 
     async def _handle(self, env: Envelope) -> None:
         snap = env.event
-        if isinstance(snap, LimiterBackoff) and snap.host == "sapi":
-            self.sapi_paused_until = max(self.sapi_paused_until,
-                                         trio.current_time() + snap.delay_s)
-            return
         if not isinstance(snap, BookSnapshot):
             return
         self.books[snap.ad_side] = snap
-        opposite = self.books.get("BUY" if snap.ad_side == "SELL" else "SELL")
+        self.book_seqs[snap.ad_side] = env.seq
         for st in list(self.state.values()):
-            ad = st.ad
-            if ad.side != snap.ad_side or ad.asset != snap.asset or ad.fiat != snap.fiat:
-                continue
-            if st.paused or st.busy or ad.status != 1:
-                continue
-            await self._decide(st, snap, opposite, env.seq)
+            await self._decide_on_latest(st, snap.ad_side, snap.asset, snap.fiat)
+
+    async def _decide_on_latest(self, st: AdState, side: str, asset: str, fiat: str) -> None:
+        ad = st.ad
+        if ad.side != side or ad.asset != asset or ad.fiat != fiat:
+            return
+        if st.paused or st.busy or ad.status != 1:
+            return
+        snap = self.books[side]
+        opposite = self.books.get("BUY" if side == "SELL" else "SELL")
+        await self._decide(st, snap, opposite, self.book_seqs[side])
 
     async def _decide(self, st: AdState, snap: BookSnapshot, opposite, cause: int) -> None:
         s = st.strategy
-        now = trio.current_time()
+        now = self.decision_clock(st.ad.adv_no, self.now(), snap)
         quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
                                 rate_cap=st.rate_cap, now_s=now)
         quote = self._wait_gate(st, quote, now)
+        wait = st.rate_cap.gap_wait(now) if quote.price is not None else 0.0
+        if wait > 0:
+            # Binance answers a burst of updates with 83628 and a 30 s wait; the gap keeps one
+            # ad's updates apart, and the price leaves as soon as the gap allows.
+            quote = msgspec.structs.replace(quote, reason=(
+                f"{quote.reason}; sent {wait:.3f} s later, {st.rate_cap.min_gap_s} s after the "
+                "last reprice"))
         decided = RepriceDecided(
             adv_no=st.ad.adv_no, strategy=s.name,
             action="reprice" if quote.price is not None else "hold",
             old_price=st.ad.price, new_price=quote.price, rule=quote.rule, reason=quote.reason,
             competitor=quote.competitor, competitor_price=quote.competitor_price,
-            clamp=quote.clamp)
+            clamp=quote.clamp, at=now)
         await self.emit(decided, cause=cause)
         if quote.price is None:
             return
-        st.rate_cap.record(now)
+        st.rate_cap.record(now + wait)
         if self.dry_run:
             body = endpoints.update_price("dry-run", adv_no=st.ad.adv_no, price=quote.price).body
             await self.emit(DryRunSkipped(endpoint="EP-7", body=body), cause=cause)
@@ -175,24 +188,26 @@ class Ads:
             st.version += 1
             return
         st.busy = True
-        self._nursery.start_soon(self._reprice, st, quote.price, cause)
+        self._nursery.start_soon(self._reprice, st, quote.price, cause, now + wait)
 
     def _wait_gate(self, st: AdState, quote: Quote, now: float) -> Quote:
-        """Hold a reprice while Binance asked this ad to wait or the merchant API is paused."""
-        if quote.price is None:
-            return quote
-        if now < st.cooldown_until:
-            why = f"Binance asked this ad to wait (83628); {st.cooldown_until - now:.1f} s left"
-        elif now < self.sapi_paused_until:
-            why = f"the merchant API is paused for another {self.sapi_paused_until - now:.1f} s"
-        else:
-            return quote
-        rule = "cooldown" if now < st.cooldown_until else "api_paused"
-        return msgspec.structs.replace(quote, price=None, rule=rule,
-                                       reason=f"{quote.reason}; holding: {why}")
+        """Hold a reprice while Binance asked this ad to wait (83628).
 
-    async def _reprice(self, st: AdState, price: Decimal, cause: int) -> None:
+        A pause of the merchant API is not a hold here: whether its news reached this actor
+        before a book did is the scheduler's luck, which a replay cannot repeat. The limiter
+        refuses a write whose turn comes during a pause, and the refusal is logged.
+        """
+        if quote.price is None or now >= st.cooldown_until:
+            return quote
+        return msgspec.structs.replace(
+            quote, price=None, rule="cooldown",
+            reason=f"{quote.reason}; holding: Binance asked this ad to wait (83628)")
+
+    async def _reprice(self, st: AdState, price: Decimal, cause: int, send_at: float) -> None:
         try:
+            # Until a session time derived from the decision's, not from when this task ran,
+            # so a replay sends it when the live run did.
+            await trio.sleep(max(0.0, send_at - self.now()))
             await self._reprice_with_retries(st, price, cause)
         finally:
             st.busy = False
@@ -208,15 +223,17 @@ class Ads:
             await self.refresh(cause=env.seq)
         if err is None:
             return
+        if _never_sent(env):
+            st.rate_cap.forget_last()  # refused before it left: Binance never counted it
         if err.action is Action.FIND_VALID_PRICE:
             await self._search_valid_price(st, price, env.seq)
         elif err.action is Action.PAUSE_AD:
-            st.paused, st.paused_at = True, trio.current_time()
+            st.paused, st.paused_at = True, env.t
             await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.c2c_code or 0,
                                      reason=str(err)), cause=env.seq)
             await self.refresh(cause=env.seq)
         elif err.action is Action.AD_COOLDOWN:
-            st.cooldown_until = trio.current_time() + err.wait_s
+            st.cooldown_until = env.t + err.wait_s
 
     async def _send_price(self, st: AdState, price: Decimal, cause: int):
         """Send one EP-7; return (None on success or the typed error, the reply envelope)."""
@@ -295,11 +312,17 @@ def _reply(env: Envelope, parse):
         return None, exc
 
 
+def _never_sent(env: Envelope) -> bool:
+    event = env.event
+    return isinstance(event, ApiError) and event.kind in ("paused", "breaker_open", "dry_run")
+
+
 def _with_price(ad: MyAd, price: Decimal) -> MyAd:
     return msgspec.structs.replace(ad, price=price)
 
 
-async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False,
-              task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False, session_time=None,
+              decision_clock=None, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Manage my ads forever; never returns unless cancelled."""
-    await Ads(inbox, emit, config=config, dry_run=dry_run).run(task_status=task_status)
+    await Ads(inbox, emit, config=config, dry_run=dry_run, session_time=session_time,
+              decision_clock=decision_clock).run(task_status=task_status)

@@ -70,6 +70,10 @@ class Bus:
         self._taps: list[Callable[[Envelope], None]] = []
         self.last_seq = self._seq
 
+    def session_time(self) -> float:
+        """Seconds since the bus started: the `t` that envelopes carry (virtual under MockClock)."""
+        return round(trio.current_time() - (self._t0 or 0.0), 6)
+
     def subscribe(self, name: str, types: tuple[type, ...] = ()) -> trio.MemoryReceiveChannel:
         """Open an inbox for actor `name` receiving `types` and replies to its own requests."""
         send, recv = trio.open_memory_channel[Envelope](self._inbox_size)
@@ -113,7 +117,7 @@ class Bus:
         self._seq += 1
         self.last_seq = self._seq
         return Envelope(session=self._session, seq=self._seq, ts_ms=self._now_ms(),
-                        t=round(trio.current_time() - (self._t0 or 0.0), 6),
+                        t=self.session_time(),
                         source=source, cause=cause, event=event)
 
     async def _publish(self, env: Envelope) -> None:

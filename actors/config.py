@@ -57,6 +57,7 @@ class AdOverride(_Section, frozen=True, omit_defaults=True):
     ceiling: Decimal | None = None
     deadband_ticks: int | None = None
     max_reprices_per_min: int | None = None
+    min_reprice_gap_s: float | None = None
     rank: int | None = None
     min_margin: Decimal | None = None
     exclude_nicknames: tuple[str, ...] | None = None
@@ -137,6 +138,8 @@ def _pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[
         problems["step"] = " must be > 0"
     if strategy.max_reprices_per_min < 0:
         problems["max_reprices_per_min"] = " must be >= 0"
+    if strategy.min_reprice_gap_s < 0:
+        problems["min_reprice_gap_s"] = " must be >= 0"
     if not Decimal("0") <= filters.min_finish_rate <= Decimal("1"):
         problems["min_finish_rate"] = " must be within 0..1"
     return problems

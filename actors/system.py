@@ -20,8 +20,8 @@ from actors.config import BotConfig
 from actors.restore import Restored
 from actors.supervise import Fatal, supervise
 from c2c.credentials import Credentials
-from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, LimiterBackoff,
-                    MyAdsLoaded, OrderOpened, OrderStatusChanged, RunStopped)
+from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, MyAdsLoaded,
+                    OrderOpened, OrderStatusChanged, RunStopped)
 from store import EventLog, LogWriter
 
 LIVE_ACTORS = ("limiter", "market", "ads", "orders", "chat")
@@ -33,7 +33,7 @@ RECORD_ACTORS = ("limiter", "market")
 SUBSCRIPTIONS: dict[str, tuple[type, ...]] = {
     "limiter": (ApiRequest,),
     "market": (MyAdsLoaded,),
-    "ads": (BookSnapshot, LimiterBackoff),
+    "ads": (BookSnapshot,),
     "orders": (),
     "chat": (OrderOpened, OrderStatusChanged, ChatSendRequest),
     "status": (),
@@ -46,8 +46,10 @@ class BotDeps:
     def __init__(self, *, config: BotConfig, client: httpx.AsyncClient | None,
                  connect: Callable | None, credentials: Credentials | None,
                  now_ms: Callable[[], int], seed: int = 0, dry_run: bool = False,
-                 restored: Restored | None = None, sender=None) -> None:
+                 restored: Restored | None = None, sender=None, decision_clock=None) -> None:
         self.config = config
+        # Replay passes the recorded decision times here (see replay.recorded.DecisionTimes).
+        self.decision_clock = decision_clock
         self.sender = sender
         self.client = client
         self.connect = connect
@@ -58,7 +60,7 @@ class BotDeps:
         self.restored = restored or Restored()
 
 
-def _actor_entry(name: str, inbox, emit, deps: BotDeps, record_only: bool):
+def _actor_entry(name: str, inbox, emit, deps: BotDeps, record_only: bool, session_time):
     cfg = deps.config
     if name == "limiter":
         ldeps = limiter.LimiterDeps(client=deps.client, config=cfg, credentials=deps.credentials,
@@ -70,9 +72,11 @@ def _actor_entry(name: str, inbox, emit, deps: BotDeps, record_only: bool):
     if name == "market":
         return partial(market.run, inbox, emit, config=cfg,
                        sides=("SELL", "BUY") if record_only else None,
-                       wait_for_ads=not record_only)
+                       wait_for_ads=not record_only,
+                       signed_twin=deps.credentials is not None)
     if name == "ads":
-        return partial(ads.run, inbox, emit, config=cfg, dry_run=deps.dry_run)
+        return partial(ads.run, inbox, emit, config=cfg, dry_run=deps.dry_run,
+                       session_time=session_time, decision_clock=deps.decision_clock)
     if name == "orders":
         return partial(orders.run, inbox, emit, config=cfg, known=deps.restored.orders)
     if name == "chat":
@@ -127,7 +131,8 @@ async def _run_actors(bus: Bus, deps: BotDeps, actors, duration, stop, extra, ta
         await nursery.start(bus.run)
         sup_emit = bus.emitter("supervisor")
         for name in actors:
-            entry = _actor_entry(name, inboxes[name], bus.emitter(name), deps, record_only)
+            entry = _actor_entry(name, inboxes[name], bus.emitter(name), deps, record_only,
+                                 bus.session_time)
             await nursery.start(partial(supervise, name, entry, sup_emit))
         task_status.started((bus, others))
         if duration is not None:

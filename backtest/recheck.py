@@ -86,9 +86,10 @@ class _Fold:
             self.unmatched += 1
             return
         snap, opposite = inputs
-        cap = self.caps.setdefault(decided.adv_no, RateCap(self.cfg.max_reprices_per_min))
+        cap = self.caps.setdefault(decided.adv_no, RateCap(self.cfg.max_reprices_per_min, self.cfg.min_reprice_gap_s))
+        now = decided.at or env.t  # the clock the decision read, where the log holds it
         quote = evaluate(self.cfg.name, snap, replace(ad, price=decided.old_price), self.cfg,
-                         self.filters, opposite, rate_cap=cap, now_s=env.t)
+                         self.filters, opposite, rate_cap=cap, now_s=now)
         again: Verdict = ("reprice" if quote.price is not None else "hold", quote.price,
                           quote.rule)
         recorded = verdict_of(decided)
@@ -100,7 +101,7 @@ class _Fold:
                                             recorded=recorded, again=again,
                                             why=_why(recorded, again)))
         if decided.action == "reprice":
-            cap.record(env.t)  # the actor counts what it decided, as it did
+            cap.record(now + cap.gap_wait(now))  # the actor counts what it decided, as it did
 
 
 def _why(recorded: Verdict, again: Verdict) -> str:

@@ -125,7 +125,7 @@ class SideRun:
         self.remaining = ad.surplus
         self.metrics = metrics
         self.trace = trace
-        self.cap = RateCap(self.cfg.max_reprices_per_min)
+        self.cap = RateCap(self.cfg.max_reprices_per_min, self.cfg.min_reprice_gap_s)
         self.wars = WarTracker()
         self.rank = 0
         self.last_t: float | None = None
@@ -146,7 +146,7 @@ class SideRun:
                          rate_cap=self.cap, now_s=t)
         ahead = ahead_of(book, self.ad.price if quote.price is None else quote.price)
         if quote.price is not None:
-            self.cap.record(t)
+            self.cap.record(t + self.cap.gap_wait(t))  # sent once the gap allows, as live
             self.ad = replace(self.ad, price=quote.price)
             self.metrics.reprices += 1
             self.wars.repriced(t, ahead)

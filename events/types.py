@@ -51,6 +51,9 @@ class ApiRequest(Event, frozen=True, kw_only=True):
     effect: bool = False
     priority: int = 5  # lower goes first when the budget is short
     purpose: str = ""  # what the caller will do with the answer (e.g. the advNo)
+    # Refuse at once (ApiError "paused") rather than wait behind a pause of its host or be
+    # retried after one: the caller has another way (EP-0 and its signed twin).
+    no_wait: bool = False
 
 
 class ApiResponse(Event, frozen=True, kw_only=True):
@@ -175,6 +178,7 @@ class RepriceDecided(Event, frozen=True, kw_only=True):
     competitor: str | None = None  # advNo of the ad priced against
     competitor_price: Decimal | None = None
     clamp: str | None = None  # "floor" / "ceiling" when a bound changed the price
+    at: float = 0.0  # session time the decision was made at (the rate cap's clock)
 
 
 class AdRepriced(Event, frozen=True, kw_only=True):

@@ -15,6 +15,8 @@ class StrategyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     ceiling: Decimal = Decimal("1000000")  # a BUY ad is never priced above this
     deadband_ticks: int = 0  # ignore moves smaller than this many steps
     max_reprices_per_min: int = 30
+    # Seconds between two reprices of one ad: Binance answers bursts with 83628 and a 30 s wait.
+    min_reprice_gap_s: float = 1.2
     rank: int = 2  # "rank": the place to hold
     min_margin: Decimal = Decimal("0")  # "spread": fiat kept against the opposite side's best
 

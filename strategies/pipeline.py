@@ -63,7 +63,8 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
              rate_cap: RateCap | None = None, now_s: float = 0.0) -> Quote:
     """Decide `my_ad`'s price on `book`: run strategy `name`, then round, clamp and gate it.
 
-    The rate cap is only consulted: the caller records a reprice when it actually sends one.
+    The rate cap's 60 s window is only consulted: the caller records a reprice when it sends
+    one, and waits out the cap's gap since the last reprice (`RateCap.gap_wait`) before sending.
     Only the bound of my ad's side applies: the floor to a SELL ad, the ceiling to a BUY ad.
     A hold while my current price breaks that bound (it changed) still moves the price to it.
 
@@ -103,8 +104,8 @@ def _gate(quote: Quote, price: Decimal, clamp: str | None, my_ad: MyAd, cfg: Str
     if abs(price - current) < band and not _out_of_bounds(current, my_ad.side, cfg):
         return _hold(quote, "deadband",
                      f"move {price - current} is inside the deadband {band}", clamp)
-    if rate_cap is not None and not rate_cap.allows(now_s):
-        return _hold(quote, "rate_cap",
-                     f"{rate_cap.max_per_min} reprices in the last 60 s; "
-                     f"next allowed at t={rate_cap.next_allowed(now_s):.1f}", clamp)
+    if rate_cap is not None and not rate_cap.window_allows(now_s):
+        # No clock reading in the reason: a replay must explain itself in the same words.
+        return _hold(quote, "rate_cap", f"{rate_cap.max_per_min} reprices in the last 60 s",
+                     clamp)
     return replace(quote, price=price, clamp=clamp)
