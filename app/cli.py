@@ -46,6 +46,8 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="the simulated market's seed")
     p.add_argument("--strategy", default="undercut", help="pricing strategy (undercut, rank, spread)")
     p.add_argument("--error-rate", type=float, default=0.0, help="simulator fault: error share")
+    p.add_argument("--public-error-rate", type=float, default=0.0,
+                   help="simulator fault: share of EP-0 calls answered 429 (public host only)")
     p.add_argument("--quiet", action="store_true", help="no live status screen")
 
 

@@ -25,8 +25,12 @@ def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> Bo
     """The bot.toml a user would write to trade on the simulator at `base_url`."""
     return load_config({
         "exchange": {"sapi_url": base_url, "bapi_url": base_url},
-        "market": {"asset": sim.asset, "fiat": sim.fiat, "pages": 2, "poll_interval_s": 5},
-        "strategy": {"name": strategy, "step": "0.01"},
+        # Users' ads can lead the simulated book as they lead real ones (reference §3): a
+        # merchants-only search would leave the bot blind to them (measured: reaction p95
+        # 8.8 s instead of 1.3 s, BENCHMARKS.md).
+        "market": {"asset": sim.asset, "fiat": sim.fiat, "pages": 2, "poll_interval_s": 5,
+                   "publisher_type": "all"},
+        "strategy": {"name": strategy, "step": "0.01", "max_reprices_per_min": 60},
         "orders": {"poll_interval_s": 2.0},
         "ads": {"refresh_s": 30.0},
         "chat": {"auto_replies": {"bank": "Bank details are in the order page.",
@@ -41,8 +45,9 @@ def run_demo(log, args, *, now_ms, exchange: SimExchange | None = None) -> int:
         exchange: the simulator to trade on (default: a new one seeded with args.seed).
     """
     if exchange is None:
-        exchange = SimExchange(SimConfig(seed=args.seed, faults=Faults(error_rate=args.error_rate)),
-                               now_ms=now_ms)
+        faults = Faults(error_rate=args.error_rate,
+                        public_error_rate=getattr(args, "public_error_rate", 0.0))
+        exchange = SimExchange(SimConfig(seed=args.seed, faults=faults), now_ms=now_ms)
     sim_cfg = exchange.cfg
     view = StatusView()
     placeholder = demo_config("http://127.0.0.1:0", sim_cfg, args.strategy)

@@ -249,6 +249,25 @@ async def test_a_pause_on_the_merchant_api_leaves_the_public_book_polled(tmp_pat
     assert t15b >= t15 + 20
 
 
+async def test_while_the_public_host_is_paused_the_book_is_read_through_its_signed_twin(
+        tmp_path, autojump_clock):
+    fake = FakeBinance()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    sell_book(fake, "1600.00")
+    fake.push("EP-0", gateway_error(-1003, "Too many requests", 429, {"Retry-After": "30"}))
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
+        await trio.sleep(10)
+        sell_book(fake, "1599.00")  # a move while EP-0 is paused
+        await trio.sleep(25)
+    twin = [t for t, _ in fake.calls("EP-0S")]
+    (refused_at, _), *later = fake.calls("EP-0")
+    assert twin and twin[0] - refused_at < 0.2  # the refused page asked again at once
+    assert len(twin) >= 30 and max(twin) < refused_at + 31  # every poll while paused ...
+    assert later and later[0][0] >= refused_at + 30  # ... and EP-0 again once it may
+    assert Decimal("1598.99") in [p for _, p in ep7_calls(fake)]  # the move was seen
+    assert all(signed(r) for _, r in fake.calls("EP-0S"))
+
+
 # --- a write is never sent after a pause: decide again on a fresh book --------------------------
 
 @pytest.mark.parametrize("answer", ["418", "403", "429", "500"])
@@ -270,27 +289,28 @@ async def test_an_ep7_met_by_a_pause_is_not_resent_after_it_but_decided_again(
         await trio.sleep(40)
     sent = ep7_calls(fake)
     assert sent[0][1] == Decimal("1599.99")
-    # Every EP-7 that left is one decision's: the limiter never sent the refused one again.
+    # Every EP-7 decided either left once or was refused unsent: none was sent twice.
     decided = [d for d in h.events(RepriceDecided) if d.action == "reprice"]
-    assert len(sent) == len(decided) and sent[-1][1] == Decimal("1598.99")
+    refused = [e for e in h.events(ApiError) if e.endpoint == "EP-7" and e.kind == "paused"]
+    assert len(sent) + len(refused) == len(decided) and sent[-1][1] == Decimal("1598.99")
     if answer != "500":  # 500: outcome unknown, a 0.1 s backoff; the next book decides again
-        # The refused price never leaves again: the next EP-7 carries the fresh book's price.
+        # The refused price never leaves again: the next EP-7 carries the fresh book's price,
+        # once the pause is over; decisions during it were refused unsent, and explained.
         assert [p for _, p in sent[1:]] == [Decimal("1598.99")]
-        pause_end = sent[0][0] + 20
-        assert sent[1][0] >= pause_end
-        held = [d for d in h.events(RepriceDecided) if d.rule == "api_paused"]
-        assert held  # every skipped decision is explained
+        assert sent[1][0] >= sent[0][0] + 20
+        assert refused and all("paused" in f.message for f in h.events(RepriceFailed)[1:])
 
 
-async def test_an_ep7_asked_for_while_the_merchant_api_is_paused_is_refused_not_queued(
+async def test_an_ep7_queued_when_a_pause_begins_is_refused_not_sent_after_it(
         tmp_path, autojump_clock):
     fake = FakeBinance()
     fake.my_ads.append({"advNo": "77", "price": "1600.00"})
     fake.push("EP-15", gateway_error(-1003, "IP banned", 418, {"Retry-After": "60"}))
-    async with running_bot(tmp_path, fake, actors=("limiter",),
+    cfg = config(limits={"rps": 1})  # one call a second: the EP-7 waits for the EP-15's slot
+    async with running_bot(tmp_path, fake, actors=("limiter",), cfg=cfg,
                            listen=(ApiResponse, ApiError)) as h:
+        await trio.sleep(2)  # past the clock sync's slot
         await h.emit(endpoints.list_orders("tester-0", page=1))
-        await h.next_event(ApiResponse)
         await h.emit(endpoints.update_price("tester-1", adv_no="77", price=Decimal("1599.99")))
         refused = await h.final_reply("tester-1")
         await trio.sleep(90)
