@@ -9,51 +9,50 @@ re-read my ads (EP-4) at once, and a refresh at least `PAUSE_MIN_S` later that s
 resumes it; 83628 ("try again after 30s") makes that ad alone wait the time Binance names. A
 write whose turn at the limiter comes during a pause of the merchant API (418, 403, backoff) is
 refused, not sent late, and does not count against the rate cap: the next book decides again.
+
+The state and the decision are a pure core (actors/ads_core.py): this shell applies its inbox to
+it in seq order and does the I/O, so the state is a fold of the log, which a restarted actor,
+the re-check and the backtester repeat.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
-import msgspec
 import trio
 
+from actors import ads_core
+from actors.ads_core import PAUSE_MIN_S, AdsState, AdState  # noqa: F401 - the actor's API
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig
+from actors.spec import ActorContext, ActorSpec
 from actors.supervise import Fatal
 from c2c import endpoints
 from c2c.decode import is_last_page, parse_my_ads, parse_status_update, parse_update
 from c2c.errors import Action, C2CError
 from c2c.models import to_my_ad
 from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiError, ApiResponse,
-                    BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
+                    BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDone,
                     RepriceFailed)
-from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
 
 REFETCH_WAIT_S = 0.3
 MAX_REFETCH_RETRIES = 2
 MAX_SEARCH_STEPS = 6
-# A paused ad is resumed only by a refresh that starts this long after the pause, so an ad that
-# EP-4 shows online while EP-7 keeps refusing it costs two calls a refresh period, not a loop.
-PAUSE_MIN_S = 10.0
-
-
-class AdState:
-    def __init__(self, ad: MyAd, strategy: StrategyConfig, filters: FiltersConfig) -> None:
-        self.ad = ad
-        self.strategy = strategy  # this ad's own pricing: [strategy] and [filters], its
-        self.filters = filters  # [ads.overrides."<advNo>"] applied
-        self.paused = False
-        self.paused_at = 0.0
-        self.cooldown_until = 0.0  # 83628: Binance asked this ad to wait
-        self.busy = False
-        self.version = 0  # bumped by every acknowledged price change
-        self.rate_cap = RateCap(strategy.max_reprices_per_min, strategy.min_reprice_gap_s)
+SUBSCRIBES = (BookSnapshot, *ads_core.OWN_TYPES)
 
 
 class Ads:
+    """The shell: applies its inbox to the core's state in seq order, asks the core's `decide`
+    on each snapshot, and does the I/O (EP-4, EP-7, EP-8) through the bus.
+
+    `history` is this session's events so far when the supervisor restarts the actor (empty on
+    the first start); `first_request` the number of requests it already made.
+    """
+
     def __init__(self, inbox, emit, *, config: BotConfig, dry_run: bool = False,
-                 session_time=None, decision_clock=None) -> None:
+                 session_time=None, decision_clock=None, history=(),
+                 first_request: int = 0) -> None:
         self.inbox = inbox
         # Session time (the envelopes' `t`), and the clock a decision reads: the session time
         # live, the recorded decision's time in a replay (so the rate cap reads what it read).
@@ -62,38 +61,45 @@ class Ads:
         self.emit = emit
         self.cfg = config
         self.dry_run = dry_run
-        self.calls = Calls("ads", emit)
-        self.state: dict[str, AdState] = {}
-        self.books: dict[str, BookSnapshot] = {}
-        self.book_seqs: dict[str, int] = {}
+        self.calls = Calls("ads", emit, first=first_request)
+        self.core = AdsState(config.pricing_for, dry_run=dry_run)
+        self._died_busy = ads_core.restore_session(self.core, history)
         self._nursery: trio.Nursery | None = None
-        self._overrides_checked = False
+        self._overrides_checked = bool(history)
+
+    @property
+    def state(self) -> dict[str, AdState]:
+        return self.core.ads
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            for adv_no in self._died_busy:
+                # Its reprice died with the last incarnation; the refresh below reads its price.
+                await self.emit(RepriceDone(adv_no=adv_no, restarted=True))
             nursery.start_soon(self.calls.pump, self.inbox, self._handle)
             task_status.started()
-            await self.refresh(cause=None)
-            if self.cfg.ads.online_on_start:
-                await self._online_on_start()
+            loaded = await self.refresh(cause=None)
+            if self.cfg.ads.online_on_start and loaded:
+                await self._online_on_start(loaded)
             while True:
                 await trio.sleep(self.cfg.ads.refresh_s)
                 await self.refresh(cause=None)
 
     # --- EP-4 ---------------------------------------------------------------------------------
 
-    async def refresh(self, cause: int | None) -> None:
-        """Reload my ads with EP-4 (all pages) and emit MyAdsLoaded; resume paused ads online."""
+    async def refresh(self, cause: int | None) -> tuple[MyAd, ...] | None:
+        """Reload my ads with EP-4 (all pages), emit MyAdsLoaded and return the ads (None when
+        EP-4 failed). The core applies it when it comes back (a paused ad EP-4 shows online is
+        resumed then)."""
         loaded: list[MyAd] = []
         page = 1
-        started = self.now()
-        versions = {adv_no: st.version for adv_no, st in self.state.items()}
+        asked_at, asked_after = self.now(), self.core.last_seq
         while True:
             env = await self.calls.call(lambda rid: endpoints.list_my_ads(rid, page=page), cause)
             got = await decode_reply(self.emit, env, parse_my_ads)
             if got is None:
-                return
+                return None
             details, total = got
             loaded.extend(to_my_ad(d) for d in details)
             if is_last_page(len(details), 20, page, total):
@@ -105,25 +111,9 @@ class Ads:
             ads = tuple(a for a in loaded if a.adv_no in wanted)
         else:
             ads = tuple(a for a in loaded if a.status == 1)
-        await self.emit(MyAdsLoaded(ads=ads), cause=env.seq)
-        await self._apply_loaded(ads, env.seq, versions, started)
-
-    async def _apply_loaded(self, ads: tuple[MyAd, ...], cause: int,
-                            versions: dict[str, int], started: float) -> None:
-        for ad in ads:
-            st = self.state.get(ad.adv_no)
-            if st is None:
-                self.state[ad.adv_no] = AdState(ad, *self.cfg.pricing_for(ad.adv_no))
-                continue
-            if st.busy or st.version != versions.get(ad.adv_no):
-                # EP-4 answered with the price as it was when asked; a reprice acknowledged
-                # since (or in flight) is newer, so keep it and take the rest.
-                st.ad = _with_price(ad, st.ad.price)
-            else:
-                st.ad = ad
-            if st.paused and ad.status == 1 and started >= st.paused_at + PAUSE_MIN_S:
-                st.paused = False
-                await self.emit(AdResumed(adv_no=ad.adv_no), cause=cause)
+        await self.emit(MyAdsLoaded(ads=ads, asked_at=asked_at, asked_after_seq=asked_after),
+                        cause=env.seq)
+        return ads
 
     def _check_overrides(self, loaded: list[MyAd]) -> None:
         # With ads.adv_nos set, the config load checked the overrides against it; without,
@@ -140,68 +130,28 @@ class Ads:
     # --- pricing ------------------------------------------------------------------------------
 
     async def _handle(self, env: Envelope) -> None:
-        snap = env.event
-        if not isinstance(snap, BookSnapshot):
+        event = env.event
+        if isinstance(event, MyAdsLoaded):
+            for adv_no in ads_core.resumed_by(self.core, event):
+                await self.emit(AdResumed(adv_no=adv_no), cause=env.seq)
+        ads_core.apply(self.core, env)
+        if not isinstance(event, BookSnapshot):
             return
-        self.books[snap.ad_side] = snap
-        self.book_seqs[snap.ad_side] = env.seq
-        for st in list(self.state.values()):
-            await self._decide_on_latest(st, snap.ad_side, snap.asset, snap.fiat)
-
-    async def _decide_on_latest(self, st: AdState, side: str, asset: str, fiat: str) -> None:
-        ad = st.ad
-        if ad.side != side or ad.asset != asset or ad.fiat != fiat:
-            return
-        if st.paused or st.busy or ad.status != 1:
-            return
-        snap = self.books[side]
-        opposite = self.books.get("BUY" if side == "SELL" else "SELL")
-        await self._decide(st, snap, opposite, self.book_seqs[side])
-
-    async def _decide(self, st: AdState, snap: BookSnapshot, opposite, cause: int) -> None:
-        s = st.strategy
-        now = self.decision_clock(st.ad.adv_no, self.now(), snap)
-        quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
-                                rate_cap=st.rate_cap, now_s=now)
-        quote = self._wait_gate(st, quote, now)
-        wait = st.rate_cap.gap_wait(now) if quote.price is not None else 0.0
-        if wait > 0:
-            # Binance answers a burst of updates with 83628 and a 30 s wait; the gap keeps one
-            # ad's updates apart, and the price leaves as soon as the gap allows.
-            quote = msgspec.structs.replace(quote, reason=(
-                f"{quote.reason}; sent {wait:.3f} s later, {st.rate_cap.min_gap_s} s after the "
-                "last reprice"))
-        decided = RepriceDecided(
-            adv_no=st.ad.adv_no, strategy=s.name,
-            action="reprice" if quote.price is not None else "hold",
-            old_price=st.ad.price, new_price=quote.price, rule=quote.rule, reason=quote.reason,
-            competitor=quote.competitor, competitor_price=quote.competitor_price,
-            clamp=quote.clamp, at=now)
-        await self.emit(decided, cause=cause)
-        if quote.price is None:
-            return
-        st.rate_cap.record(now + wait)
-        if self.dry_run:
-            body = endpoints.update_price("dry-run", adv_no=st.ad.adv_no, price=quote.price).body
-            await self.emit(DryRunSkipped(endpoint="EP-7", body=body), cause=cause)
-            st.ad = _with_price(st.ad, quote.price)
-            st.version += 1
-            return
-        st.busy = True
-        self._nursery.start_soon(self._reprice, st, quote.price, cause, now + wait)
-
-    def _wait_gate(self, st: AdState, quote: Quote, now: float) -> Quote:
-        """Hold a reprice while Binance asked this ad to wait (83628).
-
-        A pause of the merchant API is not a hold here: whether its news reached this actor
-        before a book did is the scheduler's luck, which a replay cannot repeat. The limiter
-        refuses a write whose turn comes during a pause, and the refusal is logged.
-        """
-        if quote.price is None or now >= st.cooldown_until:
-            return quote
-        return msgspec.structs.replace(
-            quote, price=None, rule="cooldown",
-            reason=f"{quote.reason}; holding: Binance asked this ad to wait (83628)")
+        now = self.now()
+        decisions = ads_core.decide(self.core, event,
+                                    lambda adv_no: self.decision_clock(adv_no, now, event))
+        for decided in decisions:
+            await self.emit(decided, cause=env.seq)
+            ads_core.apply_decision(self.core, decided)
+            if decided.action != "reprice":
+                continue
+            if self.dry_run:
+                body = endpoints.update_price("dry-run", adv_no=decided.adv_no,
+                                              price=decided.new_price).body
+                await self.emit(DryRunSkipped(endpoint="EP-7", body=body), cause=env.seq)
+                continue
+            self._nursery.start_soon(self._reprice, self.core.ads[decided.adv_no],
+                                     decided.new_price, env.seq, decided.send_at)
 
     async def _reprice(self, st: AdState, price: Decimal, cause: int, send_at: float) -> None:
         try:
@@ -210,7 +160,7 @@ class Ads:
             await trio.sleep(max(0.0, send_at - self.now()))
             await self._reprice_with_retries(st, price, cause)
         finally:
-            st.busy = False
+            await self.emit(RepriceDone(adv_no=st.ad.adv_no), cause=cause)
 
     async def _reprice_with_retries(self, st: AdState, price: Decimal, cause: int) -> None:
         for retry in range(MAX_REFETCH_RETRIES + 1):
@@ -223,20 +173,17 @@ class Ads:
             await self.refresh(cause=env.seq)
         if err is None:
             return
-        if _never_sent(env):
-            st.rate_cap.forget_last()  # refused before it left: Binance never counted it
         if err.action is Action.FIND_VALID_PRICE:
             await self._search_valid_price(st, price, env.seq)
         elif err.action is Action.PAUSE_AD:
-            st.paused, st.paused_at = True, env.t
             await self.emit(AdPaused(adv_no=st.ad.adv_no, code=err.c2c_code or 0,
                                      reason=str(err)), cause=env.seq)
             await self.refresh(cause=env.seq)
-        elif err.action is Action.AD_COOLDOWN:
-            st.cooldown_until = env.t + err.wait_s
 
     async def _send_price(self, st: AdState, price: Decimal, cause: int):
-        """Send one EP-7; return (None on success or the typed error, the reply envelope)."""
+        """Send one EP-7; return (None on success or the typed error, the reply envelope).
+
+        The outcome is emitted; the core takes the new price when AdRepriced comes back."""
         adv_no, old = st.ad.adv_no, st.ad.price
         env = await self.calls.call(
             lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price), cause)
@@ -245,20 +192,19 @@ class Ads:
             err = C2CError("EP-7", env.event.status, "update answered data: false",
                            raw=env.event.body)
         if err is None:
-            st.ad = _with_price(st.ad, price)
-            st.version += 1
             await self.emit(AdRepriced(adv_no=adv_no, old_price=old, new_price=price,
                                        request_id=env.event.request_id), cause=env.seq)
             return None, env
         await self.emit(RepriceFailed(
             adv_no=adv_no, price=price, code=err.c2c_code, message=str(err)[:300],
-            will_retry=err.action in (Action.REFETCH_AND_RETRY, Action.FIND_VALID_PRICE)),
-            cause=env.seq)
+            will_retry=err.action in (Action.REFETCH_AND_RETRY, Action.FIND_VALID_PRICE),
+            sent=not _never_sent(env),
+            wait_s=err.wait_s if err.action is Action.AD_COOLDOWN else 0.0), cause=env.seq)
         return err, env
 
     async def _search_valid_price(self, st: AdState, target: Decimal, cause: int) -> None:
         """187055: binary search between the current (valid) price and the target."""
-        good, bad = st.ad.price, target
+        good, bad = st.ad.price, target  # EP-7 refused the target: the price is still ours
         tick = Decimal(1).scaleb(-st.ad.price_scale)
         for _ in range(MAX_SEARCH_STEPS):
             if abs(bad - good) <= tick:
@@ -294,8 +240,8 @@ class Ads:
                 return False
         return False
 
-    async def _online_on_start(self) -> None:
-        offline = tuple(st.ad.adv_no for st in self.state.values() if st.ad.status == 3)
+    async def _online_on_start(self, loaded: tuple[MyAd, ...]) -> None:
+        offline = tuple(ad.adv_no for ad in loaded if ad.status == 3)
         if offline and await self.set_status(offline, 1):
             await self.refresh(cause=None)
 
@@ -317,12 +263,20 @@ def _never_sent(env: Envelope) -> bool:
     return isinstance(event, ApiError) and event.kind in ("paused", "breaker_open", "dry_run")
 
 
-def _with_price(ad: MyAd, price: Decimal) -> MyAd:
-    return msgspec.structs.replace(ad, price=price)
-
-
 async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False, session_time=None,
-              decision_clock=None, task_status=trio.TASK_STATUS_IGNORED) -> None:
+              decision_clock=None, history=(), first_request: int = 0,
+              task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Manage my ads forever; never returns unless cancelled."""
     await Ads(inbox, emit, config=config, dry_run=dry_run, session_time=session_time,
-              decision_clock=decision_clock).run(task_status=task_status)
+              decision_clock=decision_clock, history=history,
+              first_request=first_request).run(task_status=task_status)
+
+
+def _build(ctx: ActorContext):
+    deps = ctx.deps
+    return partial(run, ctx.inbox, ctx.emit, config=deps.config, dry_run=deps.dry_run,
+                   session_time=ctx.session_time, decision_clock=deps.decision_clock,
+                   history=ctx.history, first_request=ctx.first_request)
+
+
+SPEC = ActorSpec(name="ads", subscribes=SUBSCRIBES, build=_build)

@@ -2,7 +2,8 @@
 
 The actor's inbox loop hands every envelope to `Calls.deliver` first; replies wake the waiting
 caller, anything else is the actor's to handle. Request ids are "<actor>-<n>", deterministic per
-actor, so replay can match them and the bus can route replies.
+actor, so replay can match them and the bus can route replies; a restarted actor goes on from the
+number its last incarnation reached (`first`), so ids stay unique in the session.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from events import ApiError, ApiRequest, ApiResponse, DecodeFailed, Envelope
 
 
 class Calls:
-    def __init__(self, source: str, emit) -> None:
+    def __init__(self, source: str, emit, *, first: int = 0) -> None:
         self.source = source
         self.emit = emit
-        self._n = 0
+        self._n = first
         self._waiting: dict[str, trio.MemorySendChannel] = {}
 
     def new_id(self) -> str:
@@ -78,3 +79,15 @@ async def decode_reply(emit, env: Envelope, parse):
 async def emit_decode_failed(emit, env: Envelope, exc: Exception) -> None:
     await emit(DecodeFailed(source=env.event.endpoint, error=type(exc).__name__,
                             message=str(exc)[:300], raw=env.event.body[:4096]), cause=env.seq)
+
+
+def requests_made(source: str, history) -> int:
+    """The highest request number actor `source` used in `history` (0 for none)."""
+    prefix, n = source + "-", 0
+    for env in history:
+        event = env.event
+        if isinstance(event, ApiRequest) and event.request_id.startswith(prefix):
+            tail = event.request_id[len(prefix):]
+            if tail.isdigit():
+                n = max(n, int(tail))
+    return n

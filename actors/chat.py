@@ -21,12 +21,16 @@ import random
 import re
 import uuid as uuidlib
 from collections import OrderedDict
+from functools import partial
 from typing import AsyncContextManager, Callable
 
+import msgspec
 import trio
 
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig
+from actors.restore import fold
+from actors.spec import ActorContext, ActorSpec
 from c2c import endpoints
 from c2c.chat import parse_frame, should_answer, socket_url, text_frame
 from c2c.decode import parse_chat_credential, parse_chat_messages
@@ -45,7 +49,8 @@ HEALTHY_SOCKET_S = 60.0
 class Chat:
     def __init__(self, inbox, emit, *, config: BotConfig, connect: Connect, now_ms,
                  rng: random.Random, dry_run: bool = False, greeted: set[str] | None = None,
-                 seen_ids: set[str] | None = None, open_orders: set[str] | None = None) -> None:
+                 seen_ids: set[str] | None = None, open_orders: set[str] | None = None,
+                 first_request: int = 0) -> None:
         self.inbox = inbox
         self.emit = emit
         self.cfg = config.chat
@@ -53,7 +58,7 @@ class Chat:
         self.now_ms = now_ms
         self.rng = rng
         self.dry_run = dry_run
-        self.calls = Calls("chat", emit)
+        self.calls = Calls("chat", emit, first=first_request)
         self.greeted = Recent(greeted or ())
         self.seen = Recent(seen_ids or ())
         self.named = Recent((), cap=20_000)  # message ids whose sender's nickname is known
@@ -258,8 +263,25 @@ def _first_line(exc: BaseException) -> str:
 
 async def run(inbox, emit, *, config: BotConfig, connect: Connect, now_ms, rng,
               dry_run: bool = False, greeted=None, seen_ids=None, open_orders=None,
-              task_status=trio.TASK_STATUS_IGNORED) -> None:
+              first_request: int = 0, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Keep the chat socket and answer in it forever; never returns unless cancelled."""
     await Chat(inbox, emit, config=config, connect=connect, now_ms=now_ms, rng=rng,
                dry_run=dry_run, greeted=greeted, seen_ids=seen_ids,
-               open_orders=open_orders).run(task_status=task_status)
+               open_orders=open_orders, first_request=first_request).run(task_status=task_status)
+
+
+def _build(ctx: ActorContext):
+    """Earlier sessions' greetings, seen messages and open orders, and this session's so far
+    when restarted: a restarted chat greets no order twice and answers no message twice."""
+    deps = ctx.deps
+    r = fold(ctx.history, msgspec.structs.replace(
+        deps.restored, orders=dict(deps.restored.orders), greeted=set(deps.restored.greeted),
+        seen_ids=set(deps.restored.seen_ids)))
+    return partial(run, ctx.inbox, ctx.emit, config=deps.config, connect=deps.connect,
+                   now_ms=deps.now_ms, rng=random.Random(deps.seed + 1), dry_run=deps.dry_run,
+                   greeted=r.greeted, seen_ids=r.seen_ids, open_orders=r.open_orders,
+                   first_request=ctx.first_request)
+
+
+SPEC = ActorSpec(name="chat", subscribes=(OrderOpened, OrderStatusChanged, ChatSendRequest),
+                 build=_build)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from functools import partial
 from typing import Callable
 
 import httpx
@@ -34,6 +35,7 @@ from actors.config import BotConfig
 from actors.ratelimit import Breaker, RateWindow
 from actors.retries import MAX_ATTEMPTS, classify_reply, should_retry
 from actors.senders import HttpxSender
+from actors.spec import ActorContext, ActorSpec
 from actors.supervise import Fatal
 from c2c import endpoints
 from c2c.credentials import Credentials
@@ -61,7 +63,8 @@ class LimiterDeps:
     def __init__(self, *, client: httpx.AsyncClient | None, config: BotConfig,
                  credentials: Credentials | None, now_ms: Callable[[], int],
                  rng: random.Random, dry_run: bool = False, sync_clock: bool = True,
-                 sender=None, not_before_ms: int = 0) -> None:
+                 sender=None, not_before_ms: int = 0, history=(), first_request: int = 0,
+                 session_time=None) -> None:
         self.sender = sender or HttpxSender(client)
         self.config = config
         self.credentials = credentials
@@ -72,6 +75,11 @@ class LimiterDeps:
         # A run that starts within a second of an earlier one's last call (a crash and restart)
         # cannot know what that process had in flight; it stays quiet until that second is over.
         self.not_before_ms = not_before_ms
+        # A limiter the supervisor restarted: this session's events so far (its pauses), the
+        # request number it reached, and the bus's session time to place those pauses.
+        self.history = history
+        self.first_request = first_request
+        self.session_time = session_time
 
 
 class HostState:
@@ -112,7 +120,8 @@ class Limiter:
         self._queue: list[tuple[int, int, Envelope, int]] = []
         self._order = 0
         self._wake = trio.Event()
-        self._ids = 0
+        self._ids = deps.first_request
+        self._restore_pauses(deps.history)
         # Binance answers EP-0 pages asked faster than page_delay_s with empty pages; the gap
         # is kept here, where calls leave, with a margin for arrival jitter.
         self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
@@ -149,6 +158,24 @@ class Limiter:
         self._in_flight.clear()
         for env in held.values():
             await self._refuse(env, "gave_up", "the limiter failed and restarted; no answer")
+
+    def _restore_pauses(self, history) -> None:
+        """A restarted limiter keeps the pauses and open breakers of its last incarnation: a
+        418's Retry-After outlives a crash (reference §1)."""
+        if not history or self.deps.session_time is None:
+            return
+        to_trio = trio.current_time() - self.deps.session_time()
+        for env in history:
+            event = env.event
+            if isinstance(event, LimiterBackoff) and event.host in self.hosts \
+                    and event.reason != "weight":
+                until = to_trio + env.t + event.delay_s
+            elif isinstance(event, BreakerOpened) and event.host in self.hosts:
+                until = to_trio + env.t + event.open_s
+            else:
+                continue
+            host = self.hosts[event.host]
+            host.paused_until = max(host.paused_until, until)
 
     def host(self, req: ApiRequest) -> HostState:
         return self.hosts[req.base]
@@ -406,3 +433,25 @@ class Limiter:
 async def run(inbox, emit, *, deps: LimiterDeps, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Entry point in the actor convention; see `Limiter`."""
     await Limiter(inbox, emit, deps).run(task_status=task_status)
+
+
+# The rate window plus the log writer's batch delay and a margin: a call the last run sent
+# before it died is no later than its last committed event + the batch delay.
+QUIET_AFTER_MS = 1100
+
+
+def _build(ctx: ActorContext):
+    deps = ctx.deps
+    not_before = deps.restored.last_event_ms + QUIET_AFTER_MS if deps.restored.last_event_ms else 0
+    if ctx.history:
+        # Restarted: what the dead incarnation had in flight held slots of the window that
+        # this one cannot see; it waits that window out before its first call.
+        not_before = max(not_before, deps.now_ms() + QUIET_AFTER_MS)
+    ldeps = LimiterDeps(client=deps.client, config=deps.config, credentials=deps.credentials,
+                        now_ms=deps.now_ms, rng=random.Random(deps.seed), dry_run=deps.dry_run,
+                        sender=deps.sender, not_before_ms=not_before, history=ctx.history,
+                        first_request=ctx.first_request, session_time=ctx.session_time)
+    return partial(run, ctx.inbox, ctx.emit, deps=ldeps)
+
+
+SPEC = ActorSpec(name="limiter", subscribes=(ApiRequest,), build=_build)

@@ -10,8 +10,11 @@ keys, that page and the next few are read through the merchant API's signed twin
 
 from __future__ import annotations
 
+from functools import partial
+
 import trio
 
+from actors.spec import ActorContext, ActorSpec
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig
 from c2c import endpoints
@@ -32,11 +35,12 @@ def fast_interval(cfg: BotConfig, sides: int) -> float:
 
 class Market:
     def __init__(self, inbox, emit, *, config: BotConfig, sides: tuple[str, ...] | None = None,
-                 wait_for_ads: bool = True, signed_twin: bool = False) -> None:
+                 wait_for_ads: bool = True, signed_twin: bool = False, history=(),
+                 first_request: int = 0) -> None:
         self.inbox = inbox
         self.emit = emit
         self.cfg = config
-        self.calls = Calls("market", emit)
+        self.calls = Calls("market", emit, first=first_request)
         self.fixed_sides = sides
         self.my_adv_nos: frozenset[str] = frozenset()
         self.sides: tuple[str, ...] = sides or BOTH_SIDES
@@ -45,6 +49,9 @@ class Market:
         self.ads_known = trio.Event()
         if not wait_for_ads:
             self.ads_known.set()
+        loaded = [env for env in history if isinstance(env.event, MyAdsLoaded)]
+        if loaded:  # restarted: my ads as last loaded in this session
+            self._take_ads(loaded[-1].event.ads)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -59,12 +66,14 @@ class Market:
 
     async def _handle(self, env: Envelope) -> None:
         if isinstance(env.event, MyAdsLoaded):
-            ads = env.event.ads
-            self.my_adv_nos = frozenset(a.adv_no for a in ads)
-            if self.fixed_sides is None and not self.ads_known.is_set():
-                mine = tuple(s for s in BOTH_SIDES if any(a.side == s for a in ads))
-                self.sides = mine or BOTH_SIDES
-            self.ads_known.set()
+            self._take_ads(env.event.ads)
+
+    def _take_ads(self, ads) -> None:
+        self.my_adv_nos = frozenset(a.adv_no for a in ads)
+        if self.fixed_sides is None and not self.ads_known.is_set():
+            mine = tuple(s for s in BOTH_SIDES if any(a.side == s for a in ads))
+            self.sides = mine or BOTH_SIDES
+        self.ads_known.set()
 
     async def _poll_side(self, side: str, fast: float, offset_s: float) -> None:
         deep_every = max(1, round(self.cfg.market.poll_interval_s / fast))
@@ -128,8 +137,20 @@ class Market:
 
 
 async def run(inbox, emit, *, config: BotConfig, sides=None, wait_for_ads: bool = True,
-              signed_twin: bool = False, task_status=trio.TASK_STATUS_IGNORED) -> None:
+              signed_twin: bool = False, history=(), first_request: int = 0,
+              task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Poll the book forever; never returns unless cancelled."""
     await Market(inbox, emit, config=config, sides=sides, wait_for_ads=wait_for_ads,
-                 signed_twin=signed_twin).run(task_status=task_status)
+                 signed_twin=signed_twin, history=history,
+                 first_request=first_request).run(task_status=task_status)
 
+
+def _build(ctx: ActorContext):
+    return partial(run, ctx.inbox, ctx.emit, config=ctx.deps.config,
+                   sides=("SELL", "BUY") if ctx.record_only else None,
+                   wait_for_ads=not ctx.record_only,
+                   signed_twin=ctx.deps.credentials is not None, history=ctx.history,
+                   first_request=ctx.first_request)
+
+
+SPEC = ActorSpec(name="market", subscribes=(MyAdsLoaded,), build=_build)

@@ -8,34 +8,43 @@ not a success (real captures show 401 -1002, 400 -1102 and 400 -2014 for such ca
 sent again at once, and every later EP-13 of the session is signed. The unsigned try is a probe
 to the limiter: never fatal, no pause, no breaker count.
 
-State (the orders seen and their status) is rebuilt from the log on restart and passed in `known`.
+State (the orders seen and their status) is rebuilt from the log: earlier sessions' on a new run
+(`known`), and this session's so far when the supervisor restarts the actor (`history`), so a
+restarted actor neither opens an order again nor probes EP-13 unsigned a second time.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
 import trio
 
+from actors.restore import fold
+from actors.spec import ActorContext, ActorSpec
 from actors.calls import Calls, decode_reply, emit_decode_failed
 from actors.config import BotConfig
 from c2c import endpoints
 from c2c.decode import is_last_page, parse_order_detail, parse_orders
 from c2c.errors import ApiCallError, C2CError
-from events import ApiResponse, OrderOpened, OrderStatusChanged
+from events import ApiRequest, ApiResponse, OrderOpened, OrderStatusChanged
 
 ACTIVE = (1, 2, 3)
 ZERO = Decimal(0)
 
 
 class Orders:
-    def __init__(self, inbox, emit, *, config: BotConfig, known: dict[str, int] | None = None):
+    def __init__(self, inbox, emit, *, config: BotConfig, known: dict[str, int] | None = None,
+                 history=(), first_request: int = 0):
         self.inbox = inbox
         self.emit = emit
         self.cfg = config
-        self.calls = Calls("orders", emit)
+        self.calls = Calls("orders", emit, first=first_request)
         self.known: dict[str, int] = dict(known or {})
-        self.sign_detail = False
+        self.known.update(fold(history).orders)
+        # Signed once an unsigned EP-13 was refused: every later one of the session is signed.
+        self.sign_detail = any(isinstance(env.event, ApiRequest) and env.event.endpoint == "EP-13"
+                               and env.event.signed for env in history)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -146,6 +155,16 @@ class Orders:
 
 
 async def run(inbox, emit, *, config: BotConfig, known: dict[str, int] | None = None,
-              task_status=trio.TASK_STATUS_IGNORED) -> None:
+              history=(), first_request: int = 0, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Follow orders forever; never returns unless cancelled."""
-    await Orders(inbox, emit, config=config, known=known).run(task_status=task_status)
+    await Orders(inbox, emit, config=config, known=known, history=history,
+                 first_request=first_request).run(task_status=task_status)
+
+
+def _build(ctx: ActorContext):
+    return partial(run, ctx.inbox, ctx.emit, config=ctx.deps.config,
+                   known=ctx.deps.restored.orders, history=ctx.history,
+                   first_request=ctx.first_request)
+
+
+SPEC = ActorSpec(name="orders", subscribes=(), build=_build)

@@ -7,7 +7,6 @@ caller passes the httpx client, the WebSocket connector, the clocks and the rand
 
 from __future__ import annotations
 
-import random
 from functools import partial
 from typing import Callable
 
@@ -16,28 +15,20 @@ import trio
 
 from actors import ads, chat, limiter, market, orders
 from actors.bus import Bus
+from actors.calls import requests_made
 from actors.config import BotConfig
 from actors.restore import Restored
+from actors.spec import ActorContext, ActorSpec
 from actors.supervise import Fatal, supervise
 from c2c.credentials import Credentials
-from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, MyAdsLoaded,
-                    OrderOpened, OrderStatusChanged, RunStopped)
+from events import Envelope, RunStopped
 from store import EventLog, LogWriter
 
-LIVE_ACTORS = ("limiter", "market", "ads", "orders", "chat")
-# The rate window plus the log writer's batch delay and a margin: a call the last run sent
-# before it died is no later than its last committed event + the batch delay.
-QUIET_AFTER_MS = 1100
+# Every actor, in start order: each module declares itself (name, subscriptions, build).
+ACTORS: dict[str, ActorSpec] = {m.SPEC.name: m.SPEC for m in (limiter, market, ads, orders, chat)}
+LIVE_ACTORS = tuple(ACTORS)
 RECORD_ACTORS = ("limiter", "market")
-
-SUBSCRIPTIONS: dict[str, tuple[type, ...]] = {
-    "limiter": (ApiRequest,),
-    "market": (MyAdsLoaded,),
-    "ads": (BookSnapshot,),
-    "orders": (),
-    "chat": (OrderOpened, OrderStatusChanged, ChatSendRequest),
-    "status": (),
-}
+QUIET_AFTER_MS = limiter.QUIET_AFTER_MS
 
 
 class BotDeps:
@@ -60,32 +51,25 @@ class BotDeps:
         self.restored = restored or Restored()
 
 
-def _actor_entry(name: str, inbox, emit, deps: BotDeps, record_only: bool, session_time):
-    cfg = deps.config
-    if name == "limiter":
-        ldeps = limiter.LimiterDeps(client=deps.client, config=cfg, credentials=deps.credentials,
-                                    now_ms=deps.now_ms, rng=random.Random(deps.seed),
-                                    dry_run=deps.dry_run, sender=deps.sender,
-                                    not_before_ms=deps.restored.last_event_ms + QUIET_AFTER_MS
-                                    if deps.restored.last_event_ms else 0)
-        return partial(limiter.run, inbox, emit, deps=ldeps)
-    if name == "market":
-        return partial(market.run, inbox, emit, config=cfg,
-                       sides=("SELL", "BUY") if record_only else None,
-                       wait_for_ads=not record_only,
-                       signed_twin=deps.credentials is not None)
-    if name == "ads":
-        return partial(ads.run, inbox, emit, config=cfg, dry_run=deps.dry_run,
-                       session_time=session_time, decision_clock=deps.decision_clock)
-    if name == "orders":
-        return partial(orders.run, inbox, emit, config=cfg, known=deps.restored.orders)
-    if name == "chat":
-        r = deps.restored
-        return partial(chat.run, inbox, emit, config=cfg, connect=deps.connect,
-                       now_ms=deps.now_ms, rng=random.Random(deps.seed + 1),
-                       dry_run=deps.dry_run, greeted=r.greeted, seen_ids=r.seen_ids,
-                       open_orders=r.open_orders)
-    raise ValueError(f"unknown actor {name!r}")
+def _incarnations(spec: ActorSpec, ctx: ActorContext, history):
+    """The entry the supervisor runs, again after each failure: the first start builds from
+    earlier sessions only; a restart first reads this session so far (`history()`: the writer
+    flushed, the log read), so the actor goes on where it stopped and its request ids too."""
+    started = False
+
+    async def entry(task_status=trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            this = ctx
+        else:
+            so_far = tuple(await history())
+            this = ActorContext(inbox=ctx.inbox, emit=ctx.emit, deps=ctx.deps,
+                                record_only=ctx.record_only, session_time=ctx.session_time,
+                                history=so_far, first_request=requests_made(spec.name, so_far))
+        await spec.build(this)(task_status=task_status)
+
+    return entry
 
 
 async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
@@ -105,6 +89,12 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
     """
     writer = writer or LogWriter(log)
     reason = "stopped"
+
+    async def history() -> list[Envelope]:
+        await writer.flush()
+        kept = getattr(writer, "envelopes", None)  # replay's in-memory writer keeps its own
+        return list(kept) if kept is not None else list(log.events(session))
+
     async with trio.open_nursery() as outer:
         await outer.start(writer.run)
         bus = Bus(writer, session, deps.now_ms, first_seq=first_seq)
@@ -112,7 +102,7 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
             bus.tap(tap)
         try:
             reason = await _run_actors(bus, deps, actors, duration, stop, extra or {},
-                                       task_status)
+                                       history, task_status)
         except* Fatal as group:
             reason = f"fatal: {group.exceptions[0]}"
         bus.emit_nowait("run", RunStopped(reason=reason.split(":")[0], message=reason))
@@ -122,17 +112,22 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
     return reason
 
 
-async def _run_actors(bus: Bus, deps: BotDeps, actors, duration, stop, extra, task_status) -> str:
+async def _run_actors(bus: Bus, deps: BotDeps, actors, duration, stop, extra, history,
+                      task_status) -> str:
     record_only = "ads" not in actors
     reason = "stopped"
+    unknown = [name for name in actors if name not in ACTORS]
+    if unknown:
+        raise ValueError(f"unknown actor {unknown[0]!r}; known: {', '.join(ACTORS)}")
     async with trio.open_nursery() as nursery:
-        inboxes = {name: bus.subscribe(name, SUBSCRIPTIONS[name]) for name in actors}
+        inboxes = {name: bus.subscribe(name, ACTORS[name].subscribes) for name in actors}
         others = {name: bus.subscribe(name, types) for name, types in extra.items()}
         await nursery.start(bus.run)
         sup_emit = bus.emitter("supervisor")
         for name in actors:
-            entry = _actor_entry(name, inboxes[name], bus.emitter(name), deps, record_only,
-                                 bus.session_time)
+            ctx = ActorContext(inbox=inboxes[name], emit=bus.emitter(name), deps=deps,
+                               record_only=record_only, session_time=bus.session_time)
+            entry = _incarnations(ACTORS[name], ctx, history)
             await nursery.start(partial(supervise, name, entry, sup_emit))
         task_status.started((bus, others))
         if duration is not None:

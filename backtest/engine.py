@@ -1,7 +1,8 @@
 """The backtest loop: fold recorded BookSnapshots through strategies, one plain synchronous pass.
 
-No trio and no clock: a snapshot's time is its envelope's `t`, and each strategy runs through
-`strategies.evaluate`, the pipeline the live ads actor calls. Several strategies share one pass
+No trio and no clock: a snapshot's time is its envelope's `t`, and each strategy decides through
+`actors.ads_core.decide_one`, the live ads actor's own decision (strategy, Binance's cool-down,
+rate cap and gap). Several strategies share one pass
 over the log, so the log is read and decoded once however many are compared.
 
 Each strategy gets one virtual ad per (asset, fiat, side) seen in the books. It starts from my

@@ -12,8 +12,8 @@ recorded, and compares:
   the bot's ads, those not cancelled, and those completed by the end; and the backtest blind
   to my recorded ad (every fill inferred from competitors, as for a log without my ad);
 - reprices: the backtest's count against the EP-7 calls the simulator accepted;
-- decisions: every recorded RepriceDecided re-decided by `strategies.evaluate` on the same
-  snapshot with the same ad, opposite book, config and rate cap (`backtest.recheck`).
+- decisions: every recorded RepriceDecided re-decided by the ads actor's own core
+  (`actors.ads_core`, folded over the session as the actor folded it: `backtest.recheck`).
 
 The demo's ads hold 2,500 USDT each, which a few minutes sell out, so that cap decides the
 default run's volume; `--bot-surplus 100000` measures the fill model itself.
@@ -283,7 +283,8 @@ def backtest_session(db: str, sid: int, strategy: str
         [result] = run_backtest([tape], [spec])
         [inferred] = run_backtest([blind(tape)], [spec])
         envelopes = list(log.events(sid, types=RECHECK_TYPES + LIVE_TYPES))
-    return (result, inferred), recheck(envelopes, spec.cfg, filters), envelopes
+    return (result, inferred), recheck(envelopes, spec.cfg, filters,
+                                       pricing_for=spec.pricing_for), envelopes
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,32 +1,30 @@
-"""Re-decide a session's recorded decisions: the same function on the same inputs, the same verdict.
+"""Re-decide a session's recorded decisions with the ads actor's own core, and count the same.
 
-The ads actor logs a RepriceDecided for every BookSnapshot it prices, holds included: its `cause`
-is the snapshot's seq and `old_price` my ad's price at that moment. `recheck` folds the session's
-events in seq order and calls `strategies.evaluate` again for each decision with what the actor
-had then: that snapshot; my ad as last loaded (MyAdsLoaded) at `old_price`; the other side's
-latest snapshot logged before it (the actor reads its inbox in seq order and keeps the latest
-of each side, complete or not); the session's [strategy] and [filters]; and a RateCap rebuilt
-from the reprices decided for that ad before it.
-
-The one input the log does not hold exactly is the clock the rate cap read: the actor passes
-trio's clock at the moment it decides, the log keeps the bus's `t` of the RepriceDecided, a few
-hundred microseconds later. Both run on one clock, so the window is the same; a verdict can only
-differ when a reprice falls within that lag of the 60-second edge, and `Mismatch.why` says so.
+The ads actor is a shell around a pure core (actors/ads_core.py): its state is a fold of the
+log, and its verdicts come from `decide`. `recheck` repeats exactly that: it folds the session's
+events in seq order with `ads_core.apply` and, at each BookSnapshot, calls `ads_core.decide` at
+the time the live decision read (logged as `RepriceDecided.at`), so busy ads (a reprice under
+way until its RepriceDone), paused ads and Binance's cool-downs are skipped or held as they
+were live. Each verdict is compared with the decisions the live actor logged for that snapshot
+(their `cause`): action, price, rule and, with `reasons`, the reason word for word. A snapshot
+the live actor skipped for an ad and the re-check did not (or the other way round) is a
+mismatch too. The recorded decision is then applied, so one difference does not cascade.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
 import msgspec
-from msgspec.structs import replace
 
-from events import BookSnapshot, Envelope, MyAd, MyAdsLoaded, RepriceDecided
-from strategies import FiltersConfig, RateCap, StrategyConfig, evaluate
-from strategies.book import other_side
+from actors import ads_core
+from events import BookSnapshot, Envelope, RepriceDecided
+from strategies import FiltersConfig, StrategyConfig
 
-RECHECK_TYPES = (BookSnapshot, MyAdsLoaded, RepriceDecided)
+RECHECK_TYPES = (BookSnapshot, RepriceDecided, *ads_core.OWN_TYPES)
+SKIPPED = ("skip", None, "busy or paused")
 
 Verdict = tuple[str, Decimal | None, str]  # (action, new_price, rule)
 
@@ -64,70 +62,84 @@ def verdict_of(decision: RepriceDecided) -> Verdict:
     return decision.action, decision.new_price, decision.rule
 
 
-class _Fold:
-    def __init__(self, cfg: StrategyConfig, filters: FiltersConfig) -> None:
-        self.cfg = cfg
-        self.filters = filters
-        self.seen: dict[int, tuple[BookSnapshot, BookSnapshot | None]] = {}
-        self.latest: dict[str, BookSnapshot] = {}
-        self.ads: dict[str, MyAd] = {}
-        self.caps: dict[str, RateCap] = {}
-        self.total = self.same = self.unmatched = 0
-        self.mismatches: list[Mismatch] = []
-
-    def book(self, seq: int, snap: BookSnapshot) -> None:
-        self.seen[seq] = (snap, self.latest.get(other_side(snap.ad_side)))
-        self.latest[snap.ad_side] = snap
-
-    def decision(self, env: Envelope, decided: RepriceDecided) -> None:
-        inputs = self.seen.get(env.cause) if env.cause is not None else None
-        ad = self.ads.get(decided.adv_no)
-        if inputs is None or ad is None:
-            self.unmatched += 1
-            return
-        snap, opposite = inputs
-        cap = self.caps.setdefault(decided.adv_no, RateCap(self.cfg.max_reprices_per_min, self.cfg.min_reprice_gap_s))
-        now = decided.at or env.t  # the clock the decision read, where the log holds it
-        quote = evaluate(self.cfg.name, snap, replace(ad, price=decided.old_price), self.cfg,
-                         self.filters, opposite, rate_cap=cap, now_s=now)
-        again: Verdict = ("reprice" if quote.price is not None else "hold", quote.price,
-                          quote.rule)
-        recorded = verdict_of(decided)
-        self.total += 1
-        if again == recorded:
-            self.same += 1
-        else:
-            self.mismatches.append(Mismatch(seq=env.seq, adv_no=decided.adv_no,
-                                            recorded=recorded, again=again,
-                                            why=_why(recorded, again)))
-        if decided.action == "reprice":
-            cap.record(now + cap.gap_wait(now))  # the actor counts what it decided, as it did
-
-
-def _why(recorded: Verdict, again: Verdict) -> str:
-    if "rate_cap" in (recorded[2], again[2]):
+def _why(rec: RepriceDecided | None, new: RepriceDecided | None) -> str:
+    if rec is None or new is None:
+        return ("one side skipped the snapshot (a reprice under way, or the ad paused) and the "
+                "other decided on it")
+    if verdict_of(rec) == verdict_of(new):
+        return f"the same verdict for another reason: {rec.reason!r} against {new.reason!r}"
+    if "rate_cap" in (rec.rule, new.rule) and not rec.at:
         return ("a reprice at the rate cap's 60 s edge: the log keeps the bus's time of each "
                 "decision, a little after the clock the actor read")
     return "the strategy answered differently on the same inputs"
 
 
-def recheck(envelopes: Iterable[Envelope], cfg: StrategyConfig,
-            filters: FiltersConfig) -> DecisionCheck:
+def recheck(envelopes: Iterable[Envelope], cfg: StrategyConfig, filters: FiltersConfig, *,
+            pricing_for=None, reasons: bool = False) -> DecisionCheck:
     """Re-decide every RepriceDecided of one session and count the identical verdicts.
 
     Args:
         envelopes: the session's events in seq order (at least RECHECK_TYPES).
         cfg: the [strategy] the session ran with (its `name` is the strategy re-run).
         filters: the [filters] it ran with.
+        pricing_for: advNo -> (strategy, filters) when ads had their own overrides.
+        reasons: compare the reasons too, word for word.
     """
-    fold = _Fold(cfg, filters)
-    for env in envelopes:
-        match env.event:
-            case BookSnapshot() as snap:
-                fold.book(env.seq, snap)
-            case MyAdsLoaded(ads=ads):
-                fold.ads.update((ad.adv_no, ad) for ad in ads)
-            case RepriceDecided() as decided:
-                fold.decision(env, decided)
-    return DecisionCheck(total=fold.total, same=fold.same, mismatches=tuple(fold.mismatches),
-                         unmatched=fold.unmatched)
+    envs = list(envelopes)
+    by_cause: dict[int, list[Envelope]] = defaultdict(list)
+    for env in envs:
+        if isinstance(env.event, RepriceDecided) and env.cause is not None:
+            by_cause[env.cause].append(env)
+    state = ads_core.AdsState(pricing_for or (lambda adv_no: (cfg, filters)))
+    total = same = unmatched = 0
+    mismatches: list[Mismatch] = []
+    snapshots = {env.seq for env in envs if isinstance(env.event, BookSnapshot)}
+    for env in envs:
+        event = env.event
+        if isinstance(event, RepriceDecided):
+            if env.cause not in snapshots:
+                unmatched += 1  # caused by something not given (a session cut short)
+            continue
+        if not isinstance(event, (BookSnapshot, *ads_core.OWN_TYPES)):
+            continue
+        ads_core.apply(state, env)
+        if not isinstance(event, BookSnapshot):
+            continue
+        recorded = {e.event.adv_no: e for e in by_cause.pop(env.seq, ())}
+        again = {d.adv_no: d for d in ads_core.decide(
+            state, event, lambda adv_no: _time_read(recorded.get(adv_no), env.t))}
+        for adv_no in sorted(set(recorded) | set(again)):
+            rec_env, new = recorded.get(adv_no), again.get(adv_no)
+            if rec_env is not None and adv_no not in state.ads:
+                unmatched += 1  # my ad not loaded yet in the events given
+                continue
+            total += 1
+            rec = rec_env.event if rec_env is not None else None
+            if _same(rec, new, reasons):
+                same += 1
+            else:
+                mismatches.append(Mismatch(
+                    seq=rec_env.seq if rec_env is not None else env.seq, adv_no=adv_no,
+                    recorded=verdict_of(rec) if rec else SKIPPED,
+                    again=verdict_of(new) if new else SKIPPED,
+                    why=_why(rec, new)))
+            if rec is not None:
+                # The live state followed what was logged (at the time it read).
+                at = _time_read(rec_env, env.t)
+                ads_core.apply_decision(state, msgspec.structs.replace(rec, at=at))
+    return DecisionCheck(total=total, same=same, mismatches=tuple(mismatches),
+                         unmatched=unmatched)
+
+
+def _time_read(recorded: Envelope | None, fallback: float) -> float:
+    if recorded is None:
+        return fallback
+    return recorded.event.at or recorded.t  # logs before `at` have the bus's time only
+
+
+def _same(rec: RepriceDecided | None, new: RepriceDecided | None, reasons: bool) -> bool:
+    if rec is None or new is None:
+        return rec is new
+    if verdict_of(rec) != verdict_of(new):
+        return False
+    return not reasons or rec.reason == new.reason

@@ -12,7 +12,8 @@ from actors.config import AdOverride, merge_override
 from events import BookSnapshot, MyAd
 from backtest.fills import infer_fills
 from backtest.metrics import Metrics, WarTracker, ahead_of
-from strategies import FiltersConfig, RateCap, StrategyConfig, evaluate, get_strategy
+from actors import ads_core
+from strategies import FiltersConfig, StrategyConfig, get_strategy
 from strategies.book import market_best
 
 UNLIMITED = Decimal("Infinity")
@@ -125,7 +126,8 @@ class SideRun:
         self.remaining = ad.surplus
         self.metrics = metrics
         self.trace = trace
-        self.cap = RateCap(self.cfg.max_reprices_per_min, self.cfg.min_reprice_gap_s)
+        # The ads actor's own per-ad state, decided on by its own core (actors/ads_core.py).
+        self.core = ads_core.AdState(ad, self.cfg, self.filters)
         self.wars = WarTracker()
         self.rank = 0
         self.last_t: float | None = None
@@ -141,19 +143,27 @@ class SideRun:
             self.trace.add_mine(self.ad.side, t, self.ad.price)
         if self.wars.waiting:
             self.wars.observe(t, ahead_of(book, self.ad.price))
-        cfg = self.cfg
-        quote = evaluate(cfg.name, snap, self.ad, cfg, self.filters, seen.opposite,
-                         rate_cap=self.cap, now_s=t)
-        ahead = ahead_of(book, self.ad.price if quote.price is None else quote.price)
-        if quote.price is not None:
-            self.cap.record(t + self.cap.gap_wait(t))  # sent once the gap allows, as live
-            self.ad = replace(self.ad, price=quote.price)
+        decided = self.decide(t, snap, seen.opposite)
+        price = decided.new_price
+        ahead = ahead_of(book, self.ad.price if price is None else price)
+        if price is not None:
+            self.ad = replace(self.ad, price=price)
             self.metrics.reprices += 1
             self.wars.repriced(t, ahead)
             if self.trace is not None:
-                self.trace.add_mine(self.ad.side, t, quote.price)
+                self.trace.add_mine(self.ad.side, t, price)
         self.rank = ahead + 1
         self.last_t = t
+
+    def decide(self, t: float, snap: BookSnapshot, opposite: BookSnapshot | None):
+        """The ads actor's decision on `snap` at `t` (ads_core.decide_one), applied as the actor
+        applies it: the reprice counts against the rate cap when it is sent (after the gap) and
+        the virtual ad takes the price at once (no reply to wait for)."""
+        self.core.ad = self.ad
+        decided = ads_core.decide_one(self.core, snap, opposite, t)
+        if decided.new_price is not None:
+            self.core.rate_cap.record(decided.send_at)
+        return decided
 
     def _fill(self, t: float, prev: BookSnapshot, snap: BookSnapshot,
               opposite: BookSnapshot | None) -> None:

@@ -42,6 +42,7 @@ from events.types import (
     OrderOpened,
     OrderStatusChanged,
     RepriceDecided,
+    RepriceDone,
     RepriceFailed,
     RunStopped,
 )
@@ -61,6 +62,7 @@ AnyEvent = Union[
     RepriceDecided,
     AdRepriced,
     RepriceFailed,
+    RepriceDone,
     AdPaused,
     AdResumed,
     AdStatusChanged,

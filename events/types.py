@@ -162,7 +162,15 @@ class MyAd(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class MyAdsLoaded(Event, frozen=True, kw_only=True):
+    """My ads as EP-4 listed them.
+
+    `asked_at` is the session time the refresh started and `asked_after_seq` the last event the
+    ads actor had applied then: a reprice acknowledged after that is newer than EP-4's price.
+    """
+
     ads: tuple[MyAd, ...]
+    asked_at: float = 0.0
+    asked_after_seq: int = 0
 
 
 class RepriceDecided(Event, frozen=True, kw_only=True):
@@ -179,6 +187,7 @@ class RepriceDecided(Event, frozen=True, kw_only=True):
     competitor_price: Decimal | None = None
     clamp: str | None = None  # "floor" / "ceiling" when a bound changed the price
     at: float = 0.0  # session time the decision was made at (the rate cap's clock)
+    send_at: float | None = None  # a reprice leaves then: `at`, or later to keep the gap
 
 
 class AdRepriced(Event, frozen=True, kw_only=True):
@@ -194,6 +203,16 @@ class RepriceFailed(Event, frozen=True, kw_only=True):
     code: int | None
     message: str
     will_retry: bool
+    sent: bool = True  # False: refused before it left (a pause, the breaker): Binance never saw it
+    wait_s: float = 0.0  # 83628: Binance asked this ad to wait this long
+
+
+class RepriceDone(Event, frozen=True, kw_only=True):
+    """A reprice (with its retries, its valid-price search and any refresh) has ended: the ad may
+    be priced again. `restarted`: it ended because the ads actor was restarted."""
+
+    adv_no: str
+    restarted: bool = False
 
 
 class AdPaused(Event, frozen=True, kw_only=True):

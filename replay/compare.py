@@ -20,6 +20,7 @@ from collections import Counter
 import msgspec
 
 from events import (AdRepriced, ApiError, ApiRequest, ApiResponse, ChatDisconnected, ChatFrameSent,
+                    MyAdsLoaded,
                     ChatMessageSent, ChatSendRequest, ClockSynced, Envelope, RunStopped)
 
 IGNORED = (RunStopped,)
@@ -55,6 +56,9 @@ _NORMALIZE = {
     ChatSendRequest: lambda e: msgspec.structs.replace(e, uuid=""),
     ChatMessageSent: lambda e: msgspec.structs.replace(e, uuid=""),
     ChatDisconnected: lambda e: ChatDisconnected(reason=""),
+    # When the refresh began and how far the ads actor had read its inbox then: scheduler luck,
+    # like a latency (what the ads actor does with them shows in its later events).
+    MyAdsLoaded: lambda e: msgspec.structs.replace(e, asked_at=0.0, asked_after_seq=0),
 }
 
 

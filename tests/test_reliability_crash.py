@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import time
 from collections import Counter
 from decimal import Decimal
@@ -39,6 +40,9 @@ def _kill_at_random_moments(sim: SimThread, tmp_path, rng: random.Random):
         run = LiveRun(db, toml, name=f"run{i}")
         try:
             moments.append(round(rng.uniform(0.6, 3.5), 3))
+            # The moment counts from the run's session start, not the process's: on a busy
+            # machine Python's start-up alone can outlast a moment (and the run never begin).
+            _wait_for_session(db, i + 1)
             time.sleep(moments[-1])  # a real process on the real clock: the point of the test
             run.proc.send_signal(signal.SIGKILL)
             code = run.wait()
@@ -50,6 +54,20 @@ def _kill_at_random_moments(sim: SimThread, tmp_path, rng: random.Random):
     assert final.wait(30) == 0, final.stderr()
     print(f"kill moments (s after start): {moments}")
     return db
+
+
+def _wait_for_session(db, n: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+                    if con.execute("select count(*) from sessions").fetchone()[0] >= n:
+                        return
+            except sqlite3.Error:
+                pass  # being created
+        time.sleep(0.02)
+    raise AssertionError(f"run {n} did not start a session within {timeout_s} s")
 
 
 def _greetings_per_order(sim: SimThread) -> Counter:

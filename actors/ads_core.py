@@ -1,0 +1,199 @@
+"""The ads actor's pure core: its state, how a logged event changes it, and its decision.
+
+The ads actor (actors/ads.py) is a shell around this: it feeds every envelope of its inbox, in seq
+order, to `apply`, and on a BookSnapshot asks `decide`, emits what it returns and applies each
+decision at once. It never changes the state any other way: a reprice task's outcome (AdRepriced,
+RepriceFailed, AdPaused, RepriceDone, MyAdsLoaded) changes it only when that event comes back
+through the bus. So the state at any snapshot is a fold of the log, and three other users get it
+by the same fold:
+
+- a restarted ads actor folds its session so far (`restore_session`) and neither repeats a
+  reprice nor forgets its rate cap;
+- the re-check (backtest/recheck.py) folds a recorded session and calls `decide` on each snapshot,
+  busy ads and paused ads included, to show the decisions come out the same;
+- the backtester (backtest/side.py) calls `decide` for its virtual ad.
+
+Nothing here reads a clock: the decision's time is passed in, and the times `apply` keeps come
+from the envelopes (`t`, session time).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import msgspec
+
+from events import (AdPaused, AdRepriced, BookSnapshot, Envelope, MyAd, MyAdsLoaded,
+                    RepriceDecided, RepriceDone, RepriceFailed)
+from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
+
+# A paused ad is resumed only by a refresh that starts this long after the pause, so an ad that
+# EP-4 shows online while EP-7 keeps refusing it costs two calls a refresh period, not a loop.
+PAUSE_MIN_S = 10.0
+
+# The events the ads actor applies besides BookSnapshot; all are its own.
+OWN_TYPES = (MyAdsLoaded, AdRepriced, RepriceFailed, AdPaused, RepriceDone)
+
+PricingFor = Callable[[str], tuple[StrategyConfig, FiltersConfig]]
+
+
+class AdState:
+    """One managed ad as the actor knows it."""
+
+    def __init__(self, ad: MyAd, strategy: StrategyConfig, filters: FiltersConfig) -> None:
+        self.ad = ad
+        self.strategy = strategy  # this ad's own pricing: [strategy] and [filters], its
+        self.filters = filters  # [ads.overrides."<advNo>"] applied
+        self.paused = False
+        self.paused_at = 0.0
+        self.cooldown_until = 0.0  # 83628: Binance asked this ad to wait
+        self.busy = False  # a reprice is under way (from its decision to its RepriceDone)
+        self.last_ack_seq = 0  # seq of the last AdRepriced
+        self.rate_cap = RateCap(strategy.max_reprices_per_min, strategy.min_reprice_gap_s)
+
+
+class AdsState:
+    """Everything the ads actor decides from: my ads, the latest book of each side."""
+
+    def __init__(self, pricing_for: PricingFor, *, dry_run: bool = False) -> None:
+        self.pricing_for = pricing_for
+        self.dry_run = dry_run
+        self.ads: dict[str, AdState] = {}
+        self.books: dict[str, BookSnapshot] = {}
+        self.book_seqs: dict[str, int] = {}
+        self.last_seq = 0
+
+
+def resumed_by(state: AdsState, loaded: MyAdsLoaded) -> list[str]:
+    """The paused ads that `loaded` shows online, asked at least PAUSE_MIN_S after the pause."""
+    return [ad.adv_no for ad in loaded.ads
+            if (st := state.ads.get(ad.adv_no)) is not None and st.paused and ad.status == 1
+            and loaded.asked_at >= st.paused_at + PAUSE_MIN_S]
+
+
+def apply(state: AdsState, env: Envelope) -> AdsState:
+    """Apply one logged event to `state` (in place) and return it.
+
+    RepriceDecided is not applied here: the actor applies its own decisions with
+    `apply_decision` when it makes them, right after the snapshot that caused them.
+    """
+    event = env.event
+    state.last_seq = max(state.last_seq, env.seq)
+    match event:
+        case BookSnapshot(ad_side=side):
+            state.books[side] = event
+            state.book_seqs[side] = env.seq
+        case MyAdsLoaded():
+            _apply_loaded(state, event)
+        case AdRepriced(adv_no=adv_no, new_price=price):
+            if (st := state.ads.get(adv_no)) is not None:
+                st.ad = msgspec.structs.replace(st.ad, price=price)
+                st.last_ack_seq = env.seq
+        case RepriceFailed(adv_no=adv_no):
+            if (st := state.ads.get(adv_no)) is not None:
+                if not event.sent:
+                    st.rate_cap.forget_last()  # refused before it left: Binance never counted it
+                if event.wait_s > 0:
+                    st.cooldown_until = env.t + event.wait_s
+        case AdPaused(adv_no=adv_no):
+            if (st := state.ads.get(adv_no)) is not None:
+                st.paused, st.paused_at = True, env.t
+        case RepriceDone(adv_no=adv_no):
+            if (st := state.ads.get(adv_no)) is not None:
+                st.busy = False
+    return state
+
+
+def _apply_loaded(state: AdsState, loaded: MyAdsLoaded) -> None:
+    resumed = set(resumed_by(state, loaded))
+    for ad in loaded.ads:
+        st = state.ads.get(ad.adv_no)
+        if st is None:
+            state.ads[ad.adv_no] = AdState(ad, *state.pricing_for(ad.adv_no))
+            continue
+        if st.busy or st.last_ack_seq > loaded.asked_after_seq:
+            # EP-4 answered with the price as it was when asked; a reprice acknowledged
+            # since (or in flight) is newer, so keep it and take the rest.
+            st.ad = msgspec.structs.replace(ad, price=st.ad.price)
+        else:
+            st.ad = ad
+        if ad.adv_no in resumed:
+            st.paused = False
+
+
+def apply_decision(state: AdsState, decided: RepriceDecided) -> None:
+    """Apply one of the actor's own decisions: a reprice counts against the rate cap when it is
+    sent and makes the ad busy until its RepriceDone (in a dry run it takes the price at once)."""
+    if decided.action != "reprice":
+        return
+    st = state.ads.get(decided.adv_no)
+    if st is None:
+        return
+    st.rate_cap.record(decided.send_at if decided.send_at is not None else decided.at)
+    if state.dry_run:
+        st.ad = msgspec.structs.replace(st.ad, price=decided.new_price)
+    else:
+        st.busy = True
+
+
+def decide(state: AdsState, snap: BookSnapshot, now: Callable[[str], float] | float
+           ) -> list[RepriceDecided]:
+    """The verdicts on `snap` for each ad it prices: my online ads of its side and market that
+    are neither paused nor busy with a reprice (those are skipped, and log nothing).
+
+    `now` is the session time of the decision, or a function of the advNo giving it (a replay
+    gives each ad the time its recorded decision read).
+    """
+    out = []
+    opposite = state.books.get("BUY" if snap.ad_side == "SELL" else "SELL")
+    for st in state.ads.values():
+        ad = st.ad
+        if (ad.side, ad.asset, ad.fiat) != (snap.ad_side, snap.asset, snap.fiat):
+            continue
+        if st.paused or st.busy or ad.status != 1:
+            continue
+        at = now(ad.adv_no) if callable(now) else now
+        out.append(decide_one(st, snap, opposite, at))
+    return out
+
+
+def decide_one(st: AdState, snap: BookSnapshot, opposite: BookSnapshot | None,
+               now: float) -> RepriceDecided:
+    """One ad's verdict on `snap` at session time `now`: the strategy, then Binance's cool-down
+    (83628) for this ad, then the gap since its last reprice (the reprice waits it out)."""
+    s = st.strategy
+    quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
+                            rate_cap=st.rate_cap, now_s=now)
+    if quote.price is not None and now < st.cooldown_until:
+        quote = msgspec.structs.replace(
+            quote, price=None, rule="cooldown",
+            reason=f"{quote.reason}; holding: Binance asked this ad to wait (83628)")
+    wait = st.rate_cap.gap_wait(now) if quote.price is not None else 0.0
+    if wait > 0:
+        # Binance answers a burst of updates with 83628 and a 30 s wait; the gap keeps one
+        # ad's updates apart, and the price leaves as soon as the gap allows.
+        quote = msgspec.structs.replace(quote, reason=(
+            f"{quote.reason}; sent {wait:.3f} s later, {st.rate_cap.min_gap_s} s after the "
+            "last reprice"))
+    reprice = quote.price is not None
+    return RepriceDecided(
+        adv_no=st.ad.adv_no, strategy=s.name, action="reprice" if reprice else "hold",
+        old_price=st.ad.price, new_price=quote.price, rule=quote.rule, reason=quote.reason,
+        competitor=quote.competitor, competitor_price=quote.competitor_price,
+        clamp=quote.clamp, at=now, send_at=round(now + wait, 6) if reprice else None)
+
+
+def restore_session(state: AdsState, envelopes: Iterable[Envelope]) -> list[str]:
+    """Fold this session's events so far into `state` (a restarted actor), its recorded
+    decisions included; return the ads left busy, whose reprice died with the last incarnation
+    (the caller ends them with RepriceDone(restarted=True))."""
+    for env in envelopes:
+        event = env.event
+        if env.source != "ads" and not isinstance(event, BookSnapshot):
+            continue
+        if isinstance(event, RepriceDecided):
+            apply_decision(state, event)
+        elif isinstance(event, (BookSnapshot, *OWN_TYPES)):
+            apply(state, env)
+    return [adv_no for adv_no, st in state.ads.items() if st.busy]
+

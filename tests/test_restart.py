@@ -1,0 +1,170 @@
+"""Each actor killed once mid-session (an exception inside it) under the real supervisor.
+
+A restarted actor folds its session so far (actors/system.py `_incarnations`): it must not open
+an order again, greet it again, probe EP-13 unsigned again, send an EP-7 for a price already
+acknowledged, or reuse a request id; and the session, crash included, replays identical.
+The crash is injected by patching one of the actor's own functions to raise on its n-th call,
+in the live run and again in the replay, so the replay meets the same crash at the same point.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from actors import ads_core
+from actors.chat import Chat
+from actors.limiter import Limiter
+from actors.market import Market
+from actors.orders import Orders
+from events import (ActorFailed, ActorStarted, AdRepriced, ApiRequest, ChatSendRequest,
+                    OrderOpened)
+from replay.runner import replay_session
+from sim import SimConfig
+from store import open_log
+from tests.simbot import bot_config, bot_on_sim
+
+BUSY = SimConfig(seed=21, order_rate_per_s=0.5, bot_surplus=Decimal("1000000"),
+                 bot_max_amount=Decimal("200000"))
+
+
+class Crash(Exception):
+    """The injected failure."""
+
+
+def crash_on_call(monkeypatch, owner, name: str, n: int) -> list:
+    """Make `owner.name` raise Crash on its n-th call (once); return the list of crash counts."""
+    original = getattr(owner, name)
+    calls, crashed = [0], []
+
+    def counted():
+        calls[0] += 1
+        if calls[0] == n:
+            crashed.append(calls[0])
+            raise Crash(f"injected into {name}")
+
+    if inspect.iscoroutinefunction(original):
+        async def patched(*args, **kwargs):
+            counted()
+            return await original(*args, **kwargs)
+    else:
+        def patched(*args, **kwargs):
+            counted()
+            return original(*args, **kwargs)
+    monkeypatch.setattr(owner, name, patched)
+    return crashed
+
+
+# The actor, the function to break inside it, and on which call: late enough that the actor
+# has state to lose (orders opened and greeted, reprices acknowledged, a signed EP-13).
+TARGETS = {
+    "limiter": (Limiter, "_accept", 200),
+    "market": (Market, "snapshot", 40),
+    "ads": (ads_core, "decide", 40),
+    "orders": (Orders, "poll", 8),
+    "chat": (Chat, "_handle", 12),
+}
+
+
+def cfg():
+    return bot_config(BUSY, orders={"poll_interval_s": 2.0}, market={"pages": 1})
+
+
+async def _live(tmp_path, actor, monkeypatch):
+    owner, name, n = TARGETS[actor]
+    crashed = crash_on_call(monkeypatch, owner, name, n)
+    async with bot_on_sim(tmp_path, BUSY, cfg()) as run:
+        await trio.sleep(90)
+    assert crashed, f"the {actor} crash never fired"
+    return run
+
+
+@pytest.mark.parametrize("actor", sorted(TARGETS))
+async def test_a_restarted_actor_repeats_nothing_it_already_did(tmp_path, autojump_clock,
+                                                                monkeypatch, actor):
+    run = await _live(tmp_path, actor, monkeypatch)
+    failed = [e for e in run.events(ActorFailed) if e.actor == actor]
+    again = [e for e in run.events(ActorStarted) if e.actor == actor and e.attempt == 2]
+    assert len(failed) == 1 and again, "the supervisor restarted it once"
+
+    opened = Counter(e.order_no for e in run.events(OrderOpened))
+    assert opened and max(opened.values()) == 1, "an order opened twice"
+    greeted = Counter(e.order_no for e in run.events(ChatSendRequest) if e.reason == "greeting")
+    assert greeted and max(greeted.values()) == 1, "an order greeted twice"
+    probes = [e for e in run.events(ApiRequest) if e.endpoint == "EP-13" and not e.signed]
+    assert len(probes) <= 1, "EP-13 probed unsigned again after the first refusal"
+    details = Counter(e.purpose for e in run.events(ApiRequest)
+                      if e.endpoint == "EP-13" and e.signed)
+    assert max(details.values()) <= 2, "an order's detail fetched again (open + close at most)"
+
+    ids = Counter(e.request_id for e in run.events(ApiRequest))
+    assert max(ids.values()) == 1, f"request id reused: {ids.most_common(2)}"
+    assert _repeated_acknowledged(run) == []
+    assert run.exchange.report().violations == 0
+
+
+def _repeated_acknowledged(run) -> list:
+    """EP-7s that asked again for the price Binance had last acknowledged for that ad."""
+    acked: dict[str, Decimal] = {}
+    repeats = []
+    for _, env in run.seen:
+        event = env.event
+        if isinstance(event, AdRepriced):
+            acked[event.adv_no] = event.new_price
+        elif isinstance(event, ApiRequest) and event.endpoint == "EP-7":
+            body = json.loads(event.body)
+            if acked.get(body["advNo"]) == Decimal(str(body["price"])):
+                repeats.append((env.seq, body))
+    return repeats
+
+
+# Not the limiter: which requests it held when it died (and answered "gave_up") depends on when
+# it dispatched them, which a replay does not pin yet (issue 13: the limiter's schedule logged).
+@pytest.mark.parametrize("actor", ["ads", "chat", "market", "orders"])
+def test_a_session_with_a_restart_replays_identical(tmp_path, monkeypatch, actor):
+    trio.run(_live, tmp_path, actor, monkeypatch, clock=MockClock(autojump_threshold=0))
+    owner, name, n = TARGETS[actor]
+    monkeypatch.undo()
+    crashed = crash_on_call(monkeypatch, owner, name, n)  # the same crash, counted afresh
+    with open_log(tmp_path / "bot.db") as log:
+        result = replay_session(log, 1)
+    assert crashed, "the replay did not meet the crash"
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
+
+
+async def test_a_reprice_cut_short_by_a_crash_is_ended_by_the_restart(tmp_path, autojump_clock,
+                                                                      monkeypatch):
+    """The dead incarnation's reprice never logs its RepriceDone; the new one ends it, so the
+    ad is priced again rather than left busy for the rest of the session."""
+    run = await _live(tmp_path, "ads", monkeypatch)
+    crash_at = next(t for t, e in run.timed(ActorFailed) if e.actor == "ads")
+    later = [e for t, e in run.timed(AdRepriced) if t > crash_at + 5]
+    assert later, "no ad repriced after the restart"
+
+
+async def test_a_restarted_ads_actor_keeps_its_rate_cap(tmp_path, autojump_clock, monkeypatch):
+    """The cap counts reprices over the last 60 s, across the restart: the fold of the session
+    gives the new incarnation the reprices the old one sent."""
+    from tests.test_conformance_e2e import QUIET, undercut_bot
+
+    sim = SimConfig(seed=8, **QUIET)
+    crashed = crash_on_call(monkeypatch, ads_core, "decide", 30)
+    async with bot_on_sim(tmp_path, sim, bot_config(sim, strategy={"max_reprices_per_min": 3})
+                          ) as run:
+        for _ in range(30):
+            await trio.sleep(2)
+            undercut_bot(run)
+    assert crashed
+    sent: dict[str, list[float]] = {}
+    for t, r in run.transport.paths("/ads/update"):
+        sent.setdefault(json.loads(r.content)["advNo"], []).append(t)
+    assert sum(map(len, sent.values())) >= 4
+    for adv_no, times in sent.items():
+        worst = max(sum(1 for u in times if t <= u < t + 60) for t in times)
+        assert worst <= 3, f"ad {adv_no}: {worst} reprices in 60 s"
