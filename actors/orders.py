@@ -31,6 +31,9 @@ from events import ApiRequest, ApiResponse, OrderOpened, OrderStatusChanged
 
 ACTIVE = (1, 2, 3)
 ZERO = Decimal(0)
+# An order that left the open list but whose detail Binance keeps refusing (an order it does not
+# know: 400 -1102 "illegal parameter", reference §5) is followed this many times, then dropped.
+FOLLOW_TRIES = 3
 
 
 class Orders:
@@ -43,6 +46,7 @@ class Orders:
         self.known: dict[str, int] = dict(known or {})
         self.known.update(fold(history).orders)
         # Signed once an unsigned EP-13 was refused: every later one of the session is signed.
+        self.follow_tries: dict[str, int] = {}
         self.sign_detail = any(isinstance(env.event, ApiRequest) and env.event.endpoint == "EP-13"
                                and env.event.signed for env in history)
 
@@ -113,7 +117,15 @@ class Orders:
 
     async def _follow_closed(self, order_no: str) -> None:
         detail, env = await self._detail(order_no, None)
-        if detail is not None and detail.order_status != self.known.get(order_no):
+        if detail is None:
+            tries = self.follow_tries[order_no] = self.follow_tries.get(order_no, 0) + 1
+            if tries >= FOLLOW_TRIES and isinstance(env.event, ApiResponse):
+                # Answered, and refused, every time: not an outage. Stop asking.
+                del self.known[order_no]
+                self.follow_tries.pop(order_no)
+            return
+        self.follow_tries.pop(order_no, None)
+        if detail.order_status != self.known.get(order_no):
             await self._changed(order_no, self.known[order_no], detail.order_status, env.seq)
 
     async def _probe_answer(self, env):

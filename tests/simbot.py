@@ -70,7 +70,7 @@ class Run:
 
 @asynccontextmanager
 async def bot_on_sim(tmp_path, sim_cfg: SimConfig, cfg: BotConfig | None = None, *,
-                     actors=LIVE_ACTORS, seed: int = 3):
+                     actors=LIVE_ACTORS, seed: int = 3, restored=None):
     """Start the simulator's market and the bot; yield a Run; stop both on exit."""
     exchange = SimExchange(sim_cfg, now_ms=virtual_ms)
     cfg = cfg or bot_config(sim_cfg)
@@ -84,7 +84,7 @@ async def bot_on_sim(tmp_path, sim_cfg: SimConfig, cfg: BotConfig | None = None,
         async with httpx.AsyncClient(transport=transport) as client:
             deps = BotDeps(config=cfg, client=client, connect=chat_connector(exchange),
                            credentials=Credentials(DEMO_API_KEY, DEMO_SECRET),
-                           now_ms=virtual_ms, seed=seed)
+                           now_ms=virtual_ms, seed=seed, restored=restored)
 
             done = trio.Event()
 

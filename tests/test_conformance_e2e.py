@@ -308,3 +308,21 @@ async def test_with_publisher_type_all_the_bot_sees_users_ads_and_can_filter_the
         results[merchants_only] = {d.competitor for d in run.events(RepriceDecided)} & users
     assert results[True] == set()  # merchants_only: never priced against a user's ad
     assert results[False]  # otherwise a user's ad is a competitor like any other
+
+
+# --- an open order Binance does not know (reference §5: EP-13 400 -1102) -------------------------
+
+async def test_an_order_binance_refuses_to_detail_is_dropped_after_a_few_tries(tmp_path,
+                                                                              autojump_clock):
+    """An order an earlier session left open, which this exchange does not know: its EP-13 is
+    answered 400 -1102 every time. It is asked about FOLLOW_TRIES times, not every poll."""
+    from actors.orders import FOLLOW_TRIES
+    from actors.restore import Restored
+
+    ghost = "29904683312778471580"
+    async with bot_on_sim(tmp_path, SimConfig(seed=9, **QUIET),
+                          restored=Restored(orders={ghost: 1})) as run:
+        await trio.sleep(120)
+    asked = [e for e in run.events(ApiRequest) if e.endpoint == "EP-13" and e.purpose == ghost]
+    # The first try may be the unsigned probe followed by its signed retry.
+    assert FOLLOW_TRIES <= len(asked) <= FOLLOW_TRIES + 1
