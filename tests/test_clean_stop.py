@@ -14,6 +14,9 @@ from tests.reliability_live import (LiveRun, committed_events, read_intact_log, 
                                     write_bot_toml)
 from tests.reliability_sim import SimThread
 
+# Real processes, sockets or the real clock (see tests/conftest.py).
+pytestmark = pytest.mark.e2e
+
 TRADING = 40  # events committed: the bot has synced its clock, loaded its ads and polled
 
 

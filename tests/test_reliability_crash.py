@@ -8,6 +8,8 @@ intact, and each restarted run must rebuild its state from it.
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import random
 import signal
@@ -22,6 +24,9 @@ from sim import SimConfig
 from store import open_log
 from tests.reliability_live import LiveRun, read_intact_log, write_bot_toml
 from tests.reliability_sim import SimThread, repeated_acknowledged_prices
+
+# Real processes, sockets or the real clock (see tests/conftest.py).
+pytestmark = pytest.mark.e2e
 
 SEED = int(os.environ.get("RELIABILITY_SEED", "20260"))
 KILLS = 20

@@ -4,11 +4,16 @@ exchange's clock runs 70 s ahead. The bot must keep Binance's limits and keep tr
 
 from __future__ import annotations
 
+import pytest
+
 from events import (ActorFailed, AdRepriced, ApiResponse, ChatConnected, ChatDisconnected,
                     ClockSynced, LimiterBackoff, RunStopped)
 from sim import Faults, SimConfig
 from tests.reliability_live import LiveRun, read_intact_log, write_bot_toml
 from tests.reliability_sim import SimThread, repeated_acknowledged_prices
+
+# Real processes, sockets or the real clock (see tests/conftest.py).
+pytestmark = pytest.mark.e2e
 
 SKEW_MS = 70_000
 # 418 and 451 are left out: a ban pauses every call for minutes and 451 ends the run, by design

@@ -41,6 +41,7 @@ def _signed_answers_ok(db) -> int:
                and e.event.status == 200)
 
 
+@pytest.mark.e2e  # starts `python run.py live` processes
 def test_after_live_runs_the_secret_is_nowhere_in_the_db_its_wal_or_the_output(sim, tmp_path):
     db = tmp_path / "bot.db"
     toml = write_bot_toml(tmp_path / "bot.toml", sim.base_url, orders={"poll_interval_s": 1.0})
@@ -101,6 +102,7 @@ def _live(tmp_path, toml, *args, env, name):
     return code, run.stdout(), run.stderr()
 
 
+@pytest.mark.e2e  # starts `python run.py live` processes
 def test_live_takes_keys_only_from_the_environment_or_an_owner_only_file(sim, tmp_path):
     toml = write_bot_toml(tmp_path / "bot.toml", sim.base_url)
     code, out, err = _live(tmp_path, toml, env=bot_env(KEY, None), name="missing")

@@ -17,6 +17,9 @@ from sim import Faults, SimConfig, SimExchange, serve_sim
 from sim.chat import NETTY_REASONS
 from sim.chat_server import PING_PAYLOAD
 
+# Real processes, sockets or the real clock (see tests/conftest.py).
+pytestmark = pytest.mark.e2e
+
 ERROR_FRAME = '{"content":"ILLEGAL_PARAM","self":false,"type":"error"}'  # as captured
 
 

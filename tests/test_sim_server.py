@@ -14,6 +14,9 @@ from c2c.credentials import Secret
 from c2c.signing import signed_query
 from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, serve_sim
 
+# Real processes, sockets or the real clock (see tests/conftest.py).
+pytestmark = pytest.mark.e2e
+
 HEADERS = {"X-MBX-APIKEY": DEMO_API_KEY, "clientType": "web"}
 
 

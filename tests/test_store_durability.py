@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import signal
 import subprocess
 import sys
@@ -9,6 +11,9 @@ from pathlib import Path
 
 from store import open_log
 from tests.helpers_store_kill import event
+
+# Real processes, sockets or the real clock (see tests/conftest.py).
+pytestmark = pytest.mark.e2e
 
 HELPER = Path(__file__).with_name("helpers_store_kill.py")
 
