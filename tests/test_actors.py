@@ -230,14 +230,23 @@ async def test_ep8_falls_back_to_the_comma_string_when_binance_refuses_the_list(
 
 
 async def test_the_log_holds_every_event_in_the_order_the_actors_saw_it(tmp_path, autojump_clock):
+    """Two independent paths: what a subscriber's inbox received (the bus's delivery) against
+    what the log file holds once read back and decoded (the writer, SQLite and the codec)."""
+    from events import ApiResponse, BookSnapshot, MyAdsLoaded, RepriceDecided
+
+    watched = (BookSnapshot, MyAdsLoaded, RepriceDecided, ApiResponse)
     fake = FakeBinance()
     fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
     sell_book(fake, "1600.00")
-    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
-        await trio.sleep(10)
+    received = []
+    async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG, listen=watched) as h:
+        with trio.move_on_after(10):
+            async for env in h.inbox:
+                received.append((env.seq, env.event))
     logged = list(h.log.events(h.session))
     assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
-    assert [(e.seq, e.event) for e in logged[:len(h.seen)]] == [(e.seq, e.event) for e in h.seen]
+    in_log = [(e.seq, e.event) for e in logged if isinstance(e.event, watched)]
+    assert len(received) > 20 and in_log[:len(received)] == received
     assert all(e.cause is None or e.cause < e.seq for e in logged)
     assert type(logged[-1].event).__name__ == "RunStopped"
 

@@ -43,6 +43,36 @@ def test_the_wall_clock_check_sees_a_read(tmp_path):
         bad.unlink()
 
 
+FORBIDDEN_IN_ACTORS = {"sim", "replay", "app", "backtest", "bench", "run", "tests"}
+
+
+def top_imports(path: Path) -> set[str]:
+    """The top-level packages `path` imports (import x.y / from x.y import z)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_bot_never_knows_it_talks_to_a_simulator_or_a_replay():
+    """actors/ imports neither sim, replay, the app, backtests nor tests: replay and the
+    simulator reach the bot only through the seams the composition root passes in."""
+    bad = {f"{p.relative_to(ROOT)} imports {m}" for p in ROOT.glob("actors/*.py")
+           for m in top_imports(p) & FORBIDDEN_IN_ACTORS}
+    assert not bad, sorted(bad)
+
+
+def test_the_import_check_sees_an_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sim.exchange\nfrom replay.recorded import X\nfrom . import y\n")
+    assert top_imports(probe) & FORBIDDEN_IN_ACTORS == {"sim", "replay"}
+
+
 README = (ROOT / "README.md").read_text()
 
 
