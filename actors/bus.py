@@ -142,10 +142,14 @@ class Bus:
                 pass  # the subscriber is gone (stopping); the event is logged all the same
 
     def drain_nowait(self) -> None:
-        """Log whatever is still queued (on shutdown), without delivering it."""
+        """Log whatever is still queued (on shutdown), and show it to the taps, without
+        delivering it to the actors (they have stopped)."""
         while True:
             try:
                 source, cause, event = self._recv_in.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
-            self._writer.append_nowait(self._envelope(source, cause, event))
+            env = self._envelope(source, cause, event)
+            self._writer.append_nowait(env)
+            for fn in self._taps:
+                fn(env)

@@ -1,5 +1,9 @@
 """Rebuild actor state from the log, so a restarted run picks up where the last one stopped.
 
+A run that stops logs a SessionSummary last (`Summarizer`, a bus tap folding as events pass):
+`restore` starts from the newest session that has one and folds only the sessions after it, so
+start-up reads one event plus whatever crashed runs left, not months of history.
+
 Pure folds over earlier sessions' events: the orders seen and their last status, the orders
 already greeted (a ChatSendRequest is durable before its frame leaves, so counting requests
 rather than sends means a restart never greets twice), the chat message ids already seen, and
@@ -14,11 +18,13 @@ from typing import Iterable
 import msgspec
 
 from events import (ChatMessageReceived, ChatSendRequest, DryRunSkipped, Envelope, OrderOpened,
-                    OrderStatusChanged)
+                    OrderStatusChanged, SessionSummary)
 
 RESTORE_TYPES = (OrderOpened, OrderStatusChanged, ChatSendRequest, ChatMessageReceived,
                  DryRunSkipped)
 LIVE_MODES = ("live", "demo")
+ACTIVE = (1, 2, 3)
+MAX_SEEN_IDS = 50_000  # chat ids carried by a summary: duplicates arrive within minutes
 CALLING_MODES = ("live", "demo", "record")  # runs whose limiter called Binance
 
 
@@ -50,12 +56,61 @@ def fold(envelopes: Iterable[Envelope], state: Restored | None = None) -> Restor
     return state
 
 
-def restore(log, *, before_session: int | None = None) -> Restored:
-    """Fold every live or demo session of `log` older than `before_session`."""
-    state = Restored()
-    for info in log.sessions():
-        if before_session is not None and info.id >= before_session:
-            continue
+def summary_of(state: Restored) -> SessionSummary:
+    """What a later run needs of `state`: open orders, their greetings, recent chat ids."""
+    open_orders = {o: st for o, st in state.orders.items() if st in ACTIVE}
+    seen = sorted(state.seen_ids)[-MAX_SEEN_IDS:]
+    return SessionSummary(orders=open_orders,
+                          greeted=tuple(sorted(o for o in state.greeted if o in open_orders)),
+                          seen_ids=tuple(seen), last_event_ms=state.last_event_ms)
+
+
+def from_summary(summary: SessionSummary) -> Restored:
+    return Restored(orders=dict(summary.orders), greeted=set(summary.greeted),
+                    seen_ids=set(summary.seen_ids), last_event_ms=summary.last_event_ms)
+
+
+class Summarizer:
+    """A bus tap: folds this session's events onto the earlier sessions' state as they pass,
+    so that `summary()` costs nothing at the end of a day-long run."""
+
+    def __init__(self, restored: Restored) -> None:
+        self.state = Restored(orders=dict(restored.orders), greeted=set(restored.greeted),
+                              seen_ids=set(restored.seen_ids),
+                              last_event_ms=restored.last_event_ms)
+
+    def tap(self, env: Envelope) -> None:
+        if isinstance(env.event, RESTORE_TYPES):
+            fold((env,), self.state)
+        self.state.last_event_ms = max(self.state.last_event_ms, env.ts_ms)
+
+    def summary(self) -> SessionSummary:
+        return summary_of(self.state)
+
+
+def _summary(log, info) -> SessionSummary | None:
+    if not info.events:
+        return None
+    for env in log.events(info.id, after_seq=max(0, info.events - 2)):
+        if isinstance(env.event, SessionSummary):
+            return env.event
+    return None
+
+
+def restore(log, *, before_session: int | None = None, summaries: bool = True) -> Restored:
+    """The state earlier runs leave to a new one: from the newest live or demo session older
+    than `before_session` that ended with a SessionSummary, then every session after it
+    (`summaries=False` folds every session, as before summaries: the benchmark's baseline)."""
+    sessions = [info for info in log.sessions()
+                if before_session is None or info.id < before_session]
+    start, state = 0, Restored()
+    for i in reversed(range(len(sessions)) if summaries else ()):
+        if sessions[i].mode in LIVE_MODES:
+            summary = _summary(log, sessions[i])
+            if summary is not None:
+                start, state = i + 1, from_summary(summary)
+                break
+    for info in sessions[start:]:
         if info.mode in LIVE_MODES:
             fold(log.events(info.id, types=RESTORE_TYPES), state)
         if info.mode in CALLING_MODES and info.events:

@@ -17,7 +17,7 @@ from actors import ads, chat, limiter, market, orders
 from actors.bus import Bus
 from actors.calls import requests_made
 from actors.config import BotConfig
-from actors.restore import Restored
+from actors.restore import Restored, Summarizer
 from actors.spec import ActorContext, ActorSpec
 from actors.supervise import Fatal, supervise
 from c2c.credentials import Credentials
@@ -95,16 +95,23 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
         kept = getattr(writer, "envelopes", None)  # replay's in-memory writer keeps its own
         return list(kept) if kept is not None else list(log.events(session))
 
+    summarizer = Summarizer(deps.restored) if {"orders", "chat"} & set(actors) else None
     async with trio.open_nursery() as outer:
         await outer.start(writer.run)
         bus = Bus(writer, session, deps.now_ms, first_seq=first_seq)
         for tap in taps:
             bus.tap(tap)
+        if summarizer is not None:
+            bus.tap(summarizer.tap)
         try:
             reason = await _run_actors(bus, deps, actors, duration, stop, extra or {},
                                        history, task_status)
         except* Fatal as group:
             reason = f"fatal: {group.exceptions[0]}"
+        bus.drain_nowait()
+        if summarizer is not None:
+            # Next to last, so a new run reads it instead of the whole history.
+            bus.emit_nowait("run", summarizer.summary())
         bus.emit_nowait("run", RunStopped(reason=reason.split(":")[0], message=reason))
         bus.drain_nowait()
         await writer.flush()

@@ -45,6 +45,7 @@ from events.types import (
     RepriceDone,
     RepriceFailed,
     RunStopped,
+    SessionSummary,
 )
 
 # The one place the union is built. A type left out here cannot be logged (the codec rejects it),
@@ -83,6 +84,7 @@ AnyEvent = Union[
     ActorStarted,
     BacktestCompleted,
     RunStopped,
+    SessionSummary,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {t.__name__: t for t in AnyEvent.__args__}

@@ -369,6 +369,20 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     filters: str = ""  # the FiltersConfig as JSON
 
 
+class SessionSummary(Event, frozen=True, kw_only=True):
+    """What a later run must remember of this session and every one before it, logged last
+    when a run stops, so that start-up reads this one event instead of months of history.
+
+    `orders` holds the orders still open (advNo -> status) and `greeted` those of them greeted;
+    an ended order never needs either again. `seen_ids` are the chat message ids already seen.
+    """
+
+    orders: dict[str, int] = {}
+    greeted: tuple[str, ...] = ()
+    seen_ids: tuple[str, ...] = ()
+    last_event_ms: int = 0
+
+
 class RunStopped(Event, frozen=True, kw_only=True):
     reason: str  # "duration", "signal", "fatal", "done"
     message: str = ""

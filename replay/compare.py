@@ -21,9 +21,10 @@ import msgspec
 
 from events import (AdRepriced, ApiError, ApiRequest, ApiResponse, ChatDisconnected, ChatFrameSent,
                     MyAdsLoaded,
-                    ChatMessageSent, ChatSendRequest, ClockSynced, Envelope, RunStopped)
+                    ChatMessageSent, ChatSendRequest, ClockSynced, Envelope, RunStopped,
+                    SessionSummary)
 
-IGNORED = (RunStopped,)
+IGNORED = (RunStopped, SessionSummary)  # the summary is a cache of what came before it
 _encoder = msgspec.json.Encoder()
 
 
