@@ -64,10 +64,18 @@ async def test_competitor_prices_stay_within_their_floor_and_ceiling_for_an_hour
 
 
 async def test_a_bot_that_leads_gets_orders_and_chat_and_one_that_lags_gets_none(autojump_clock):
+    """Deterministic: the scripted bot acts between the market's ticks, never at one.
+
+    It once failed in a full run and passed alone. The cause: it repriced every whole second,
+    the instant the market ticks (`tick_s`), and trio runs tasks ready at the same instant in
+    a random order, so whether a tick saw the reprice was chance; the same seed gave 11 to 24
+    orders from run to run. A quarter tick off, the order is fixed.
+    """
     lagging, leading = make(11), make(11)
     await run_for(lagging, 120)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(leading.run_market)
+        await trio.sleep(leading.cfg.tick_s / 4)
         for _ in range(120):
             await trio.sleep(1.0)
             for ad in leading.bot_ads:
