@@ -13,6 +13,7 @@ import msgspec
 import sqlite_utils
 
 from events import SCHEMA_VERSION, AnyEvent, Envelope, Event
+from store.bodies import BodyStore
 from store.errors import LogError, UnknownSession
 from store.rows import INSERT, read_envelopes, session_range, to_rows
 from store.schema import SEQ_BITS, SEQ_MASK, Synchronous, bump_schema_version, connect
@@ -80,6 +81,7 @@ class EventLog:
         self.path = path
         self.schema_version = schema_version
         self._last: dict[int, int] = {}  # committed seq per session this process appended to
+        self.bodies = BodyStore(self._conn, path)
 
     def __enter__(self) -> EventLog:
         return self
@@ -203,9 +205,15 @@ class EventLog:
         """
         if not envelopes:
             return
-        rows, last = to_rows(self.path, envelopes, self.last_seq)
-        with self._write("append to"):
-            self._conn.executemany(INSERT, rows)
+        try:
+            rows, last = to_rows(self.path, envelopes, self.last_seq, self.bodies)
+            with self._write("append to"):
+                self._conn.executemany(INSERT, rows)
+                self.bodies.insert_pending()
+        except BaseException:
+            self.bodies.rolled_back()
+            raise
+        self.bodies.committed()
         self._last.update(last)
 
     def append_events(
@@ -236,7 +244,7 @@ class EventLog:
             CorruptEvent: while iterating, on a payload that does not decode.
         """
         version = self.session(sid).schema_version
-        return read_envelopes(self._conn, self.path, sid, version, types, after_seq)
+        return read_envelopes(self._conn, self.path, sid, version, types, after_seq, self.bodies)
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -6,11 +6,13 @@ from decimal import Decimal
 import msgspec
 import pytest
 import trio
+import zstandard
 
 from events import ApiResponse, BookSnapshot, RepriceDecided, codec
 from replay.cli import main as replay_main, with_overrides
 from replay.runner import replay_session
 from store import open_log
+from store.bodies import digest_of
 from tests.fake_binance import FakeBinance, book_item, my_ad
 from tests.fake_chat import FakeChat
 from tests.harness import config, running_bot
@@ -68,17 +70,23 @@ def test_the_same_session_replays_equal_20_times(recorded):
 
 
 def _alter_first_sell_book_response(path: str) -> int:
-    """Make one recorded book answer show the rival 5.00 cheaper; return that answer's seq."""
+    """Make one recorded book answer show the rival 5.00 cheaper; return that answer's seq.
+
+    The answer's body lives in the bodies table by digest: store the altered body as a new
+    row (zstd, no dictionary) and point the event at it.
+    """
+    with open_log(path) as log:
+        answers = [e for e in log.events(1, types=(ApiResponse,))]
     con = sqlite3.connect(path)
-    rows = con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse' ORDER BY seq")
-    for seq, payload in rows:
-        event = codec.decode(payload)
+    for env in answers:
+        event, seq = env.event, env.seq
         if event.endpoint == "EP-0" and b'"c1"' in event.body and seq > 100:
             body = event.body.replace(b'"price":"1590.00"', b'"price":"1585.00"')
             assert body != event.body
-            altered = msgspec.structs.replace(event, body=body)
-            con.execute("UPDATE events SET payload=? WHERE session=1 AND seq=?",
-                        (codec.encode(altered), seq))
+            digest = digest_of(body)
+            con.execute("INSERT INTO bodies VALUES (?, 'EP-0', 0, ?, ?)",
+                        (digest, len(body), zstandard.ZstdCompressor().compress(body)))
+            con.execute("UPDATE events SET body=? WHERE session=1 AND seq=?", (digest, seq))
             con.commit()
             con.close()
             return seq
