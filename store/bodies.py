@@ -151,7 +151,7 @@ class BodyStore:
             ep = self._endpoints[endpoint] = _Endpoint()
             ep.dict_id = dict_id
             ep.compressor = zstandard.ZstdCompressor(
-                level=LEVEL, dict_data=zstandard.ZstdCompressionDictionary(data))
+                level=LEVEL, dict_data=zstandard.ZstdCompressionDict(data))
 
     def _train(self, endpoint: str, ep: _Endpoint) -> None:
         samples = list(ep.samples)
@@ -166,7 +166,7 @@ class BodyStore:
             (endpoint, len(samples), data))
         ep.dict_id = cur.lastrowid
         ep.compressor = zstandard.ZstdCompressor(
-            level=LEVEL, dict_data=zstandard.ZstdCompressionDictionary(data))
+            level=LEVEL, dict_data=zstandard.ZstdCompressionDict(data))
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -204,7 +204,7 @@ class BodyStore:
                     raise LogError(self._path, f"{self._path}: dictionary {dict_id} is missing "
                                                "from the dictionaries table")
                 d = zstandard.ZstdDecompressor(
-                    dict_data=zstandard.ZstdCompressionDictionary(row[0]))
+                    dict_data=zstandard.ZstdCompressionDict(row[0]))
             self._decompressors[dict_id] = d
         return d
 

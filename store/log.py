@@ -172,6 +172,23 @@ class EventLog:
             raise self._unknown(None)
         return _session_info(row)
 
+    def session_bytes(self) -> dict[int, int]:
+        """Return the bytes each session's events take in the file: head and payload of its
+        rows, plus the compressed answer bodies it was the first to store (a body shared with a
+        later session counts once, for the first).
+
+        One pass over the file's events; meant for `run.py sessions`, not for hot paths.
+        """
+        sql = f"""
+        SELECT s, SUM(n) FROM (
+            SELECT id >> {SEQ_BITS} AS s, length(head) + length(payload) AS n FROM events
+            UNION ALL
+            SELECT f >> {SEQ_BITS}, length(b.data) FROM
+                (SELECT body, MIN(id) AS f FROM events WHERE body IS NOT NULL GROUP BY body)
+                JOIN bodies AS b ON b.digest = body
+        ) GROUP BY s"""
+        return dict(self._conn.execute(sql).fetchall())
+
     # --- events -----------------------------------------------------------------------------
 
     def last_seq(self, sid: int) -> int:
