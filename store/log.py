@@ -14,6 +14,8 @@ import sqlite_utils
 
 from events import SCHEMA_VERSION, AnyEvent, Envelope, Event
 from store.bodies import BodyStore
+from store.payloads import PayloadPacker
+from store.zdicts import Dictionaries
 from store.errors import LogError, UnknownSession
 from store.rows import INSERT, read_envelopes, session_range, to_rows
 from store.schema import SEQ_BITS, SEQ_MASK, Synchronous, bump_schema_version, connect
@@ -81,7 +83,10 @@ class EventLog:
         self.path = path
         self.schema_version = schema_version
         self._last: dict[int, int] = {}  # committed seq per session this process appended to
-        self.bodies = BodyStore(self._conn, path)
+        dicts = Dictionaries(self._conn, path)
+        self.bodies = BodyStore(self._conn, path, dicts)
+        self.packer = PayloadPacker(dicts)
+        self.packer.register(self._conn)
 
     def __enter__(self) -> EventLog:
         return self
@@ -223,7 +228,7 @@ class EventLog:
         if not envelopes:
             return
         try:
-            rows, last = to_rows(self.path, envelopes, self.last_seq, self.bodies)
+            rows, last = to_rows(self.path, envelopes, self.last_seq, self.bodies, self.packer)
             with self._write("append to"):
                 self._conn.executemany(INSERT, rows)
                 self.bodies.insert_pending()

@@ -20,10 +20,11 @@ from msgspec.structs import replace
 from events import EVENT_TYPES, SCHEMA_VERSION, ApiResponse, Envelope, Event
 from events import codec
 from store.bodies import BodyStore
+from store.payloads import PayloadPacker
 from store.errors import CorruptEvent, SequenceGap
 from store.schema import SEQ_BITS, SEQ_MASK
 
-INSERT = "INSERT INTO events (id, type, head, payload, body) VALUES (?, ?, ?, ?, ?)"
+INSERT = "INSERT INTO events (id, type, head, payload, body, z) VALUES (?, ?, ?, ?, ?, ?)"
 
 _NAME_OF = {cls: name for name, cls in EVENT_TYPES.items()}
 # Rows read per query: big enough to amortise the query, small enough that no statement stays
@@ -35,12 +36,13 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def to_rows(
-    path: str, envelopes: Sequence[Envelope], last_seq: Callable[[int], int], bodies: BodyStore
+    path: str, envelopes: Sequence[Envelope], last_seq: Callable[[int], int], bodies: BodyStore,
+    packer: PayloadPacker,
 ) -> tuple[list[tuple], dict[int, int]]:
     """Encode `envelopes` as rows; return them and each session's new last seq.
 
     An ApiResponse's body goes to `bodies` (queued for the same transaction); its row keeps
-    the digest and a payload whose body is empty.
+    the digest and a payload whose body is empty. Large payloads are packed by `packer`.
 
     Raises:
         SequenceGap: a seq does not follow its session's previous one.
@@ -61,13 +63,12 @@ def to_rows(
         if name is None:
             raise TypeError(f"{type(env.event).__name__} is not in events.AnyEvent; not loggable")
         last[sid] = seq
-        event = env.event
+        event, digest = env.event, None
         if type(event) is ApiResponse and event.body:
             digest = bodies.put(event.endpoint, event.body)
             env = replace(env, event=replace(event, body=b""))
-            rows.append(((sid << SEQ_BITS) | seq, name, *split(env), digest))
-        else:
-            rows.append(((sid << SEQ_BITS) | seq, name, *split(env), None))
+        head, payload, z = packer.pack(name, *split(env))
+        rows.append(((sid << SEQ_BITS) | seq, name, head, payload, digest, z))
     return rows, last
 
 
@@ -126,7 +127,7 @@ def _chunk(
         return (yield from _one_by_one(conn, path, rows_sql, args, version, bodies))
     # The digests come along as "seq:hex,seq:hex" (group_concat skips the NULLs of other rows).
     sql = ("SELECT CAST(group_concat(e, ',') AS BLOB), count(*), max(id), group_concat(d, ',')"
-           f" FROM (SELECT id, head || payload || '}}' AS e,"
+           f" FROM (SELECT id, head || unz(z, payload) || '}}' AS e,"
            f" CASE WHEN body IS NOT NULL THEN (id & {SEQ_MASK}) || ':' || hex(body) END AS d"
            f" {rows_sql})")
     array, n, last, digests = conn.execute(sql, args).fetchone()
@@ -159,10 +160,12 @@ def _one_by_one(
     bodies: BodyStore,
 ) -> Generator[Envelope, None, tuple[int, int]]:
     decode = codec.decode_envelope
-    sql = f"SELECT id, head, payload, body {rows_sql}"
+    sql = f"SELECT id, head, unz(z, payload), body {rows_sql}"
     rows = conn.execute(sql, args).fetchall()
     for rowid, head, payload, digest in rows:
         try:
+            if not head:  # a packed row: the frame held head and payload
+                head, payload = codec.split_stored(payload)
             env = decode(head, payload, version)
         except _DECODE_ERRORS as exc:
             raise CorruptEvent(path, rowid >> SEQ_BITS, rowid & SEQ_MASK, str(exc)) from None

@@ -8,8 +8,10 @@ Tables (one file holds many sessions):
              version, end_reason, schema_version = events.SCHEMA_VERSION of its payloads)
     events(id INTEGER PRIMARY KEY = (session << 40) | seq, type, head BLOB, payload BLOB,
            body BLOB = digest of an ApiResponse's body in `bodies` (NULL for other events),
+           z = dictionaries.id when the payload is a zstd frame (NULL: JSON; store/payloads.py),
            session and seq as VIRTUAL columns computed from id), index events_by_type (type, id)
-    bodies, dictionaries                          answer bodies, once each (store/bodies.py)
+    bodies, dictionaries                          answer bodies, once each (store/bodies.py), and
+                                                  the zstd dictionaries (store/zdicts.py)
 
 Why this layout (bench/bench_log.py, 1M events of 537 bytes, this shared 2-core machine; the
 old layout and this one run back to back: append 155k -> 152k events/s, read+decode 337k ->
@@ -49,7 +51,8 @@ from typing import Literal
 import sqlite_utils
 
 from events import SCHEMA_VERSION
-from store.bodies import BODIES_DDL, DICTIONARIES_DDL
+from store.bodies import BODIES_DDL
+from store.zdicts import DICTIONARIES_DDL
 from store.errors import LogError, LogNotFound, NotALog, SchemaTooNew
 
 Synchronous = Literal["NORMAL", "FULL"]
@@ -69,6 +72,7 @@ CREATE TABLE events (
     head BLOB NOT NULL,
     payload BLOB NOT NULL,
     body BLOB,
+    z INTEGER,
     session INTEGER AS (id >> {SEQ_BITS}) VIRTUAL,
     seq INTEGER AS (id & {SEQ_MASK}) VIRTUAL
 )

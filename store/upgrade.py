@@ -23,12 +23,14 @@ import msgspec
 from events import SCHEMA_VERSION
 from events import codec
 from store.bodies import BodyStore
+from store.payloads import PayloadPacker
+from store.zdicts import Dictionaries
 from store.errors import LogError
 from store.schema import LAYOUT, SEQ_BITS, connect
 
 BATCH = 2000
 _OLD_TABLES = {"meta", "sessions", "events"}
-_INSERT = "INSERT INTO events (id, type, head, payload, body) VALUES (?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO events (id, type, head, payload, body, z) VALUES (?, ?, ?, ?, ?, ?)"
 _SESSIONS = ("id, started_ms, ended_ms, mode, config, version, end_reason, schema_version")
 
 
@@ -141,7 +143,8 @@ def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, path: str, tmp: str,
     else:
         dst.execute("INSERT OR REPLACE INTO meta VALUES ('upgrade_source', ?)", (identity,))
     versions = dict(src.execute("SELECT id, schema_version FROM sessions"))
-    bodies = BodyStore(dst, tmp)
+    dicts = Dictionaries(dst, tmp)
+    bodies, packer = BodyStore(dst, tmp, dicts), PayloadPacker(dicts)
     last = dst.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     done = dst.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     while True:
@@ -149,7 +152,8 @@ def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, path: str, tmp: str,
                            " LIMIT ?", (last, batch)).fetchall()
         if not rows:
             break
-        out = [_convert(r, versions.get(r[0] >> SEQ_BITS, SCHEMA_VERSION), bodies) for r in rows]
+        out = [_convert(r, versions.get(r[0] >> SEQ_BITS, SCHEMA_VERSION), bodies, packer)
+               for r in rows]
         try:
             dst.execute("BEGIN")
             dst.executemany(_INSERT, out)
@@ -167,20 +171,21 @@ def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, path: str, tmp: str,
     _finish(src, dst)
 
 
-def _convert(row: tuple, version: int, bodies: BodyStore) -> tuple:
+def _convert(row: tuple, version: int, bodies: BodyStore, packer: PayloadPacker) -> tuple:
     rowid, name, head, payload = row
-    if name != "ApiResponse":
-        return rowid, name, head, payload, None
-    raw = msgspec.json.decode(payload)
-    body = base64.b64decode(raw.get("body") or "")
-    if not body:
-        return rowid, name, head, payload, None
-    digest = bodies.put(raw.get("endpoint", ""), body)
-    if version == SCHEMA_VERSION:
-        event = msgspec.structs.replace(codec.decode(payload), body=b"")
-        return rowid, name, head, codec.encode(event), digest
-    raw["body"] = ""
-    return rowid, name, head, msgspec.json.encode(raw), digest
+    digest = None
+    if name == "ApiResponse":
+        raw = msgspec.json.decode(payload)
+        body = base64.b64decode(raw.get("body") or "")
+        if body:
+            digest = bodies.put(raw.get("endpoint", ""), body)
+            if version == SCHEMA_VERSION:
+                payload = codec.encode(msgspec.structs.replace(codec.decode(payload), body=b""))
+            else:
+                raw["body"] = ""
+                payload = msgspec.json.encode(raw)
+    head, payload, z = packer.pack(name, bytes(head), bytes(payload))
+    return rowid, name, head, payload, digest, z
 
 
 def _finish(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:

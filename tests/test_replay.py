@@ -8,7 +8,7 @@ import pytest
 import trio
 import zstandard
 
-from events import ApiResponse, BookSnapshot, RepriceDecided, codec
+from events import ApiResponse, BookSnapshot, RepriceDecided
 from replay.cli import main as replay_main, with_overrides
 from replay.runner import replay_session
 from store import open_log
@@ -84,7 +84,8 @@ def _alter_first_sell_book_response(path: str) -> int:
             body = event.body.replace(b'"price":"1590.00"', b'"price":"1585.00"')
             assert body != event.body
             digest = digest_of(body)
-            con.execute("INSERT INTO bodies VALUES (?, 'EP-0', 0, ?, ?)",
+            con.execute("INSERT INTO bodies (digest, endpoint, dict, size, data)"
+                        " VALUES (?, 'EP-0', 0, ?, ?)",
                         (digest, len(body), zstandard.ZstdCompressor().compress(body)))
             con.execute("UPDATE events SET body=? WHERE session=1 AND seq=?", (digest, seq))
             con.commit()
@@ -124,11 +125,13 @@ def test_identical_replay_prints_one_summary_line_and_exits_0(recorded, capsys):
 
 
 def test_a_request_the_recording_never_saw_is_a_divergence_that_says_so(recorded):
+    with open_log(recorded) as log:
+        answers = list(log.events(1, types=(ApiResponse,)))
     con = sqlite3.connect(recorded)
     # Remove every recorded answer to the chat credential: the replay's request is then unknown.
-    for seq, payload in con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse'"):
-        if codec.decode(payload).endpoint == "EP-33":
-            con.execute("DELETE FROM events WHERE session=1 AND seq=?", (seq,))
+    for env in answers:
+        if env.event.endpoint == "EP-33":
+            con.execute("DELETE FROM events WHERE session=1 AND seq=?", (env.seq,))
     con.commit()
     con.close()
     with open_log(recorded) as log:
