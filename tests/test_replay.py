@@ -3,7 +3,6 @@
 import sqlite3
 from decimal import Decimal
 
-import msgspec
 import pytest
 import trio
 import zstandard
