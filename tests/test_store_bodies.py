@@ -92,3 +92,29 @@ def test_a_body_missing_from_its_table_is_one_line_naming_session_seq_and_digest
     assert replay_main(argparse.Namespace(path=str(path), session=sid, set=[], strategy=None,
                                           no_progress=True)) == 2
     assert capsys.readouterr().err.strip() == f"error: {err.value}"
+
+
+def test_sessions_shows_the_bytes_each_session_takes_counting_a_shared_body_once(tmp_path,
+                                                                                  capsys):
+    from app.cli import _bytes, sessions_main
+
+    path = tmp_path / "bot.db"
+    with open_log(path) as log:
+        big = log.start_session("record", "{}", 0)
+        log.append_events(big, _answers(40), source="limiter", ts_ms=1)
+        small = log.start_session("record", "{}", 0)
+        log.append_events(small, [ApiResponse(request_id="x", endpoint="EP-0", status=200,
+                                              body=_page(0))], source="limiter", ts_ms=1)
+        sizes = log.session_bytes()
+    conn = sqlite3.connect(path)
+    rows = dict(conn.execute("SELECT session, SUM(length(head) + length(payload)) FROM events "
+                             "GROUP BY session"))
+    stored = conn.execute("SELECT SUM(length(data)) FROM bodies").fetchone()[0]
+    conn.close()
+    assert sizes[big] == rows[big] + stored  # every body was first stored by session 1
+    assert sizes[small] == rows[small]  # its one page repeats one of session 1's
+    assert sessions_main(argparse.Namespace(path=str(path))) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-2:] == ["bytes", "end"]
+    assert f" {_bytes(sizes[big])} " in lines[1] + " " and f" {_bytes(sizes[small])} " in (
+        lines[2] + " ")

@@ -99,3 +99,21 @@ def test_a_log_already_upgraded_or_of_layout_1_is_refused_in_one_line(recorded, 
 def _ns(path):
     import argparse
     return argparse.Namespace(path=path)
+
+
+def test_a_leftover_upgrade_of_another_file_is_refused_in_one_line(recorded, tmp_path, capsys):
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    write_layout2(recorded, first)
+    write_layout2(recorded, second)
+    with sqlite3.connect(second) as conn:  # b.db now holds one event less than a.db
+        conn.execute("DELETE FROM events WHERE id = (SELECT MAX(id) FROM events)")
+
+    with pytest.raises(Killed):
+        upgrade(first, batch=50, on_batch=lambda done: (_ for _ in ()).throw(Killed))
+    shutil.move(f"{first}.upgrading", f"{second}.upgrading")
+    assert upgrade_main(_ns(str(second))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"upgrade: cannot upgrade {second}: {second}.upgrading was made from another "
+                   "file (or the log changed since); remove it and run again"]
+    with sqlite3.connect(second) as conn:  # untouched
+        assert conn.execute("SELECT value FROM meta WHERE key='layout'").fetchone() == ("2",)
