@@ -29,17 +29,14 @@ from pathlib import Path
 
 import msgspec
 
-from events import (AdRepriced, BacktestCompleted, BookSnapshot, Envelope, MyAdsLoaded,
-                    OrderOpened, OrderStatusChanged, RepriceDecided)
-from events import codec
+from events import BookSnapshot, Envelope, MyAdsLoaded, codec
 from store.errors import LogError
+from store.export_schema import TABLES, schemas, sessions_schema
 
 PART_ROWS = 250_000  # rows per file: bounded memory however long the session
 FORMAT = "1"  # written to sessions.parquet's metadata; the reader checks it
 BOOK_FIELDS = ("adv_no", "price", "surplus", "min_amount", "max_amount", "pay_methods",
                "nickname", "month_orders", "finish_rate", "mine", "user_type")
-TABLES = {"decisions": (RepriceDecided,), "reprices": (AdRepriced,),
-          "orders": (OrderOpened, OrderStatusChanged), "backtests": (BacktestCompleted,)}
 
 
 class ExportError(LogError):
@@ -134,7 +131,8 @@ class _Sink:
     """Rows of one table of one session, flushed to a new part file every PART_ROWS rows."""
 
     def __init__(self, out: Path, table: str, sid: int, schema, pa, pq) -> None:
-        self.out, self.table, self.sid, self.schema, self.pa, self.pq = out, table, sid, schema, pa, pq
+        self.out, self.table, self.sid = out, table, sid
+        self.schema, self.pa, self.pq = schema, pa, pq
         self.rows: dict[tuple[str, str, str], list[dict]] = {}
         self.parts: dict[tuple[str, str, str], int] = {}
         self.written = 0
@@ -171,8 +169,6 @@ class _Sink:
 
 
 def _export_session(log, sid: int, market, out: Path, pa, pq):
-    from store.export_schema import schemas
-
     tables = schemas(pa)
     sinks = {name: _Sink(out, name, sid, tables[name], pa, pq) for name in tables}
     wanted = (BookSnapshot, MyAdsLoaded) + tuple(t for ts in TABLES.values() for t in ts)
@@ -197,8 +193,6 @@ def _export_session(log, sid: int, market, out: Path, pa, pq):
 
 
 def _write_sessions(out: Path, infos, pa, pq) -> None:
-    from store.export_schema import sessions_schema
-
     path = out / "sessions.parquet"
     rows = {}
     if path.exists():

@@ -10,6 +10,9 @@ import msgspec.inspect as mi
 from events import (AdRepriced, BacktestCompleted, BookAd, MyAd, OrderOpened,
                     OrderStatusChanged, RepriceDecided)
 
+# The event tables and the events each holds.
+TABLES = {"decisions": (RepriceDecided,), "reprices": (AdRepriced,),
+          "orders": (OrderOpened, OrderStatusChanged), "backtests": (BacktestCompleted,)}
 ENVELOPE = (("session", "int64"), ("seq", "int64"), ("ts_ms", "int64"), ("t", "float64"),
             ("source", "string"), ("cause", "int64"))
 
@@ -42,8 +45,6 @@ def _envelope(pa):
 
 def schemas(pa) -> dict:
     """Return the schema of each partitioned table."""
-    events = {"decisions": (RepriceDecided,), "reprices": (AdRepriced,),
-              "orders": (OrderOpened, OrderStatusChanged), "backtests": (BacktestCompleted,)}
     out = {
         "books": pa.schema(_envelope(pa) + [
             pa.field("side", pa.string()), pa.field("pages", pa.int64()),
@@ -52,7 +53,7 @@ def schemas(pa) -> dict:
         "snapshots": pa.schema(_envelope(pa) + [pa.field("event", pa.binary())]),
         "my_ads": pa.schema(_envelope(pa) + _fields(pa, MyAd, skip=("asset", "fiat"))),
     }
-    for name, types in events.items():
+    for name, types in TABLES.items():
         fields, seen = [pa.field("kind", pa.string())], {"kind"}
         for cls in types:
             for f in _fields(pa, cls):
