@@ -7,6 +7,8 @@
     python run.py replay PATH      replay a recorded session deterministically
     python run.py backtest PATH    backtest pricing strategies on recorded order books
     python run.py sessions PATH    list the sessions in a log
+    python run.py upgrade PATH     convert a log of the previous layout
+    python run.py export PATH --to DIR   write Parquet for analysis
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ SUBCOMMANDS = {
     "sim": "serve only the simulated Binance C2C exchange until Ctrl-C",
     "replay": "replay a recorded session deterministically (or what-if with other decisions)",
     "backtest": "backtest pricing strategies against recorded order books",
-    "sessions": "list the sessions in an event log",
+    "sessions": "list the sessions in an event log, with the bytes each takes",
+    "upgrade": "convert a log of the previous layout to the current one (resumable)",
+    "export": "write sessions' books, decisions, reprices, orders and fills as Parquet",
 }
 
 
@@ -53,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-MODULES = {"sim": "sim.cli", "replay": "replay.cli", "backtest": "backtest.cli"}
+MODULES = {"sim": "sim.cli", "replay": "replay.cli", "backtest": "backtest.cli",
+           "upgrade": "app.upgrade", "export": "app.export"}
 
 
 def _load(module: str):

@@ -149,12 +149,23 @@ def sessions_main(args, *, now_ms=None) -> int:
         return _fail(str(exc))
     with log:
         rows = log.sessions()
-        print(f"{'id':>4}  {'mode':<8} {'started (UTC)':<20} {'duration':>9} {'events':>8}  end")
+        sizes = log.session_bytes()
+        print(f"{'id':>4}  {'mode':<8} {'started (UTC)':<20} {'duration':>9} {'events':>8} "
+              f"{'bytes':>9}  end")
         for s in rows:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s.started_ms / 1000))
             dur = f"{(s.ended_ms - s.started_ms) / 1000:.1f}s" if s.ended_ms else "open"
-            print(f"{s.id:>4}  {s.mode:<8} {started:<20} {dur:>9} {s.events:>8}  {s.end_reason}")
+            size = _bytes(sizes.get(s.id, 0))
+            print(f"{s.id:>4}  {s.mode:<8} {started:<20} {dur:>9} {s.events:>8} {size:>9}  "
+                  f"{s.end_reason}")
     return 0
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def demo_main(args, *, now_ms) -> int:

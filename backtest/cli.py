@@ -27,12 +27,13 @@ from msgspec.structs import replace
 from backtest.engine import StrategyResult, run_backtest
 from backtest.side import RunSpec
 from backtest.source import (BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
-                                    parse_sets, parse_sweeps, pick_sessions, recorded_ads,
-                                    recorded_config, recorded_overrides, tapes)
+                                    open_source, parse_sets, parse_sweeps, pick_sessions,
+                                    recorded_ads, recorded_config, recorded_overrides, tapes)
 from backtest.table import format_table
 from backtest.plot import PlotUnavailable, write_plot
+from backtest.cluster import ClusterError, run_grid_on_cluster
 from backtest.sweep import ranked, run_grid
-from store import LogError, open_log
+from store import LogError
 from actors.config import AdOverride
 from strategies import STRATEGIES, FiltersConfig, StrategyConfig, UnknownStrategy, get_strategy
 
@@ -41,7 +42,8 @@ PLOT_TOP = 5  # sweep results re-run with traces for the chart
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the backtest command's arguments to `parser`."""
-    parser.add_argument("path", help="the event log (SQLite file) holding recorded books")
+    parser.add_argument("path", help="the event log (SQLite file) holding recorded books, or a "
+                        "Parquet directory written by run.py export")
     parser.add_argument("--session", type=int, action="append", dest="sessions", metavar="ID",
                         help="session to replay (repeatable; default: the latest with books)")
     parser.add_argument("--strategy", default=",".join(STRATEGIES), metavar="NAME[,NAME...]",
@@ -54,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run a grid of values (repeatable: the grid is their product)")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes for --sweep (default: all cores)")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run --sweep on a Dask distributed scheduler (tcp://host:8786), or "
+                        "'local' for a LocalCluster on this machine (pip install -e '.[cluster]')")
 
 
 def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
@@ -69,7 +74,7 @@ def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
     """
     try:
         return _run(args, now_ms)
-    except (BacktestError, UnknownStrategy, LogError, PlotUnavailable) as exc:
+    except (BacktestError, UnknownStrategy, LogError, PlotUnavailable, ClusterError) as exc:
         print(f"backtest: {exc}", file=sys.stderr)
         return 2
 
@@ -110,7 +115,10 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
     names = _names(args.strategy)
     sets = parse_sets(args.sets)
     grid = parse_sweeps(args.sweep) if args.sweep else None
-    with open_log(args.path, create=False) as log:
+    cluster = getattr(args, "cluster", None)
+    if cluster and not grid:
+        raise BacktestError("--cluster runs a --sweep grid; give --sweep KEY=A:B:STEP")
+    with open_source(args.path) as log:
         sessions = pick_sessions(log, args.sessions)
         ids = [s.id for s in sessions]
         specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid,
@@ -118,7 +126,10 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
         check_ad_sets([*sets, *(grid[0] if grid else {})], recorded_ads(log, sessions), ids)
         with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
                        ) as progress:
-            if grid:
+            if grid and cluster:
+                results = ranked(run_grid_on_cluster(args.path, ids, specs, cluster,
+                                                     progress))
+            elif grid:
                 results = ranked(run_grid(args.path, ids, specs, args.workers, progress))
             else:
                 results = run_backtest(tapes(log, sessions), specs, trace=bool(args.plot),
@@ -126,8 +137,11 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
         if not results[0].summary.snapshots:
             raise BacktestError(f"no BookSnapshot in session {ids} of {args.path}")
         print(format_table(results, numbered=bool(grid)))
-        sid = _save(log, args, ids, results, now_ms)
-        print(f"saved as backtest session {sid} in {args.path}")
+        if hasattr(log, "start_session"):
+            sid = _save(log, args, ids, results, now_ms)
+            print(f"saved as backtest session {sid} in {args.path}")
+        else:
+            print(f"not saved: {args.path} is a Parquet export (results are saved to logs only)")
         if args.plot:
             if grid:
                 top = [r.spec for r in results[:PLOT_TOP]]

@@ -35,6 +35,23 @@ class BacktestError(Exception):
     """The backtest cannot run as asked; the message is one line for the terminal."""
 
 
+def open_source(path: str):
+    """Open what a backtest reads: an event log (a file) or a Parquet export (a directory).
+
+    Raises:
+        store.LogError: not a log, or not a readable export (NotAnExport, ExportError).
+    """
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        from store.parquet_books import open_books
+
+        return open_books(path)
+    from store import open_log
+
+    return open_log(path, create=False)
+
+
 def pick_sessions(log: EventLog, ids: Sequence[int] | None) -> list[SessionInfo]:
     """Return the sessions to backtest: `ids`, or the latest session holding a BookSnapshot.
 

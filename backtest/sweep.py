@@ -19,10 +19,9 @@ _WORST = Decimal("-Infinity")
 
 def _run_chunk(path: str, session_ids: tuple[int, ...], specs: list[RunSpec]
                ) -> list[StrategyResult]:
-    from backtest.source import tapes  # the store only where a worker reads it
-    from store import open_log
+    from backtest.source import open_source, tapes  # the store only where a worker reads it
 
-    with open_log(path, create=False) as log:
+    with open_source(path) as log:
         sessions = [log.session(i) for i in session_ids]
         return run_backtest(tapes(log, sessions), specs)
 

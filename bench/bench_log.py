@@ -1,200 +1,133 @@
-"""Benchmark the event log: durable batched appends, then reading back and decoding.
+"""Benchmark the event log on a real recording's events: appends, read + decode, bytes.
 
-    python bench/bench_log.py [--events 1000000] [--db PATH] [--batch 2000] [--runs 3]
+    python bench/bench_log.py [--minutes 20] [--runs 3] [--batch 2000]
 
-Appends N events of a realistic mix through `EventLog.append` in batches (the call `LogWriter`
-makes: one durable commit per batch), then reads the session back with `EventLog.events`, which
-decodes every payload into its typed event. Prints the median of the runs. Without --db the file
-lives in a temporary directory that is removed afterwards; with --db each run adds a session.
-Each run also prints the rates in CPU time of this process, which other load on a shared machine
-skews less than the wall-clock rates that the targets are set in.
+The events are a recording, not a synthetic mix: the demo's bot trades for `--minutes` of
+virtual time against the in-process simulator at the 5 requests/s budget (`app.demo.
+run_virtual`), whose EP-0 pages carry Binance's 2026 field set (sim/shapes.py, checked against
+tests/samples/ and the reference samples: ~2 KB an ad, 20 ads a page), with the BookSnapshots,
+decisions, orders and chat that such a session logs. Each run appends those envelopes to a
+fresh log in batches (one durable commit each, as `LogWriter` does) and reads them back with
+`EventLog.events` (bodies restored, payloads unpacked, typed events); then does the same in the
+previous layout (layout 2: each body base64 inside its payload, no packing; the reader glued rows
+the same way) as the counterfactual. Prints medians and the ratio of the two within one run.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import random
+import collections
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from events import (  # noqa: E402
-    AdRepriced,
-    ApiRequest,
-    ApiResponse,
-    BookAd,
-    BookSnapshot,
-    ChatMessageReceived,
-    ClockSynced,
-    Envelope,
-    LimiterBackoff,
-    OrderStatusChanged,
-    RepriceDecided,
-)
-from events import codec  # noqa: E402
+from app.demo import run_virtual  # noqa: E402
+from events import Envelope, codec  # noqa: E402
 from store import open_log  # noqa: E402
+from tests.oldlayout import _DDL as LAYOUT2_DDL  # noqa: E402
 
-# Share of each kind in the stream: what a busy session logs per book poll, roughly.
-WEIGHTS = {
-    "snapshot": 6,
-    "request": 16,
-    "response": 6,
-    "decided": 30,
-    "repriced": 10,
-    "order": 12,
-    "chat": 10,
-    "backoff": 5,
-    "clock": 5,
-}
+CHUNK = 64
 
 
-def _price(rng: random.Random) -> Decimal:
-    return Decimal(rng.randint(45000, 47000)) / 100
-
-
-def _book(rng: random.Random) -> BookSnapshot:
-    ads = tuple(
-        BookAd(
-            adv_no=str(rng.randrange(10**18, 10**19)),
-            price=_price(rng),
-            surplus=Decimal(rng.randint(10**4, 10**8)) / 100,
-            min_amount=Decimal(rng.choice([500, 1000, 5000])),
-            max_amount=Decimal(rng.randint(10**5, 10**7)),
-            pay_methods=("BANK", "KaspiBank")[: rng.randint(1, 2)],
-            nickname=f"trader{rng.randint(1, 999)}",
-            month_orders=rng.randint(0, 5000),
-            finish_rate=Decimal(rng.randint(800, 1000)) / 1000,
-        )
-        for _ in range(10)
-    )
-    return BookSnapshot(asset="USDT", fiat="KZT", ad_side="SELL", pages=1, ads=ads)
-
-
-def _event(kind: str, rng: random.Random):
-    adv = str(rng.randrange(10**18, 10**19))
-    rid = f"r{rng.randrange(10**6)}"
-    if kind == "snapshot":
-        return _book(rng)
-    if kind == "request":
-        body = ('{"asset":"USDT","fiat":"KZT","tradeType":"BUY","page":1,"rows":20,'
-                '"payTypes":[],"publisherType":null}')
-        return ApiRequest(request_id=rid, endpoint="EP-0", method="POST", base="bapi",
-                          path="/bapi/c2c/v2/friendly/c2c/adv/search", body=body, signed=False,
-                          purpose=adv)
-    if kind == "response":
-        body = rng.randbytes(700).hex().encode() + b"x" * rng.randint(500, 700)
-        return ApiResponse(request_id=rid, endpoint="EP-0", status=200,
-                           headers=(("x-sapi-used-ip-weight-1m", "12"),), body=body,
-                           elapsed_ms=rng.randint(50, 400))
-    if kind == "decided":
-        old, new = _price(rng), _price(rng)
-        return RepriceDecided(adv_no=adv, strategy="undercut", action="reprice", old_price=old,
-                              new_price=new, rule="undercut",
-                              reason=f"best competitor {adv[:6]} at {new}, one step 0.01 better",
-                              competitor=adv, competitor_price=new)
-    if kind == "repriced":
-        return AdRepriced(adv_no=adv, old_price=_price(rng), new_price=_price(rng),
-                          request_id=rid)
-    if kind == "order":
-        return OrderStatusChanged(order_no=str(rng.randrange(10**19, 10**20)), old_status=1,
-                                  new_status=2)
-    if kind == "chat":
-        return ChatMessageReceived(message_id=rid, order_no=str(rng.randrange(10**19)),
-                                   msg_type="text", content="Hello, I have paid, please check",
-                                   create_time_ms=1_700_000_000_000 + rng.randrange(10**6))
-    if kind == "backoff":
-        return LimiterBackoff(reason="429", delay_s=rng.choice([1.0, 2.0, 4.0]))
-    return ClockSynced(offset_ms=rng.randint(-500, 500), round_trip_ms=rng.randint(20, 200))
-
-
-def make_pool(size: int, seed: int = 7) -> list:
-    """Return `size` events drawn from the weighted mix (seeded, so every run logs the same)."""
-    rng = random.Random(seed)
-    kinds = rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()), k=size)
-    return [_event(k, rng) for k in kinds]
-
-
-def run_once(path: Path, pool: list, n: int, batch: int) -> tuple[float, float, int, tuple]:
-    """Append then read `n` events; return append and read seconds, events read, CPU seconds."""
+def record(path: Path, minutes: float) -> list[Envelope]:
     with open_log(path) as log:
-        sid = log.start_session("sim", '{"bench": true}', 1_700_000_000_000)
-        append_s = append_cpu = 0.0
-        size = len(pool)
-        for start in range(1, n + 1, batch):
-            stop = min(start + batch, n + 1)
-            envs = [
-                Envelope(session=sid, seq=s, ts_ms=1_700_000_000_000 + s, t=s * 0.001,
-                         source="market", cause=s - 1 if s % 3 else None, event=pool[s % size])
-                for s in range(start, stop)
-            ]
-            t0, c0 = time.perf_counter(), time.process_time()
-            log.append(envs)
-            append_s += time.perf_counter() - t0
-            append_cpu += time.process_time() - c0
-        log.end_session(sid, 1_700_000_000_000 + n, "done")
+        sid, _ = run_virtual(log, duration=minutes * 60)
+        return list(log.events(sid))
+
+
+def _renumber(envs: list[Envelope], sid: int) -> list[Envelope]:
+    return [Envelope(session=sid, seq=e.seq, ts_ms=e.ts_ms, t=e.t, source=e.source,
+                     cause=e.cause, event=e.event) for e in envs]
+
+
+def this_layout(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
+    with open_log(path) as log:
+        sid = log.start_session("demo", "{}", 0)
+        mine = _renumber(envs, sid)
+        t0 = time.perf_counter()
+        for i in range(0, len(mine), batch):
+            log.append(mine[i:i + batch])
+        append_s = time.perf_counter() - t0
     with open_log(path, create=False) as log:
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0 = time.perf_counter()
         count = sum(1 for _ in log.events(sid))
         read_s = time.perf_counter() - t0
-        read_cpu = time.process_time() - c0
-    return append_s, read_s, count, (append_cpu, read_cpu)
+    assert count == len(envs)
+    return append_s, read_s, _size(path)
 
 
-def decode_alone(pool: list, rounds: int = 20) -> float:
-    """Return events/s for decoding the pool's payloads with no SQLite involved."""
-    payloads = [codec.encode(e) for e in pool]
+def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA page_size = 16384")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(LAYOUT2_DDL)
+    mine = _renumber(envs, 1)
     t0 = time.perf_counter()
-    for _ in range(rounds):
-        for p in payloads:
-            codec.decode(p)
-    return rounds * len(payloads) / (time.perf_counter() - t0)
+    for i in range(0, len(mine), batch):
+        rows = [((1 << 40) | e.seq, type(e.event).__name__, *codec.split_envelope(e))
+                for e in mine[i:i + batch]]
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO events (id, type, head, payload) VALUES (?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+    append_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lo, count = 1 << 40, 0
+    sql = ("SELECT CAST(group_concat(e, ',') AS BLOB), count(*), max(id) FROM (SELECT id, "
+           f"head || payload || '}}' AS e FROM events WHERE id > ? ORDER BY id LIMIT {CHUNK})")
+    while True:
+        array, n, last = conn.execute(sql, (lo,)).fetchone()
+        if not n:
+            break
+        count += len(codec.decode_envelopes(b"[" + array + b"]"))
+        lo = last
+    read_s = time.perf_counter() - t0
+    conn.close()
+    assert count == len(envs)
+    return append_s, read_s, _size(path)
 
 
-def _file_size(path: Path) -> int:
+def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--db", type=Path, default=None)
-    parser.add_argument("--batch", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-
-    pool = make_pool(5000)
-    payload = statistics.fmean(len(codec.encode(e)) for e in pool)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=20.0)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=2000)
+    args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        results = []
+        envs = record(Path(tmp) / "recording.db", args.minutes)
+        n = len(envs)
+        mix = collections.Counter(type(e.event).__name__ for e in envs)
+        payload = statistics.fmean(len(codec.encode(e.event)) for e in envs)
+        print(f"{n:,} events recorded in {args.minutes:g} virtual minutes; average payload "
+              f"{payload:.0f} bytes as layout 2 stored it; mix: " + ", ".join(
+                  f"{k} {100 * v / n:.0f}%" for k, v in mix.most_common(8)))
+        new, old = [], []
         for i in range(args.runs):
-            path = args.db or Path(tmp) / f"bench{i}.db"
-            append_s, read_s, count, cpu = run_once(path, pool, args.events, args.batch)
-            assert count == args.events, (count, args.events)
-            results.append((args.events / append_s, args.events / read_s))
-            size = _file_size(path)
-            print(f"run {i + 1}: append {results[-1][0]:,.0f} events/s, "
-                  f"read+decode {results[-1][1]:,.0f} events/s, file {size:,} bytes "
-                  f"(CPU time: append {args.events / cpu[0]:,.0f}/s, "
-                  f"read {args.events / cpu[1]:,.0f}/s)")
-            if args.db is None:
-                path.unlink()  # so the next run does not wait on this file's writeback
-        print(f"events {args.events:,} in batches of {args.batch}, average payload "
-              f"{payload:.0f} bytes (mix: {', '.join(f'{k} {v}%' for k, v in WEIGHTS.items())})")
-        print(f"append (durable, one commit per batch): "
-              f"{statistics.median(r[0] for r in results):,.0f} events/s median of {args.runs}")
-        print(f"read + decode to typed events: "
-              f"{statistics.median(r[1] for r in results):,.0f} events/s median of {args.runs}")
-        print(f"decode alone (codec.decode, no SQLite, no Envelope): {decode_alone(pool):,.0f}"
-              " events/s")
-        per_event = size / (args.events * (args.runs if args.db else 1))
-        print(f"file size: {size:,} bytes ({per_event:.0f} "
-              f"bytes/event), sqlite {__import__('sqlite3').sqlite_version}, pid {os.getpid()}")
+            a = this_layout(Path(tmp) / f"new{i}.db", envs, args.batch)
+            b = layout2(Path(tmp) / f"old{i}.db", envs, args.batch)
+            new.append(a)
+            old.append(b)
+            print(f"run {i + 1}: this layout append {n / a[0]:,.0f}/s read+decode "
+                  f"{n / a[1]:,.0f}/s {a[2] / n:,.0f} B/event | layout 2 append "
+                  f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event")
+        for name, runs in (("this layout", new), ("layout 2", old)):
+            print(f"{name}: append {n / statistics.median(r[0] for r in runs):,.0f} events/s, "
+                  f"read+decode {n / statistics.median(r[1] for r in runs):,.0f} events/s, "
+                  f"{statistics.median(r[2] for r in runs) / n:,.0f} bytes/event "
+                  f"(median of {args.runs})")
+        ratio = [b[1] / a[1] for a, b in zip(new, old)]
+        size = [b[2] / a[2] for a, b in zip(new, old)]
+        print(f"read+decode this/layout 2: {statistics.median(ratio):.2f}x; file layout 2/this: "
+              f"{statistics.median(size):.1f}x")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,18 @@ def split_envelope(envelope: Envelope) -> tuple[bytes, bytes]:
     return blob[:cut], blob[cut:-1]
 
 
+def split_stored(blob: bytes) -> tuple[bytes, bytes]:
+    """Split an envelope's JSON without its closing brace into head and payload.
+
+    Raises:
+        msgspec.DecodeError: there is no event in it.
+    """
+    cut = blob.find(_EVENT_KEY)
+    if cut < 0:
+        raise msgspec.DecodeError("no event in the stored envelope")
+    return blob[:cut + _HEAD_END], blob[cut + _HEAD_END:]
+
+
 def decode_envelopes(array: bytes) -> list[Envelope]:
     """Decode a JSON array of envelopes of the current schema.
 

@@ -22,6 +22,7 @@ commit on this machine, about the same for a 2,000-event batch (~13 ms either wa
 The tests in tests/test_store_durability.py SIGKILL a writer mid-run and check the promise.
 """
 
+from store.bodies import MissingBody
 from store.errors import (
     CorruptEvent,
     LogError,
@@ -41,6 +42,7 @@ __all__ = [
     "LogError",
     "LogNotFound",
     "LogWriter",
+    "MissingBody",
     "NotALog",
     "SchemaTooNew",
     "SequenceGap",

@@ -13,6 +13,9 @@ import msgspec
 import sqlite_utils
 
 from events import SCHEMA_VERSION, AnyEvent, Envelope, Event
+from store.bodies import BodyStore
+from store.payloads import PayloadPacker
+from store.zdicts import Dictionaries
 from store.errors import LogError, UnknownSession
 from store.rows import INSERT, read_envelopes, session_range, to_rows
 from store.schema import SEQ_BITS, SEQ_MASK, Synchronous, bump_schema_version, connect
@@ -80,6 +83,10 @@ class EventLog:
         self.path = path
         self.schema_version = schema_version
         self._last: dict[int, int] = {}  # committed seq per session this process appended to
+        dicts = Dictionaries(self._conn, path)
+        self.bodies = BodyStore(self._conn, path, dicts)
+        self.packer = PayloadPacker(dicts)
+        self.packer.register(self._conn)
 
     def __enter__(self) -> EventLog:
         return self
@@ -170,6 +177,23 @@ class EventLog:
             raise self._unknown(None)
         return _session_info(row)
 
+    def session_bytes(self) -> dict[int, int]:
+        """Return the bytes each session's events take in the file: head and payload of its
+        rows, plus the compressed answer bodies it was the first to store (a body shared with a
+        later session counts once, for the first).
+
+        One pass over the file's events; meant for `run.py sessions`, not for hot paths.
+        """
+        sql = f"""
+        SELECT s, SUM(n) FROM (
+            SELECT id >> {SEQ_BITS} AS s, length(head) + length(payload) AS n FROM events
+            UNION ALL
+            SELECT f >> {SEQ_BITS}, length(b.data) FROM
+                (SELECT body, MIN(id) AS f FROM events WHERE body IS NOT NULL GROUP BY body)
+                JOIN bodies AS b ON b.digest = body
+        ) GROUP BY s"""
+        return dict(self._conn.execute(sql).fetchall())
+
     # --- events -----------------------------------------------------------------------------
 
     def last_seq(self, sid: int) -> int:
@@ -203,9 +227,15 @@ class EventLog:
         """
         if not envelopes:
             return
-        rows, last = to_rows(self.path, envelopes, self.last_seq)
-        with self._write("append to"):
-            self._conn.executemany(INSERT, rows)
+        try:
+            rows, last = to_rows(self.path, envelopes, self.last_seq, self.bodies, self.packer)
+            with self._write("append to"):
+                self._conn.executemany(INSERT, rows)
+                self.bodies.insert_pending()
+        except BaseException:
+            self.bodies.rolled_back()
+            raise
+        self.bodies.committed()
         self._last.update(last)
 
     def append_events(
@@ -236,7 +266,7 @@ class EventLog:
             CorruptEvent: while iterating, on a payload that does not decode.
         """
         version = self.session(sid).schema_version
-        return read_envelopes(self._conn, self.path, sid, version, types, after_seq)
+        return read_envelopes(self._conn, self.path, sid, version, types, after_seq, self.bodies)
 
     # --- helpers ----------------------------------------------------------------------------
 

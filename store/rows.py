@@ -15,13 +15,16 @@ import sqlite3
 from collections.abc import Callable, Generator, Iterator, Sequence
 
 import msgspec
+from msgspec.structs import replace
 
-from events import EVENT_TYPES, SCHEMA_VERSION, Envelope, Event
+from events import EVENT_TYPES, SCHEMA_VERSION, ApiResponse, Envelope, Event
 from events import codec
+from store.bodies import BodyStore
+from store.payloads import PayloadPacker
 from store.errors import CorruptEvent, SequenceGap
 from store.schema import SEQ_BITS, SEQ_MASK
 
-INSERT = "INSERT INTO events (id, type, head, payload) VALUES (?, ?, ?, ?)"
+INSERT = "INSERT INTO events (id, type, head, payload, body, z) VALUES (?, ?, ?, ?, ?, ?)"
 
 _NAME_OF = {cls: name for name, cls in EVENT_TYPES.items()}
 # Rows read per query: big enough to amortise the query, small enough that no statement stays
@@ -33,9 +36,13 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def to_rows(
-    path: str, envelopes: Sequence[Envelope], last_seq: Callable[[int], int]
+    path: str, envelopes: Sequence[Envelope], last_seq: Callable[[int], int], bodies: BodyStore,
+    packer: PayloadPacker,
 ) -> tuple[list[tuple], dict[int, int]]:
     """Encode `envelopes` as rows; return them and each session's new last seq.
+
+    An ApiResponse's body goes to `bodies` (queued for the same transaction); its row keeps
+    the digest and a payload whose body is empty. Large payloads are packed by `packer`.
 
     Raises:
         SequenceGap: a seq does not follow its session's previous one.
@@ -56,7 +63,12 @@ def to_rows(
         if name is None:
             raise TypeError(f"{type(env.event).__name__} is not in events.AnyEvent; not loggable")
         last[sid] = seq
-        rows.append(((sid << SEQ_BITS) | seq, name, *split(env)))
+        event, digest = env.event, None
+        if type(event) is ApiResponse and event.body:
+            digest = bodies.put(event.endpoint, event.body)
+            env = replace(env, event=replace(event, body=b""))
+        head, payload, z = packer.pack(name, *split(env))
+        rows.append(((sid << SEQ_BITS) | seq, name, head, payload, digest, z))
     return rows, last
 
 
@@ -73,17 +85,20 @@ def read_envelopes(
     version: int,
     types: tuple[type[Event], ...] | None,
     after: int,
+    bodies: BodyStore,
 ) -> Iterator[Envelope]:
-    """Yield session `sid`'s envelopes after seq `after`, decoding payloads of schema `version`.
+    """Yield session `sid`'s envelopes after seq `after`, decoding payloads of schema `version`
+    and restoring each ApiResponse's body from `bodies`.
 
     Raises:
         CorruptEvent: a payload does not decode.
+        MissingBody: an event's body is not in the bodies table.
     """
     lo, top = session_range(sid, after)
     if types is None:
         rows_sql = f"FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT {CHUNK}"
         while True:
-            n, last = yield from _chunk(conn, path, rows_sql, (lo, top), version)
+            n, last = yield from _chunk(conn, path, rows_sql, (lo, top), version, bodies)
             if n < CHUNK:
                 return
             lo = last
@@ -95,7 +110,7 @@ def read_envelopes(
     end = lo
     while lo < end or (end := _last_id(conn, lo, top)) > lo:
         hi = min(lo + TYPED_SPAN, end)
-        yield from _chunk(conn, path, rows_sql, (lo, hi, *names), version)
+        yield from _chunk(conn, path, rows_sql, (lo, hi, *names), version, bodies)
         lo = hi
 
 
@@ -105,32 +120,57 @@ def _last_id(conn: sqlite3.Connection, lo: int, top: int) -> int:
 
 
 def _chunk(
-    conn: sqlite3.Connection, path: str, rows_sql: str, args: tuple, version: int
+    conn: sqlite3.Connection, path: str, rows_sql: str, args: tuple, version: int,
+    bodies: BodyStore,
 ) -> Generator[Envelope, None, tuple[int, int]]:
     if version != SCHEMA_VERSION:
-        return (yield from _one_by_one(conn, path, rows_sql, args, version))
-    sql = ("SELECT CAST(group_concat(e, ',') AS BLOB), count(*), max(id)"
-           f" FROM (SELECT id, head || payload || '}}' AS e {rows_sql})")
-    array, n, last = conn.execute(sql, args).fetchone()
+        return (yield from _one_by_one(conn, path, rows_sql, args, version, bodies))
+    # The digests come along as "seq:hex,seq:hex" (group_concat skips the NULLs of other rows).
+    sql = ("SELECT CAST(group_concat(e, ',') AS BLOB), count(*), max(id), group_concat(d, ',')"
+           f" FROM (SELECT id, head || unz(z, payload) || '}}' AS e,"
+           f" CASE WHEN body IS NOT NULL THEN (id & {SEQ_MASK}) || ':' || hex(body) END AS d"
+           f" {rows_sql})")
+    array, n, last, digests = conn.execute(sql, args).fetchone()
     if n:
         try:
             envelopes = codec.decode_envelopes(b"[" + array + b"]")
         except _DECODE_ERRORS:
             # Find and name the bad row; the good rows before it are still handed out.
-            return (yield from _one_by_one(conn, path, rows_sql, args, version))
+            return (yield from _one_by_one(conn, path, rows_sql, args, version, bodies))
+        if digests:
+            _restore_bodies(envelopes, digests, bodies)
         yield from envelopes
     return n, last
 
 
+def _restore_bodies(envelopes: list[Envelope], digests: str, bodies: BodyStore) -> None:
+    wanted = {}
+    for item in digests.split(","):
+        seq, _, digest = item.partition(":")
+        wanted[int(seq)] = bytes.fromhex(digest)
+    for i, env in enumerate(envelopes):
+        digest = wanted.get(env.seq)
+        if digest is not None:
+            body = bodies.get(digest, env.session, env.seq)
+            envelopes[i] = replace(env, event=replace(env.event, body=body))
+
+
 def _one_by_one(
-    conn: sqlite3.Connection, path: str, rows_sql: str, args: tuple, version: int
+    conn: sqlite3.Connection, path: str, rows_sql: str, args: tuple, version: int,
+    bodies: BodyStore,
 ) -> Generator[Envelope, None, tuple[int, int]]:
     decode = codec.decode_envelope
-    sql = f"SELECT id, head, payload {rows_sql}"
+    sql = f"SELECT id, head, unz(z, payload), body {rows_sql}"
     rows = conn.execute(sql, args).fetchall()
-    for rowid, head, payload in rows:
+    for rowid, head, payload, digest in rows:
         try:
-            yield decode(head, payload, version)
+            if not head:  # a packed row: the frame held head and payload
+                head, payload = codec.split_stored(payload)
+            env = decode(head, payload, version)
         except _DECODE_ERRORS as exc:
             raise CorruptEvent(path, rowid >> SEQ_BITS, rowid & SEQ_MASK, str(exc)) from None
+        if digest is not None:
+            body = bodies.get(digest, env.session, env.seq)
+            env = replace(env, event=replace(env.event, body=body))
+        yield env
     return len(rows), rows[-1][0] if rows else args[0]

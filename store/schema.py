@@ -7,7 +7,11 @@ Tables (one file holds many sessions):
     sessions(id INTEGER PRIMARY KEY, started_ms, ended_ms NULL while open, mode, config JSON,
              version, end_reason, schema_version = events.SCHEMA_VERSION of its payloads)
     events(id INTEGER PRIMARY KEY = (session << 40) | seq, type, head BLOB, payload BLOB,
+           body BLOB = digest of an ApiResponse's body in `bodies` (NULL for other events),
+           z = dictionaries.id when the payload is a zstd frame (NULL: JSON; store/payloads.py),
            session and seq as VIRTUAL columns computed from id), index events_by_type (type, id)
+    bodies, dictionaries                          answer bodies, once each (store/bodies.py), and
+                                                  the zstd dictionaries (store/zdicts.py)
 
 Why this layout (bench/bench_log.py, 1M events of 537 bytes, this shared 2-core machine; the
 old layout and this one run back to back: append 155k -> 152k events/s, read+decode 337k ->
@@ -47,14 +51,17 @@ from typing import Literal
 import sqlite_utils
 
 from events import SCHEMA_VERSION
+from store.bodies import BODIES_DDL
+from store.zdicts import DICTIONARIES_DDL
 from store.errors import LogError, LogNotFound, NotALog, SchemaTooNew
 
 Synchronous = Literal["NORMAL", "FULL"]
 
-TABLES = ("meta", "sessions", "events")
+TABLES = ("meta", "sessions", "events", "bodies", "dictionaries")
 
-# The file layout this code writes; a file without it predates the (session << 40) | seq key.
-LAYOUT = 2
+# The file layout this code writes: 3 keeps answer bodies in `bodies` (store/bodies.py); 2 kept
+# them base64 in the payload (`python run.py upgrade` converts it); 1 predates the id key.
+LAYOUT = 3
 SEQ_BITS = 40
 SEQ_MASK = (1 << SEQ_BITS) - 1
 
@@ -64,6 +71,8 @@ CREATE TABLE events (
     type TEXT NOT NULL,
     head BLOB NOT NULL,
     payload BLOB NOT NULL,
+    body BLOB,
+    z INTEGER,
     session INTEGER AS (id >> {SEQ_BITS}) VIRTUAL,
     seq INTEGER AS (id & {SEQ_MASK}) VIRTUAL
 )
@@ -111,10 +120,13 @@ def _prepare(conn: sqlite3.Connection, path: str | Path, create: bool, sync: Syn
     try:
         if not tables and create:
             _create(conn)
-        elif not set(TABLES) <= tables:
+            tables = set(TABLES)
+        elif not set(TABLES[:3]) <= tables:
             raise NotALog(path, "an SQLite database without the log's tables")
         version = _schema_version(conn, path)
         _check_layout(conn, path)
+        if not set(TABLES) <= tables:
+            raise NotALog(path, "an SQLite database without the log's bodies table")
         if version > SCHEMA_VERSION:
             raise SchemaTooNew(path, version)
         _set_pragmas(conn, sync)
@@ -146,6 +158,8 @@ def _create(conn: sqlite3.Connection) -> None:
         )
         db.execute(_EVENTS_DDL)
         db.execute("CREATE INDEX events_by_type ON events (type, id)")
+        db.execute(BODIES_DDL)
+        db.execute(DICTIONARIES_DDL)
         db["meta"].insert_all([
             {"key": "schema_version", "value": str(SCHEMA_VERSION)},
             {"key": "layout", "value": str(LAYOUT)},
@@ -164,8 +178,10 @@ def _check_layout(conn: sqlite3.Connection, path: str | Path) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
     if row is None or row[0] != str(LAYOUT):
         found = "1" if row is None else row[0]
+        how = ("convert it with: python run.py upgrade " + str(path) if found == "2"
+               else "re-record the session with this bot")
         raise LogError(path, f"{path} uses event log layout {found}; this bot reads layout "
-                             f"{LAYOUT} only (re-record the session with this bot)")
+                             f"{LAYOUT} only ({how})")
 
 
 def _set_pragmas(conn: sqlite3.Connection, sync: Synchronous) -> None:

@@ -28,6 +28,8 @@ def _sample(tp):
         return args[0]
     if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
         return _sample(next(a for a in args if a is not type(None)))
+    if origin is dict:
+        return {_sample(args[0]): _sample(args[1])}
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return (_sample(args[0]), _sample(args[0]))

@@ -3,14 +3,15 @@
 import sqlite3
 from decimal import Decimal
 
-import msgspec
 import pytest
 import trio
+import zstandard
 
-from events import ApiResponse, BookSnapshot, RepriceDecided, codec
+from events import ApiResponse, BookSnapshot, RepriceDecided
 from replay.cli import main as replay_main, with_overrides
 from replay.runner import replay_session
 from store import open_log
+from store.bodies import digest_of
 from tests.fake_binance import FakeBinance, book_item, my_ad
 from tests.fake_chat import FakeChat
 from tests.harness import config, running_bot
@@ -68,17 +69,24 @@ def test_the_same_session_replays_equal_20_times(recorded):
 
 
 def _alter_first_sell_book_response(path: str) -> int:
-    """Make one recorded book answer show the rival 5.00 cheaper; return that answer's seq."""
+    """Make one recorded book answer show the rival 5.00 cheaper; return that answer's seq.
+
+    The answer's body lives in the bodies table by digest: store the altered body as a new
+    row (zstd, no dictionary) and point the event at it.
+    """
+    with open_log(path) as log:
+        answers = [e for e in log.events(1, types=(ApiResponse,))]
     con = sqlite3.connect(path)
-    rows = con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse' ORDER BY seq")
-    for seq, payload in rows:
-        event = codec.decode(payload)
+    for env in answers:
+        event, seq = env.event, env.seq
         if event.endpoint == "EP-0" and b'"c1"' in event.body and seq > 100:
             body = event.body.replace(b'"price":"1590.00"', b'"price":"1585.00"')
             assert body != event.body
-            altered = msgspec.structs.replace(event, body=body)
-            con.execute("UPDATE events SET payload=? WHERE session=1 AND seq=?",
-                        (codec.encode(altered), seq))
+            digest = digest_of(body)
+            con.execute("INSERT INTO bodies (digest, endpoint, dict, size, data)"
+                        " VALUES (?, 'EP-0', 0, ?, ?)",
+                        (digest, len(body), zstandard.ZstdCompressor().compress(body)))
+            con.execute("UPDATE events SET body=? WHERE session=1 AND seq=?", (digest, seq))
             con.commit()
             con.close()
             return seq
@@ -116,11 +124,13 @@ def test_identical_replay_prints_one_summary_line_and_exits_0(recorded, capsys):
 
 
 def test_a_request_the_recording_never_saw_is_a_divergence_that_says_so(recorded):
+    with open_log(recorded) as log:
+        answers = list(log.events(1, types=(ApiResponse,)))
     con = sqlite3.connect(recorded)
     # Remove every recorded answer to the chat credential: the replay's request is then unknown.
-    for seq, payload in con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse'"):
-        if codec.decode(payload).endpoint == "EP-33":
-            con.execute("DELETE FROM events WHERE session=1 AND seq=?", (seq,))
+    for env in answers:
+        if env.event.endpoint == "EP-33":
+            con.execute("DELETE FROM events WHERE session=1 AND seq=?", (env.seq,))
     con.commit()
     con.close()
     with open_log(recorded) as log:
