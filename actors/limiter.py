@@ -42,7 +42,7 @@ from c2c.errors import Action, Backoff, C2CError
 from c2c.http import build_http_request, user_agent_for
 from c2c.timesync import ClockOffset, offset_from_round_trip
 from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
-                    Envelope, LimiterBackoff)
+                    Envelope, LimiterBackoff, RequestDispatched)
 
 WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_weight_1m": 180000}
 WAF_FIRST_PAUSE_S = 5.0
@@ -109,7 +109,7 @@ class Limiter:
         # the choice does not depend on the order in which trio runs tasks.
         self.ua_salt = deps.rng.getrandbits(64)
         self.slow_until = 0.0
-        self._queue: list[tuple[int, int, Envelope, int]] = []
+        self._queue: list[tuple[int, tuple, Envelope, int]] = []
         self._order = 0
         self._wake = trio.Event()
         self._ids = 0
@@ -175,7 +175,8 @@ class Limiter:
     def _push(self, env: Envelope, attempt: int) -> None:
         self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
         self._order += 1
-        heapq.heappush(self._queue, (env.event.priority, self._order, env, attempt))
+        heapq.heappush(self._queue, (env.event.priority, (self._rank(env.event, attempt),
+                                                          self._order), env, attempt))
         self._wake.set()
 
     async def _refuse(self, env: Envelope, kind: str, message: str) -> None:
@@ -214,7 +215,22 @@ class Limiter:
                 continue
             slot = self.window.record(now)
             self.last_sent[env.event.endpoint] = now
+            await self._dispatched(env, attempt)
             nursery.start_soon(self._attempt, env, attempt, slot)
+
+    async def _dispatched(self, env: Envelope, attempt: int) -> None:
+        # The schedule is part of the log: replay checks it (replay.schedule). emit never
+        # blocks, so logging adds no checkpoint to the dispatch loop.
+        req = env.event
+        await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint,
+                                          attempt=attempt), cause=env.seq)
+
+    def _rank(self, req: ApiRequest, attempt: int) -> float:
+        """Order among queued calls of one priority: first come first served (0 for all), but
+        a replay's sender says the recorded order, because calls that arrived within the live
+        run's jitter of each other arrive at one virtual instant, in the scheduler's order."""
+        pinned = getattr(self.deps.sender, "dispatch_rank", None)
+        return pinned(req, attempt) if pinned is not None else 0
 
     def _refuses(self, req: ApiRequest, now: float) -> bool:
         """Whether a write or `no_wait` read whose turn has come is refused rather than sent
@@ -379,6 +395,7 @@ class Limiter:
             await trio.sleep_until(min(ready, trio.current_time() + 0.05))
         slot = self.window.record(trio.current_time())
         await self.emit(req, cause=cause)
+        await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint))
         sent_ms = self.deps.now_ms()
         started = trio.current_time()
         try:

@@ -43,6 +43,7 @@ from events.types import (
     OrderStatusChanged,
     RepriceDecided,
     RepriceFailed,
+    RequestDispatched,
     RunStopped,
 )
 
@@ -52,6 +53,7 @@ AnyEvent = Union[
     ApiRequest,
     ApiResponse,
     ApiError,
+    RequestDispatched,
     ClockSynced,
     BreakerOpened,
     BreakerClosed,

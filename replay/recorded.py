@@ -12,6 +12,7 @@ delivers its recorded frames at their recorded times and closes when the recordi
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 
 import httpx
@@ -19,11 +20,13 @@ import trio
 
 from actors.senders import RawReply
 from c2c.http import request_identity
+from replay.compare import TAIL_S  # a request this close to the end may have been cut off
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
-                    BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided)
+                    BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided,
+                    RequestDispatched)
 
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
-TAIL_S = 2.0  # a request this close to the end may have been cut off by the stop
+TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
 
 
 class Unrecorded(Exception):
@@ -64,6 +67,20 @@ class RecordedSender:
                     continue
                 self.attempts[by_id[e.request_id]].append((env.t, e))
         self._pinned: dict[str, bool] = {}
+        self._ranks = _dispatch_ranks(envelopes)
+        self._nth: dict[str, tuple] = {}
+        self._counts: dict[tuple, int] = defaultdict(int)
+
+    def dispatch_rank(self, req: ApiRequest, attempt: int) -> float:
+        """Where the live run sent (or refused) this attempt among all its turns (inf: it never
+    did), so that
+        calls queued together leave in the recorded order, whoever reached the queue first."""
+        key = self._nth.get(req.request_id)
+        if key is None:
+            ident = request_identity(req)
+            key = self._nth[req.request_id] = (ident, self._counts[ident])
+            self._counts[ident] += 1
+        return self._ranks.get((*key, attempt), math.inf)
 
     def refused(self, req: ApiRequest) -> bool | None:
         """Whether the live run refused this write or no_wait read behind a pause (None: the
@@ -95,6 +112,33 @@ class RecordedSender:
         if isinstance(answer, ApiError):
             raise httpx.ConnectError(answer.message)
         return RawReply(answer.status, answer.headers, answer.body)
+
+
+def _dispatch_ranks(envelopes: list[Envelope]) -> dict[tuple, int]:
+    """(request identity, its ordinal among identical requests, attempt) -> the position of
+    that attempt in the recorded sending order: logged (RequestDispatched), or for a session
+    recorded before that, estimated from each answer's time less its latency."""
+    keys: dict[str, tuple] = {}
+    counts: dict[tuple, int] = defaultdict(int)
+    sent: list[tuple[float, int, tuple]] = []
+    logged = any(isinstance(env.event, RequestDispatched) for env in envelopes)
+    for env in envelopes:
+        e = env.event
+        if isinstance(e, ApiRequest):
+            ident = request_identity(e)
+            keys[e.request_id] = (ident, counts[ident])
+            counts[ident] += 1
+        elif e.__class__ is RequestDispatched and e.request_id in keys:
+            sent.append((env.seq, env.seq, (*keys[e.request_id], e.attempt)))
+        elif isinstance(e, ApiError) and e.kind in TURNS and e.request_id in keys:
+            # refused when its turn came: it held its place in the queue until then (the
+            # dispatcher logs turns in the order it takes them; envelope times lag a little)
+            sent.append((env.seq if logged else env.t, env.seq, (*keys[e.request_id], e.attempt)))
+        elif not logged and isinstance(e, (ApiResponse, ApiError)) and e.request_id in keys \
+                and not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
+            sent.append((env.t - answer_delay(e), env.seq, (*keys[e.request_id], e.attempt)))
+    sent.sort()
+    return {key: i for i, (_, _, key) in enumerate(sent)}
 
 
 def answer_delay(answer) -> float:

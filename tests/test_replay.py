@@ -73,7 +73,7 @@ def _alter_first_sell_book_response(path: str) -> int:
     rows = con.execute("SELECT seq, payload FROM events WHERE type='ApiResponse' ORDER BY seq")
     for seq, payload in rows:
         event = codec.decode(payload)
-        if event.endpoint == "EP-0" and b'"c1"' in event.body and seq > 100:
+        if event.endpoint == "EP-0" and b'"price":"1590.00"' in event.body:
             body = event.body.replace(b'"price":"1590.00"', b'"price":"1585.00"')
             assert body != event.body
             altered = msgspec.structs.replace(event, body=body)
