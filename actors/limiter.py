@@ -119,6 +119,7 @@ class Limiter:
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
         self._pauses_seen: dict[str, int] = {}  # request id -> its host's pauses when queued
+        self._recheck_at = math.inf  # replay: when a call skipped as not yet due becomes due
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
@@ -175,8 +176,8 @@ class Limiter:
     def _push(self, env: Envelope, attempt: int) -> None:
         self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
         self._order += 1
-        heapq.heappush(self._queue, (env.event.priority, (self._rank(env.event, attempt),
-                                                          self._order), env, attempt))
+        rank, due = self._recorded_turn(env.event, attempt)
+        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, due), env, attempt))
         self._wake.set()
 
     async def _refuse(self, env: Envelope, kind: str, message: str) -> None:
@@ -194,7 +195,7 @@ class Limiter:
             ready = max(self.window.next_slot(now, priority, now < self.slow_until),
                         self._gap_ready(env.event.endpoint))
             if ready > now:
-                with trio.move_on_at(ready):
+                with trio.move_on_at(min(ready, self._recheck_at)):
                     self._wake = trio.Event()
                     await self._wake.wait()  # an answer, or a more urgent request, wakes us
                 continue
@@ -225,12 +226,15 @@ class Limiter:
         await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint,
                                           attempt=attempt), cause=env.seq)
 
-    def _rank(self, req: ApiRequest, attempt: int) -> float:
-        """Order among queued calls of one priority: first come first served (0 for all), but
-        a replay's sender says the recorded order, because calls that arrived within the live
-        run's jitter of each other arrive at one virtual instant, in the scheduler's order."""
-        pinned = getattr(self.deps.sender, "dispatch_rank", None)
-        return pinned(req, attempt) if pinned is not None else 0
+    def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float]:
+        """(rank, due): the order among queued calls of one priority, and the time before
+        which the call is no candidate. Live: first come first served, at once. A replay's
+        sender says the recorded order, because calls that arrived within the live run's jitter
+        of each other arrive at one virtual instant in the scheduler's order; and when the call
+        left, so that the few milliseconds the live run took to decide and deliver a call are
+        taken again (see RecordedSender.recorded_turn)."""
+        pinned = getattr(self.deps.sender, "recorded_turn", None)
+        return pinned(req, attempt, trio.current_time()) if pinned is not None else (0, 0.0)
 
     def _refuses(self, req: ApiRequest, now: float) -> bool:
         """Whether a write or `no_wait` read whose turn has come is refused rather than sent
@@ -254,9 +258,15 @@ class Limiter:
             await self._wake.wait()
             return None
         now = trio.current_time()
-        resume = math.inf
+        # Replay only (live, every call is due at once): calls the live run had not delivered
+        # yet wait, and so do those it sent after one of them.
+        held = [order for _, order, _, _ in self._queue if order[2] > now]
+        first_held = min((rank for rank, _, _ in held), default=math.inf)
+        resume = self._recheck_at = min((due for _, _, due in held), default=math.inf)
         for entry in sorted(self._queue):
             req = entry[2].event
+            if entry[1][2] > now or entry[1][0] > first_held:
+                continue
             until = self.host(req).paused_until
             if until <= now or self._refuses(req, now):
                 return entry

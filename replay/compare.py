@@ -162,15 +162,12 @@ def compare(recorded: list[Envelope], replayed: list[Envelope], *, end_t: float 
         # A session recorded before dispatches were logged: their schedule is checked, not
         # compared (replay.schedule).
         replayed = [e for e in replayed if not isinstance(e.event, RequestDispatched)]
-    found = _first(_stop_divergences(recorded, replayed, end))
-    if found is not None:
-        return found
+    candidates = _stop_divergences(recorded, replayed, end)
     bodies = _BodyDigests()
     rec_ids = identities(recorded, bodies)
     rep_ids = identities(replayed, bodies)
     rep_by_id = {ident: env for env in replayed if (ident := rep_ids[env.seq])}
     rec_by_id = {rec_ids[env.seq]: env for env in recorded}
-    candidates = []
     for actor, envs in _per_actor(recorded).items():
         for env in envs:
             if isinstance(env.event, RunStopped):

@@ -26,6 +26,7 @@ from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDiscon
                     RequestDispatched)
 
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
+DELIVERY_JITTER_S = 0.05  # the most a replay delays a call to leave when the live run did
 TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
 
 
@@ -67,20 +68,30 @@ class RecordedSender:
                     continue
                 self.attempts[by_id[e.request_id]].append((env.t, e))
         self._pinned: dict[str, bool] = {}
-        self._ranks = _dispatch_ranks(envelopes)
+        self._turns = _recorded_turns(envelopes)
         self._nth: dict[str, tuple] = {}
         self._counts: dict[tuple, int] = defaultdict(int)
 
-    def dispatch_rank(self, req: ApiRequest, attempt: int) -> float:
-        """Where the live run sent (or refused) this attempt among all its turns (inf: it never
-    did), so that
-        calls queued together leave in the recorded order, whoever reached the queue first."""
+    def recorded_turn(self, req: ApiRequest, attempt: int, now: float) -> tuple[float, float]:
+        """(rank, due) of this attempt at the limiter, as the live run took its turn.
+
+        rank: its place among all the live run's turns (sent or refused; inf: none), so that
+        calls queued together leave in the recorded order, whoever reached the queue first.
+        due: the recorded turn's time, but no later than `DELIVERY_JITTER_S` after now: the
+        live run took a few milliseconds to decide and deliver each call, and a call that
+        reaches the limiter just before a slot frees instead of just after takes another's
+        slot. Anything longer is the limiter's own waiting, which the replay must reproduce.
+        """
         key = self._nth.get(req.request_id)
         if key is None:
             ident = request_identity(req)
             key = self._nth[req.request_id] = (ident, self._counts[ident])
             self._counts[ident] += 1
-        return self._ranks.get((*key, attempt), math.inf)
+        turn = self._turns.get((*key, attempt))
+        if turn is None:
+            return math.inf, 0.0
+        rank, at = turn
+        return rank, min(at, now + DELIVERY_JITTER_S)
 
     def refused(self, req: ApiRequest) -> bool | None:
         """Whether the live run refused this write or no_wait read behind a pause (None: the
@@ -114,13 +125,14 @@ class RecordedSender:
         return RawReply(answer.status, answer.headers, answer.body)
 
 
-def _dispatch_ranks(envelopes: list[Envelope]) -> dict[tuple, int]:
-    """(request identity, its ordinal among identical requests, attempt) -> the position of
-    that attempt in the recorded sending order: logged (RequestDispatched), or for a session
-    recorded before that, estimated from each answer's time less its latency."""
+def _recorded_turns(envelopes: list[Envelope]) -> dict[tuple, tuple[int, float]]:
+    """(request identity, its ordinal among identical requests, attempt) -> (position, time)
+    of that attempt's turn in the recording: logged (RequestDispatched, refusals), or for a
+    session recorded before dispatches were logged, estimated from each answer's time less its
+    latency."""
     keys: dict[str, tuple] = {}
     counts: dict[tuple, int] = defaultdict(int)
-    sent: list[tuple[float, int, tuple]] = []
+    sent: list[tuple[float, int, tuple, float]] = []
     logged = any(isinstance(env.event, RequestDispatched) for env in envelopes)
     for env in envelopes:
         e = env.event
@@ -129,16 +141,18 @@ def _dispatch_ranks(envelopes: list[Envelope]) -> dict[tuple, int]:
             keys[e.request_id] = (ident, counts[ident])
             counts[ident] += 1
         elif e.__class__ is RequestDispatched and e.request_id in keys:
-            sent.append((env.seq, env.seq, (*keys[e.request_id], e.attempt)))
+            sent.append((env.seq, env.seq, (*keys[e.request_id], e.attempt), env.t))
         elif isinstance(e, ApiError) and e.kind in TURNS and e.request_id in keys:
             # refused when its turn came: it held its place in the queue until then (the
             # dispatcher logs turns in the order it takes them; envelope times lag a little)
-            sent.append((env.seq if logged else env.t, env.seq, (*keys[e.request_id], e.attempt)))
+            sent.append((env.seq if logged else env.t, env.seq, (*keys[e.request_id], e.attempt),
+                         env.t))
         elif not logged and isinstance(e, (ApiResponse, ApiError)) and e.request_id in keys \
                 and not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
-            sent.append((env.t - answer_delay(e), env.seq, (*keys[e.request_id], e.attempt)))
+            at = env.t - answer_delay(e)
+            sent.append((at, env.seq, (*keys[e.request_id], e.attempt), at))
     sent.sort()
-    return {key: i for i, (_, _, key) in enumerate(sent)}
+    return {key: (i, at) for i, (_, _, key, at) in enumerate(sent)}
 
 
 def answer_delay(answer) -> float:

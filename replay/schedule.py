@@ -9,8 +9,9 @@ the wrong order would otherwise replay equal. The limiter logs every attempt it 
   sends span more than a second; reference §1, 5 requests/s per account);
 - the EP-0 page gap: two public book calls at least `limits.page_delay_s` apart (faster pages
   come back empty, reference §3);
-- priorities: a call is not sent while a more urgent one (lower `priority`) waits for a turn on
-  a host that is not paused.
+- priorities: a call is not sent while a more urgent one (lower `priority`) has waited more
+  than `DELIVERY_JITTER_S` for a turn on a host that is not paused (a replay delivers a call
+  to the limiter up to that much later than it was asked, as the live run did).
 
 A check only sees what the replay did; comparing the dispatch times with the recorded ones is
 `replay.compare`'s job.
@@ -24,6 +25,7 @@ import msgspec
 
 from events import (ApiError, ApiRequest, ApiResponse, Envelope, LimiterBackoff, RequestDispatched)
 from replay.compare import Divergence, _chain, _show
+from replay.recorded import DELIVERY_JITTER_S
 
 EPS = 1e-6  # float noise on virtual time
 NOT_SENT = ("paused", "breaker_open", "gave_up")  # ApiError kinds that end a queued turn
@@ -94,7 +96,7 @@ def _priorities(replayed: list[Envelope]) -> Divergence | None:
             if turn is None:
                 continue
             for other in waiting.values():
-                if other.queued < env.t - EPS and until.get(other.request.event.base, 0.0) \
+                if other.queued < env.t - DELIVERY_JITTER_S and until.get(other.request.event.base, 0.0) \
                         <= env.t + EPS and _before(other, turn):
                     return _breach(env, replayed,
                                    f"{_who(other)} (queued at t={other.queued:.3f}s) sent first",
