@@ -141,7 +141,7 @@ class Divergence(msgspec.Struct, frozen=True, kw_only=True):
     t: float = 0.0
 
     def render(self) -> str:
-        lines = [f"first divergence at {self.side} seq {self.seq}, t={self.t:.3f}s ({self.type}):",
+        lines = [f"first divergence at t={self.t:.3f}s, {self.side} seq {self.seq} ({self.type}):",
                  f"  expected: {self.expected}", f"  got:      {self.got}",
                  "  the chain of events that led to it (oldest first):"]
         lines += [f"    {c}" for c in self.chain]
@@ -253,7 +253,7 @@ def _missing(env, recorded, replayed, rec_ids, rep_ids, rec_by_id) -> Divergence
 def _mistimed(env, got, recorded, tolerance: float) -> Divergence:
     late = got.t - env.t
     word = "late" if late > 0 else "early"
-    return Divergence(seq=env.seq, type=type(env.event).__name__, t=env.t,
+    return Divergence(seq=env.seq, type=type(env.event).__name__, t=min(env.t, got.t),
                       expected=f"{_show(env.event)} at t={env.t:.3f}s",
                       got=f"the same at t={got.t:.3f}s, {abs(late):.3f} s {word} (tolerance "
                           f"{tolerance} s)",
