@@ -48,6 +48,7 @@ WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_w
 WAF_FIRST_PAUSE_S = 5.0
 WAF_PAUSE_S = 180.0  # reached when 403s keep coming: 5, 10, 20 ... 180 s
 SLOW_FOR_S = 10.0
+NEAR_TIE_S = 0.01  # replay: turns this close in the live run keep their recorded order
 
 
 class LimiterDeps:
@@ -109,7 +110,7 @@ class Limiter:
         # the choice does not depend on the order in which trio runs tasks.
         self.ua_salt = deps.rng.getrandbits(64)
         self.slow_until = 0.0
-        self._queue: list[tuple[int, tuple, Envelope, int]] = []
+        self._queue: list[tuple[int, tuple, Envelope, int]] = []  # (priority, order, ...)
         self._order = 0
         self._wake = trio.Event()
         self._ids = 0
@@ -176,8 +177,9 @@ class Limiter:
     def _push(self, env: Envelope, attempt: int) -> None:
         self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
         self._order += 1
-        rank, due = self._recorded_turn(env.event, attempt)
-        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, due), env, attempt))
+        rank, due, at = self._recorded_turn(env.event, attempt)
+        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, due, at), env,
+                                     attempt))
         self._wake.set()
 
     async def _refuse(self, env: Envelope, kind: str, message: str) -> None:
@@ -226,15 +228,16 @@ class Limiter:
         await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint,
                                           attempt=attempt), cause=env.seq)
 
-    def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float]:
-        """(rank, due): the order among queued calls of one priority, and the time before
-        which the call is no candidate. Live: first come first served, at once. A replay's
+    def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
+        """(rank, due, at): the order among queued calls of one priority, the time before
+        which the call is no candidate, and when the live run took its turn (see _near_tie).
+        Live: first come first served, at once, (0, 0.0, 0.0). A replay's
         sender says the recorded order, because calls that arrived within the live run's jitter
         of each other arrive at one virtual instant in the scheduler's order; and when the call
         left, so that the few milliseconds the live run took to decide and deliver a call are
         taken again (see RecordedSender.recorded_turn)."""
         pinned = getattr(self.deps.sender, "recorded_turn", None)
-        return pinned(req, attempt, trio.current_time()) if pinned is not None else (0, 0.0)
+        return pinned(req, attempt, trio.current_time()) if pinned is not None else (0, 0.0, 0.0)
 
     def _refuses(self, req: ApiRequest, now: float) -> bool:
         """Whether a write or `no_wait` read whose turn has come is refused rather than sent
@@ -261,20 +264,32 @@ class Limiter:
         # Replay only (live, every call is due at once): calls the live run had not delivered
         # yet wait, and so do those it sent after one of them.
         held = [order for _, order, _, _ in self._queue if order[2] > now]
-        first_held = min((rank for rank, _, _ in held), default=math.inf)
-        resume = self._recheck_at = min((due for _, _, due in held), default=math.inf)
+        first_held = min((order[0] for order in held), default=math.inf)
+        resume = self._recheck_at = min((order[2] for order in held), default=math.inf)
         for entry in sorted(self._queue):
-            req = entry[2].event
             if entry[1][2] > now or entry[1][0] > first_held:
                 continue
-            until = self.host(req).paused_until
-            if until <= now or self._refuses(req, now):
-                return entry
+            until = self.host(entry[2].event).paused_until
+            if until <= now or self._refuses(entry[2].event, now):
+                return self._near_tie(entry, now, first_held)
             resume = min(resume, until)
         with trio.move_on_at(resume):
             self._wake = trio.Event()
             await self._wake.wait()
         return None
+
+    def _near_tie(self, entry, now: float, first_held: float):
+        """Replay only: of two calls whose turns the live run took within NEAR_TIE_S of each
+        other, the one it took first (which one reached a freed slot first was decided by
+        fractions of a millisecond that a recording cannot carry). Live: `entry`."""
+        rank, _, _, at = entry[1]
+        for other in self._queue:
+            o_rank, _, o_due, o_at = other[1]
+            if o_rank < rank and abs(o_at - at) < NEAR_TIE_S and o_due <= now \
+                    and o_rank <= first_held and (self.host(other[2].event).paused_until <= now
+                                                  or self._refuses(other[2].event, now)):
+                entry, rank, at = other, o_rank, o_at
+        return entry
 
     def _gap_ready(self, endpoint: str) -> float:
         gap = self.min_gap.get(endpoint)

@@ -72,8 +72,9 @@ class RecordedSender:
         self._nth: dict[str, tuple] = {}
         self._counts: dict[tuple, int] = defaultdict(int)
 
-    def recorded_turn(self, req: ApiRequest, attempt: int, now: float) -> tuple[float, float]:
-        """(rank, due) of this attempt at the limiter, as the live run took its turn.
+    def recorded_turn(self, req: ApiRequest, attempt: int, now: float
+                      ) -> tuple[float, float, float]:
+        """(rank, due, at) of this attempt at the limiter, as the live run took its turn.
 
         rank: its place among all the live run's turns (sent or refused; inf: none), so that
         calls queued together leave in the recorded order, whoever reached the queue first.
@@ -81,6 +82,7 @@ class RecordedSender:
         live run took a few milliseconds to decide and deliver each call, and a call that
         reaches the limiter just before a slot frees instead of just after takes another's
         slot. Anything longer is the limiter's own waiting, which the replay must reproduce.
+        at: the recorded turn's time (inf: none).
         """
         key = self._nth.get(req.request_id)
         if key is None:
@@ -89,9 +91,9 @@ class RecordedSender:
             self._counts[ident] += 1
         turn = self._turns.get((*key, attempt))
         if turn is None:
-            return math.inf, 0.0
+            return math.inf, 0.0, math.inf
         rank, at = turn
-        return rank, min(at, now + DELIVERY_JITTER_S)
+        return rank, min(at, now + DELIVERY_JITTER_S), at
 
     def refused(self, req: ApiRequest) -> bool | None:
         """Whether the live run refused this write or no_wait read behind a pause (None: the
