@@ -6,7 +6,8 @@ not change is each fact, what caused it, which occurrence it is, and when it hap
 
 Identity. An event's identity is a blake2b digest (stable across processes and machines) of the
 actor that emitted it, its normalized payload and the identity of its cause, followed by its
-ordinal among the events sharing that digest. A root event (no cause) is thereby numbered by
+ordinal among the events sharing that digest (an answer's body enters as the recorded answer
+it is, see `_Bodies`). A root event (no cause) is thereby numbered by
 its occurrence per actor and content: the 3rd EP-0 poll of the SELL side's page 1 is not the
 4th, so a poll added, missing or swapped anywhere shifts every later ordinal of its kind, and
 everything those polls caused, out of equality. Identities are unique within a session.
@@ -94,25 +95,37 @@ def normalize(event) -> bytes:
     return _encoder.encode(fn(event) if fn is not None else event)
 
 
-class _BodyDigests:
-    """blake2b of answer bodies, once per bytes object: a replay serves the recorded objects."""
+class _Bodies:
+    """What an answer's body contributes to its identity.
 
-    def __init__(self) -> None:
-        self._cache: dict[int, tuple[bytes, bytes]] = {}
+    A replay can only serve recorded answers, and it serves the very bytes objects it read
+    from the log; so a body that is one of the recording's stands for itself by the seq of the
+    (first) recorded answer that carries it, which costs nothing, where a blake2b of every 50 kB
+    book page would cost a replay of an hour seconds. A short body, or one that is no recorded
+    answer's (a what-if's synthesized answer), is digested.
+    """
+
+    SHORT = 256
+
+    def __init__(self, recorded: list[Envelope]) -> None:
+        self._seq: dict[int, tuple[bytes, bytes]] = {}
+        for env in recorded:
+            e = env.event
+            if isinstance(e, ApiResponse) and len(e.body) > self.SHORT:
+                self._seq.setdefault(id(e.body), (e.body, b"#%d" % env.seq))
 
     def __call__(self, body: bytes) -> bytes:
-        hit = self._cache.get(id(body))
+        if len(body) <= self.SHORT:
+            return body
+        hit = self._seq.get(id(body))
         if hit is not None and hit[0] is body:
             return hit[1]
-        digest = blake2b(body, digest_size=16).digest()
-        self._cache[id(body)] = (body, digest)
-        return digest
+        return blake2b(body, digest_size=16).digest()
 
 
-def identities(envelopes: list[Envelope], bodies: _BodyDigests | None = None
-               ) -> dict[int, bytes]:
-    """Each event's identity by seq (see the module's docstring)."""
-    bodies = bodies or _BodyDigests()
+def identities(envelopes: list[Envelope], bodies: _Bodies | None = None) -> dict[int, bytes]:
+    """Each event's identity by seq (see the module's docstring and `_Bodies`)."""
+    bodies = bodies or _Bodies(envelopes)
     by_seq: dict[int, bytes] = {}
     seen: dict[bytes, int] = {}
     for env in envelopes:
@@ -163,7 +176,7 @@ def compare(recorded: list[Envelope], replayed: list[Envelope], *, end_t: float 
         # compared (replay.schedule).
         replayed = [e for e in replayed if not isinstance(e.event, RequestDispatched)]
     candidates = _stop_divergences(recorded, replayed, end)
-    bodies = _BodyDigests()
+    bodies = _Bodies(recorded)
     rec_ids = identities(recorded, bodies)
     rep_ids = identities(replayed, bodies)
     rep_by_id = {ident: env for env in replayed if (ident := rep_ids[env.seq])}
