@@ -120,7 +120,8 @@ class Limiter:
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
         self._pauses_seen: dict[str, int] = {}  # request id -> its host's pauses when queued
-        self._recheck_at = math.inf  # replay: when a call skipped as not yet due becomes due
+        self._recheck_at = math.inf  # replay: when a held call's hold ends
+        self._ready_since: dict[tuple[str, int], float] = {}  # replay: see _replay_holds
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
@@ -177,8 +178,8 @@ class Limiter:
     def _push(self, env: Envelope, attempt: int) -> None:
         self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
         self._order += 1
-        rank, due, at = self._recorded_turn(env.event, attempt)
-        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, due, at), env,
+        rank, at, hold_s = self._recorded_turn(env.event, attempt)
+        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, at, hold_s), env,
                                      attempt))
         self._wake.set()
 
@@ -203,6 +204,7 @@ class Limiter:
                 continue
             self._queue.remove(entry)
             heapq.heapify(self._queue)
+            self._ready_since.pop((env.event.request_id, attempt), None)
             host = self.host(env.event)
             refuse = self._refuses(env.event, now)
             self._pauses_seen.pop(env.event.request_id, None)
@@ -229,15 +231,11 @@ class Limiter:
                                           attempt=attempt), cause=env.seq)
 
     def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
-        """(rank, due, at): the order among queued calls of one priority, the time before
-        which the call is no candidate, and when the live run took its turn (see _near_tie).
-        Live: first come first served, at once, (0, 0.0, 0.0). A replay's
-        sender says the recorded order, because calls that arrived within the live run's jitter
-        of each other arrive at one virtual instant in the scheduler's order; and when the call
-        left, so that the few milliseconds the live run took to decide and deliver a call are
-        taken again (see RecordedSender.recorded_turn)."""
+        """(rank, at, hold_s): live, first come first served, at once: (0, 0.0, 0.0). In a
+        replay the sender says where and when the live run took this call's turn, and how long
+        a ready call may be held to take it then (see `_replay_holds`)."""
         pinned = getattr(self.deps.sender, "recorded_turn", None)
-        return pinned(req, attempt, trio.current_time()) if pinned is not None else (0, 0.0, 0.0)
+        return pinned(req, attempt) if pinned is not None else (0, 0.0, 0.0)
 
     def _refuses(self, req: ApiRequest, now: float) -> bool:
         """Whether a write or `no_wait` read whose turn has come is refused rather than sent
@@ -261,33 +259,59 @@ class Limiter:
             await self._wake.wait()
             return None
         now = trio.current_time()
-        # Replay only (live, every call is due at once): calls the live run had not delivered
-        # yet wait, and so do those it sent after one of them.
-        held = [order for _, order, _, _ in self._queue if order[2] > now]
-        first_held = min((order[0] for order in held), default=math.inf)
-        resume = self._recheck_at = min((order[2] for order in held), default=math.inf)
+        held, first_held, self._recheck_at = self._replay_holds(now)
+        resume = self._recheck_at
         for entry in sorted(self._queue):
-            if entry[1][2] > now or entry[1][0] > first_held:
+            if entry[2].event.request_id in held or entry[1][0] > first_held:
                 continue
             until = self.host(entry[2].event).paused_until
             if until <= now or self._refuses(entry[2].event, now):
-                return self._near_tie(entry, now, first_held)
+                return self._near_tie(entry, now, held, first_held)
             resume = min(resume, until)
         with trio.move_on_at(resume):
             self._wake = trio.Event()
             await self._wake.wait()
         return None
 
-    def _near_tie(self, entry, now: float, first_held: float):
+    def _replay_holds(self, now: float) -> tuple[set, float, float]:
+        """Replay only (live, nothing is held): (held request ids, the first recorded rank
+        among them, when the next hold ends).
+
+        A live run's calls reached the limiter milliseconds after they were asked (the bus, a
+        durable flush, the CPU) and a freed slot went to whichever came first; a replay has no
+        such delays. So a call that is ready (window and gap) before its recorded turn is held
+        until then, but no longer than `hold_s` after it became ready: the limiter's own waiting
+        is never taken from the recording. A held call is no candidate (it blocks no one, as it
+        was not there live), and calls the live run sent after it wait for it.
+        """
+        held, first, recheck = set(), math.inf, math.inf
+        for priority, order, env, attempt in self._queue:
+            rank, _, at, hold_s = order
+            if at <= now:
+                continue
+            key = (env.event.request_id, attempt)
+            ready = max(self.window.next_slot(now, priority, now < self.slow_until),
+                        self._gap_ready(env.event.endpoint))
+            if ready > now:
+                self._ready_since.pop(key, None)
+                continue
+            until = min(at, self._ready_since.setdefault(key, now) + hold_s)
+            if until > now:
+                held.add(env.event.request_id)
+                first, recheck = min(first, rank), min(recheck, until)
+        return held, first, recheck
+
+    def _near_tie(self, entry, now: float, held: set, first_held: float):
         """Replay only: of two calls whose turns the live run took within NEAR_TIE_S of each
         other, the one it took first (which one reached a freed slot first was decided by
         fractions of a millisecond that a recording cannot carry). Live: `entry`."""
-        rank, _, _, at = entry[1]
+        rank, _, at, _ = entry[1]
         for other in self._queue:
-            o_rank, _, o_due, o_at = other[1]
-            if o_rank < rank and abs(o_at - at) < NEAR_TIE_S and o_due <= now \
-                    and o_rank <= first_held and (self.host(other[2].event).paused_until <= now
-                                                  or self._refuses(other[2].event, now)):
+            o_rank, _, o_at, _ = other[1]
+            req = other[2].event
+            if o_rank < rank and abs(o_at - at) < NEAR_TIE_S and req.request_id not in held \
+                    and o_rank <= first_held and (self.host(req).paused_until <= now
+                                                  or self._refuses(req, now)):
                 entry, rank, at = other, o_rank, o_at
         return entry
 

@@ -26,7 +26,7 @@ from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDiscon
                     RequestDispatched)
 
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
-DELIVERY_JITTER_S = 0.05  # the most a replay delays a call to leave when the live run did
+DELIVERY_JITTER_S = 0.05  # the most a replay holds a ready call to leave when the live run did
 TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
 
 
@@ -72,17 +72,14 @@ class RecordedSender:
         self._nth: dict[str, tuple] = {}
         self._counts: dict[tuple, int] = defaultdict(int)
 
-    def recorded_turn(self, req: ApiRequest, attempt: int, now: float
-                      ) -> tuple[float, float, float]:
-        """(rank, due, at) of this attempt at the limiter, as the live run took its turn.
+    def recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
+        """(rank, at, hold_s) of this attempt at the limiter, as the live run took its turn.
 
         rank: its place among all the live run's turns (sent or refused; inf: none), so that
         calls queued together leave in the recorded order, whoever reached the queue first.
-        due: the recorded turn's time, but no later than `DELIVERY_JITTER_S` after now: the
-        live run took a few milliseconds to decide and deliver each call, and a call that
-        reaches the limiter just before a slot frees instead of just after takes another's
-        slot. Anything longer is the limiter's own waiting, which the replay must reproduce.
-        at: the recorded turn's time (inf: none).
+        at: the recorded turn's time (inf: none). hold_s: how long a call that is ready before
+        `at` may be held to take its turn then (`Limiter._replay_holds`): the live run's few
+        milliseconds of delivery, never the limiter's own waiting.
         """
         key = self._nth.get(req.request_id)
         if key is None:
@@ -91,9 +88,9 @@ class RecordedSender:
             self._counts[ident] += 1
         turn = self._turns.get((*key, attempt))
         if turn is None:
-            return math.inf, 0.0, math.inf
+            return math.inf, math.inf, 0.0
         rank, at = turn
-        return rank, min(at, now + DELIVERY_JITTER_S), at
+        return rank, at, DELIVERY_JITTER_S
 
     def refused(self, req: ApiRequest) -> bool | None:
         """Whether the live run refused this write or no_wait read behind a pause (None: the

@@ -20,12 +20,14 @@ A check only sees what the replay did; comparing the dispatch times with the rec
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import msgspec
 
+from c2c.http import request_identity
 from events import (ApiError, ApiRequest, ApiResponse, Envelope, LimiterBackoff, RequestDispatched)
 from replay.compare import Divergence, _chain, _show
-from replay.recorded import DELIVERY_JITTER_S
+from replay.recorded import DELIVERY_JITTER_S, _recorded_turns
 
 EPS = 1e-6  # float noise on virtual time
 NOT_SENT = ("paused", "breaker_open", "gave_up")  # ApiError kinds that end a queued turn
@@ -39,13 +41,20 @@ class Turn(msgspec.Struct, kw_only=True):
     queued: float
 
 
-def check_schedule(replayed: list[Envelope], *, rps: float, page_delay_s: float
-                   ) -> Divergence | None:
-    """Return the earliest breach of the rate window, the page gap or the priorities, if any."""
+def check_schedule(replayed: list[Envelope], *, rps: float, page_delay_s: float,
+                   recorded: list[Envelope] | None = None) -> Divergence | None:
+    """Return the earliest breach of the rate window, the page gap or the priorities, if any.
+
+    Args:
+        recorded: the recording, when there is one: two calls the live run sent in the same
+            order are not a priority breach of the replay's (the live run's urgent call reached
+            the limiter after the other had left; `Limiter._replay_holds` takes that again).
+    """
     sends = [e for e in replayed if isinstance(e.event, RequestDispatched)]
+    same_as_live = _live_order(recorded, replayed) if recorded is not None else None
     found = [d for d in (_rate(sends, replayed, int(rps)),
                          _page_gap(sends, replayed, page_delay_s),
-                         _priorities(replayed)) if d is not None]
+                         _priorities(replayed, same_as_live)) if d is not None]
     return min(found, key=lambda d: d.t) if found else None
 
 
@@ -74,7 +83,27 @@ def _page_gap(sends, replayed, gap: float) -> Divergence | None:
     return None
 
 
-def _priorities(replayed: list[Envelope]) -> Divergence | None:
+def _live_order(recorded: list[Envelope], replayed: list[Envelope]):
+    """A predicate: did the live run take `first`'s turn before `second`'s (both Turns)?"""
+    turns = _recorded_turns(recorded)
+    keys: dict[str, tuple] = {}
+    counts: dict[tuple, int] = defaultdict(int)
+    for env in replayed:
+        e = env.event
+        if isinstance(e, ApiRequest):
+            ident = request_identity(e)
+            keys[e.request_id] = (ident, counts[ident])
+            counts[ident] += 1
+
+    def rank(turn: Turn) -> float:
+        key = keys.get(turn.request.event.request_id)
+        hit = turns.get((*key, turn.attempt)) if key is not None else None
+        return hit[0] if hit is not None else math.inf
+
+    return lambda first, second: rank(first) < rank(second) < math.inf
+
+
+def _priorities(replayed: list[Envelope], same_as_live=None) -> Divergence | None:
     """One pass in log order, keeping the turns that wait at the limiter."""
     waiting: dict[str, Turn] = {}
     asked: dict[str, Envelope] = {}
@@ -97,7 +126,8 @@ def _priorities(replayed: list[Envelope]) -> Divergence | None:
                 continue
             for other in waiting.values():
                 if other.queued < env.t - DELIVERY_JITTER_S and until.get(other.request.event.base, 0.0) \
-                        <= env.t + EPS and _before(other, turn):
+                        <= env.t + EPS and _before(other, turn) and not (
+                            same_as_live is not None and same_as_live(turn, other)):
                     return _breach(env, replayed,
                                    f"{_who(other)} (queued at t={other.queued:.3f}s) sent first",
                                    f"{_who(turn)} sent at t={env.t:.3f}s while it waited")
