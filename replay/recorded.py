@@ -55,9 +55,12 @@ class RecordedSender:
         self.refusals: dict[tuple, deque] = defaultdict(deque)
         self._refused: dict[str, bool] = {}
         by_id: dict[str, tuple] = {}
+        sent: dict[tuple[str, int], float] = {}
         for env in envelopes:
             e = env.event
-            if isinstance(e, ApiRequest):
+            if e.__class__ is RequestDispatched:
+                sent[(e.request_id, e.attempt)] = env.t
+            elif isinstance(e, ApiRequest):
                 by_id[e.request_id] = request_identity(e)
                 if e.effect or e.no_wait:
                     self.refusals[by_id[e.request_id]].append(e.request_id)
@@ -66,7 +69,11 @@ class RecordedSender:
                     self._refused[e.request_id] = True
                 if isinstance(e, ApiError) and e.kind in NOT_CALLS:
                     continue
-                self.attempts[by_id[e.request_id]].append((env.t, e))
+                # How long after its logged dispatch the answer was logged (both stamped by
+                # the bus alike); else the latency the limiter measured from its real dispatch.
+                after = sent.get((e.request_id, e.attempt))
+                delay = env.t - after if after is not None else answer_delay(e)
+                self.attempts[by_id[e.request_id]].append((env.t, e, delay))
         self._pinned: dict[str, bool] = {}
         self._turns = _recorded_turns(envelopes)
         self._nth: dict[str, tuple] = {}
@@ -114,11 +121,11 @@ class RecordedSender:
                 if self.on_unrecorded is not None:
                     self.on_unrecorded(miss)
             await trio.sleep_forever()  # the live run stopped before this answer came
-        answered_at, answer = queue.popleft()
+        answered_at, answer, delay = queue.popleft()
         # The answer arrives when it arrived in the recording (never before its recorded
         # latency), so independent chains interleave as they did live.
         now = trio.current_time()
-        await trio.sleep_until(max(now + answer_delay(answer), self.t0 + answered_at))
+        await trio.sleep_until(max(now + delay, self.t0 + answered_at))
         if isinstance(answer, ApiError):
             raise httpx.ConnectError(answer.message)
         return RawReply(answer.status, answer.headers, answer.body)
