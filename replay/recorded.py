@@ -75,7 +75,8 @@ class RecordedSender:
                 delay = env.t - after if after is not None else answer_delay(e)
                 self.attempts[by_id[e.request_id]].append((env.t, e, delay))
         self._pinned: dict[str, bool] = {}
-        self._turns = _recorded_turns(envelopes)
+        self._turns = _recorded_turns(envelopes, by_id)
+        self._ids: dict[str, tuple] = {}
         self._nth: dict[str, tuple] = {}
         self._counts: dict[tuple, int] = defaultdict(int)
 
@@ -90,7 +91,7 @@ class RecordedSender:
         """
         key = self._nth.get(req.request_id)
         if key is None:
-            ident = request_identity(req)
+            ident = self._identity(req)
             key = self._nth[req.request_id] = (ident, self._counts[ident])
             self._counts[ident] += 1
         turn = self._turns.get((*key, attempt))
@@ -99,12 +100,24 @@ class RecordedSender:
         rank, at = turn
         return rank, at, DELIVERY_JITTER_S
 
+    def live_rank(self, request_id: str, attempt: int) -> float:
+        """Where the live run took the turn of this replayed call's attempt (inf: unknown)."""
+        key = self._nth.get(request_id)
+        turn = self._turns.get((*key, attempt)) if key is not None else None
+        return turn[0] if turn is not None else math.inf
+
+    def _identity(self, req: ApiRequest) -> tuple:
+        ident = self._ids.get(req.request_id)
+        if ident is None:
+            ident = self._ids[req.request_id] = request_identity(req)
+        return ident
+
     def refused(self, req: ApiRequest) -> bool | None:
         """Whether the live run refused this write or no_wait read behind a pause (None: the
         recording does not say; the limiter decides)."""
         if req.request_id in self._pinned:
             return self._pinned[req.request_id]
-        queue = self.refusals.get(request_identity(req))
+        queue = self.refusals.get(self._identity(req))
         if not queue:
             return None
         recorded_id = queue.popleft()
@@ -112,7 +125,7 @@ class RecordedSender:
         return answer
 
     async def send(self, req: ApiRequest, build) -> RawReply:
-        queue = self.attempts.get(request_identity(req))
+        queue = self.attempts.get(self._identity(req))
         if not queue:
             now = trio.current_time() - self.t0
             if now < self.end_t - TAIL_S:
@@ -131,11 +144,12 @@ class RecordedSender:
         return RawReply(answer.status, answer.headers, answer.body)
 
 
-def _recorded_turns(envelopes: list[Envelope]) -> dict[tuple, tuple[int, float]]:
+def _recorded_turns(envelopes: list[Envelope], identities: dict[str, tuple]
+                    ) -> dict[tuple, tuple[int, float]]:
     """(request identity, its ordinal among identical requests, attempt) -> (position, time)
     of that attempt's turn in the recording: logged (RequestDispatched, refusals), or for a
     session recorded before dispatches were logged, estimated from each answer's time less its
-    latency."""
+    latency. `identities`: each recorded request's identity by request id."""
     keys: dict[str, tuple] = {}
     counts: dict[tuple, int] = defaultdict(int)
     sent: list[tuple[float, int, tuple, float]] = []
@@ -143,7 +157,7 @@ def _recorded_turns(envelopes: list[Envelope]) -> dict[tuple, tuple[int, float]]
     for env in envelopes:
         e = env.event
         if isinstance(e, ApiRequest):
-            ident = request_identity(e)
+            ident = identities[e.request_id]
             keys[e.request_id] = (ident, counts[ident])
             counts[ident] += 1
         elif e.__class__ is RequestDispatched and e.request_id in keys:

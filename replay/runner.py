@@ -114,7 +114,7 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
     found = [d for d in (compare(recorded, replayed, end_t=end_t),
                          check_schedule(replayed, rps=cfg.limits.rps,
                                         page_delay_s=cfg.limits.page_delay_s,
-                                        recorded=recorded)) if d is not None]
+                                        live_rank=sender.live_rank)) if d is not None]
     result.divergence = min(found, key=lambda d: d.t) if found else None
     return result
 

@@ -20,14 +20,12 @@ A check only sees what the replay did; comparing the dispatch times with the rec
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 
 import msgspec
 
-from c2c.http import request_identity
 from events import (ApiError, ApiRequest, ApiResponse, Envelope, LimiterBackoff, RequestDispatched)
 from replay.compare import Divergence, _chain, _show
-from replay.recorded import DELIVERY_JITTER_S, _recorded_turns
+from replay.recorded import DELIVERY_JITTER_S
 
 EPS = 1e-6  # float noise on virtual time
 NOT_SENT = ("paused", "breaker_open", "gave_up")  # ApiError kinds that end a queued turn
@@ -42,16 +40,17 @@ class Turn(msgspec.Struct, kw_only=True):
 
 
 def check_schedule(replayed: list[Envelope], *, rps: float, page_delay_s: float,
-                   recorded: list[Envelope] | None = None) -> Divergence | None:
+                   live_rank=None) -> Divergence | None:
     """Return the earliest breach of the rate window, the page gap or the priorities, if any.
 
     Args:
-        recorded: the recording, when there is one: two calls the live run sent in the same
-            order are not a priority breach of the replay's (the live run's urgent call reached
-            the limiter after the other had left; `Limiter._replay_holds` takes that again).
+        live_rank: `RecordedSender.live_rank`, when there is a recording: two calls the live
+            run sent in the same order are not a priority breach of the replay's (the live
+            run's urgent call reached the limiter after the other had left, which
+            `Limiter._replay_holds` takes again).
     """
     sends = [e for e in replayed if isinstance(e.event, RequestDispatched)]
-    same_as_live = _live_order(recorded, replayed) if recorded is not None else None
+    same_as_live = _live_order(live_rank) if live_rank is not None else None
     found = [d for d in (_rate(sends, replayed, int(rps)),
                          _page_gap(sends, replayed, page_delay_s),
                          _priorities(replayed, same_as_live)) if d is not None]
@@ -83,22 +82,11 @@ def _page_gap(sends, replayed, gap: float) -> Divergence | None:
     return None
 
 
-def _live_order(recorded: list[Envelope], replayed: list[Envelope]):
+def _live_order(live_rank):
     """A predicate: did the live run take `first`'s turn before `second`'s (both Turns)?"""
-    turns = _recorded_turns(recorded)
-    keys: dict[str, tuple] = {}
-    counts: dict[tuple, int] = defaultdict(int)
-    for env in replayed:
-        e = env.event
-        if isinstance(e, ApiRequest):
-            ident = request_identity(e)
-            keys[e.request_id] = (ident, counts[ident])
-            counts[ident] += 1
 
     def rank(turn: Turn) -> float:
-        key = keys.get(turn.request.event.request_id)
-        hit = turns.get((*key, turn.attempt)) if key is not None else None
-        return hit[0] if hit is not None else math.inf
+        return live_rank(turn.request.event.request_id, turn.attempt)
 
     return lambda first, second: rank(first) < rank(second) < math.inf
 
