@@ -44,12 +44,13 @@ from c2c.errors import Action, Backoff, C2CError
 from c2c.http import build_http_request, user_agent_for
 from c2c.timesync import ClockOffset, offset_from_round_trip
 from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
-                    Envelope, LimiterBackoff)
+                    Envelope, LimiterBackoff, RequestDispatched)
 
 WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_weight_1m": 180000}
 WAF_FIRST_PAUSE_S = 5.0
 WAF_PAUSE_S = 180.0  # reached when 403s keep coming: 5, 10, 20 ... 180 s
 SLOW_FOR_S = 10.0
+NEAR_TIE_S = 0.01  # replay: turns this close in the live run keep their recorded order
 
 
 class LimiterDeps:
@@ -117,7 +118,7 @@ class Limiter:
         # the choice does not depend on the order in which trio runs tasks.
         self.ua_salt = deps.rng.getrandbits(64)
         self.slow_until = 0.0
-        self._queue: list[tuple[int, int, Envelope, int]] = []
+        self._queue: list[tuple[int, tuple, Envelope, int]] = []  # (priority, order, ...)
         self._order = 0
         self._wake = trio.Event()
         self._ids = deps.first_request
@@ -128,6 +129,8 @@ class Limiter:
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
         self._pauses_seen: dict[str, int] = {}  # request id -> its host's pauses when queued
+        self._recheck_at = math.inf  # replay: when a held call's hold ends
+        self._ready_since: dict[tuple[str, int], float] = {}  # replay: see _replay_holds
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
@@ -202,7 +205,9 @@ class Limiter:
     def _push(self, env: Envelope, attempt: int) -> None:
         self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
         self._order += 1
-        heapq.heappush(self._queue, (env.event.priority, self._order, env, attempt))
+        rank, at, hold_s = self._recorded_turn(env.event, attempt)
+        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, at, hold_s), env,
+                                     attempt))
         self._wake.set()
 
     async def _refuse(self, env: Envelope, kind: str, message: str) -> None:
@@ -220,12 +225,13 @@ class Limiter:
             ready = max(self.window.next_slot(now, priority, now < self.slow_until),
                         self._gap_ready(env.event.endpoint))
             if ready > now:
-                with trio.move_on_at(ready):
+                with trio.move_on_at(min(ready, self._recheck_at)):
                     self._wake = trio.Event()
                     await self._wake.wait()  # an answer, or a more urgent request, wakes us
                 continue
             self._queue.remove(entry)
             heapq.heapify(self._queue)
+            self._ready_since.pop((env.event.request_id, attempt), None)
             host = self.host(env.event)
             refuse = self._refuses(env.event, now)
             self._pauses_seen.pop(env.event.request_id, None)
@@ -241,7 +247,22 @@ class Limiter:
                 continue
             slot = self.window.record(now)
             self.last_sent[env.event.endpoint] = now
+            await self._dispatched(env, attempt)
             nursery.start_soon(self._attempt, env, attempt, slot)
+
+    async def _dispatched(self, env: Envelope, attempt: int) -> None:
+        # The schedule is part of the log: replay checks it (replay.schedule). emit never
+        # blocks, so logging adds no checkpoint to the dispatch loop.
+        req = env.event
+        await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint,
+                                          attempt=attempt), cause=env.seq)
+
+    def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
+        """(rank, at, hold_s): live, first come first served, at once: (0, 0.0, 0.0). In a
+        replay the sender says where and when the live run took this call's turn, and how long
+        a ready call may be held to take it then (see `_replay_holds`)."""
+        pinned = getattr(self.deps.sender, "recorded_turn", None)
+        return pinned(req, attempt) if pinned is not None else (0, 0.0, 0.0)
 
     def _refuses(self, req: ApiRequest, now: float) -> bool:
         """Whether a write or `no_wait` read whose turn has come is refused rather than sent
@@ -265,17 +286,61 @@ class Limiter:
             await self._wake.wait()
             return None
         now = trio.current_time()
-        resume = math.inf
+        held, first_held, self._recheck_at = self._replay_holds(now)
+        resume = self._recheck_at
         for entry in sorted(self._queue):
-            req = entry[2].event
-            until = self.host(req).paused_until
-            if until <= now or self._refuses(req, now):
-                return entry
+            if entry[2].event.request_id in held or entry[1][0] > first_held:
+                continue
+            until = self.host(entry[2].event).paused_until
+            if until <= now or self._refuses(entry[2].event, now):
+                return self._near_tie(entry, now, held, first_held)
             resume = min(resume, until)
         with trio.move_on_at(resume):
             self._wake = trio.Event()
             await self._wake.wait()
         return None
+
+    def _replay_holds(self, now: float) -> tuple[set, float, float]:
+        """Replay only (live, nothing is held): (held request ids, the first recorded rank
+        among them, when the next hold ends).
+
+        A live run's calls reached the limiter milliseconds after they were asked (the bus, a
+        durable flush, the CPU) and a freed slot went to whichever came first; a replay has no
+        such delays. So a call that is ready (window and gap) before its recorded turn is held
+        until then, but no longer than `hold_s` after it became ready: the limiter's own waiting
+        is never taken from the recording. A held call is no candidate (it blocks no one, as it
+        was not there live), and calls the live run sent after it wait for it.
+        """
+        held, first, recheck = set(), math.inf, math.inf
+        for priority, order, env, attempt in self._queue:
+            rank, _, at, hold_s = order
+            if at <= now:
+                continue
+            key = (env.event.request_id, attempt)
+            ready = max(self.window.next_slot(now, priority, now < self.slow_until),
+                        self._gap_ready(env.event.endpoint))
+            if ready > now:
+                self._ready_since.pop(key, None)
+                continue
+            until = min(at, self._ready_since.setdefault(key, now) + hold_s)
+            if until > now:
+                held.add(env.event.request_id)
+                first, recheck = min(first, rank), min(recheck, until)
+        return held, first, recheck
+
+    def _near_tie(self, entry, now: float, held: set, first_held: float):
+        """Replay only: of two calls whose turns the live run took within NEAR_TIE_S of each
+        other, the one it took first (which one reached a freed slot first was decided by
+        fractions of a millisecond that a recording cannot carry). Live: `entry`."""
+        rank, _, at, _ = entry[1]
+        for other in self._queue:
+            o_rank, _, o_at, _ = other[1]
+            req = other[2].event
+            if o_rank < rank and abs(o_at - at) < NEAR_TIE_S and req.request_id not in held \
+                    and o_rank <= first_held and (self.host(req).paused_until <= now
+                                                  or self._refuses(req, now)):
+                entry, rank, at = other, o_rank, o_at
+        return entry
 
     def _gap_ready(self, endpoint: str) -> float:
         gap = self.min_gap.get(endpoint)
@@ -406,6 +471,7 @@ class Limiter:
             await trio.sleep_until(min(ready, trio.current_time() + 0.05))
         slot = self.window.record(trio.current_time())
         await self.emit(req, cause=cause)
+        await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint))
         sent_ms = self.deps.now_ms()
         started = trio.current_time()
         try:

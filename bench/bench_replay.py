@@ -4,7 +4,8 @@ Builds the session first: the demo's bot trades for an hour against the simulate
 in memory under trio's MockClock (`app.demo.run_virtual`: the same actors and exchange as
 the demo, at the 5 requests/s budget), into a temporary log. Then replays it N times with
 `replay.runner.replay_session` (read the log, re-run the actors on recorded answers, compare
-every event) and reports the median.
+every event, check the request schedule) and reports the median, in wall time and in this
+process's CPU time (the fairer figure on a machine other work shares).
 
     python bench/bench_replay.py [--minutes 60] [--runs 3] [--db PATH]
 """
@@ -40,14 +41,19 @@ def main() -> None:
                   f"{time.perf_counter() - started:.1f} s: {log.session(sid).events} events, "
                   f"{report.requests_total} requests, max {report.max_requests_1s} in 1 s, "
                   f"{report.violations} violations")
-            speeds = []
+            speeds, cpu_speeds = [], []
             for i in range(args.runs):
+                cpu = time.process_time()
                 r = replay_session(log, sid)
+                cpu = time.process_time() - cpu
                 speeds.append(r.speed)
+                cpu_speeds.append(r.simulated_s / cpu)
                 print(f"replay {i + 1}: {'identical' if r.equal else 'DIVERGES'}, "
                       f"{r.compared} events compared, {r.simulated_s:.0f} s simulated in "
-                      f"{r.wall_s:.2f} s = {r.speed:.0f}x real time")
-    print(f"median: {statistics.median(speeds):.0f}x real time")
+                      f"{r.wall_s:.2f} s = {r.speed:.0f}x real time ({cpu:.2f} s CPU = "
+                      f"{cpu_speeds[-1]:.0f}x)")
+    print(f"median: {statistics.median(speeds):.0f}x real time "
+          f"({statistics.median(cpu_speeds):.0f}x per CPU second)")
 
 
 if __name__ == "__main__":

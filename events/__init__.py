@@ -44,6 +44,7 @@ from events.types import (
     RepriceDecided,
     RepriceDone,
     RepriceFailed,
+    RequestDispatched,
     RunStopped,
     SessionSummary,
 )
@@ -54,6 +55,7 @@ AnyEvent = Union[
     ApiRequest,
     ApiResponse,
     ApiError,
+    RequestDispatched,
     ClockSynced,
     BreakerOpened,
     BreakerClosed,

@@ -83,6 +83,19 @@ class ApiError(Event, frozen=True, kw_only=True):
     final: bool = True  # False when the limiter will retry this request itself
 
 
+class RequestDispatched(Event, frozen=True, kw_only=True):
+    """The limiter sent one attempt of an ApiRequest (its envelope's `t` is when).
+
+    Logged so that replay can check the schedule itself (the rate window, the EP-0 page gap,
+    priorities) and compare it with the recorded one, not only the answers. `cause` is the
+    request's seq.
+    """
+
+    request_id: str
+    endpoint: str
+    attempt: int = 1
+
+
 class ClockSynced(Event, frozen=True, kw_only=True):
     offset_ms: int
     round_trip_ms: int

@@ -12,6 +12,7 @@ delivers its recorded frames at their recorded times and closes when the recordi
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 
 import httpx
@@ -19,11 +20,14 @@ import trio
 
 from actors.senders import RawReply
 from c2c.http import request_identity
+from replay.compare import TAIL_S  # a request this close to the end may have been cut off
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
-                    BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided)
+                    BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided,
+                    RequestDispatched)
 
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
-TAIL_S = 2.0  # a request this close to the end may have been cut off by the stop
+DELIVERY_JITTER_S = 0.05  # the most a replay holds a ready call to leave when the live run did
+TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
 
 
 class Unrecorded(Exception):
@@ -51,9 +55,12 @@ class RecordedSender:
         self.refusals: dict[tuple, deque] = defaultdict(deque)
         self._refused: dict[str, bool] = {}
         by_id: dict[str, tuple] = {}
+        sent: dict[tuple[str, int], float] = {}
         for env in envelopes:
             e = env.event
-            if isinstance(e, ApiRequest):
+            if e.__class__ is RequestDispatched:
+                sent[(e.request_id, e.attempt)] = env.t
+            elif isinstance(e, ApiRequest):
                 by_id[e.request_id] = request_identity(e)
                 if e.effect or e.no_wait:
                     self.refusals[by_id[e.request_id]].append(e.request_id)
@@ -62,15 +69,55 @@ class RecordedSender:
                     self._refused[e.request_id] = True
                 if isinstance(e, ApiError) and e.kind in NOT_CALLS:
                     continue
-                self.attempts[by_id[e.request_id]].append((env.t, e))
+                # How long after its logged dispatch the answer was logged (both stamped by
+                # the bus alike); else the latency the limiter measured from its real dispatch.
+                after = sent.get((e.request_id, e.attempt))
+                delay = env.t - after if after is not None else answer_delay(e)
+                self.attempts[by_id[e.request_id]].append((env.t, e, delay))
         self._pinned: dict[str, bool] = {}
+        self._turns = _recorded_turns(envelopes, by_id)
+        self._ids: dict[str, tuple] = {}
+        self._nth: dict[str, tuple] = {}
+        self._counts: dict[tuple, int] = defaultdict(int)
+
+    def recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
+        """(rank, at, hold_s) of this attempt at the limiter, as the live run took its turn.
+
+        rank: its place among all the live run's turns (sent or refused; inf: none), so that
+        calls queued together leave in the recorded order, whoever reached the queue first.
+        at: the recorded turn's time (inf: none). hold_s: how long a call that is ready before
+        `at` may be held to take its turn then (`Limiter._replay_holds`): the live run's few
+        milliseconds of delivery, never the limiter's own waiting.
+        """
+        key = self._nth.get(req.request_id)
+        if key is None:
+            ident = self._identity(req)
+            key = self._nth[req.request_id] = (ident, self._counts[ident])
+            self._counts[ident] += 1
+        turn = self._turns.get((*key, attempt))
+        if turn is None:
+            return math.inf, math.inf, 0.0
+        rank, at = turn
+        return rank, at, DELIVERY_JITTER_S
+
+    def live_rank(self, request_id: str, attempt: int) -> float:
+        """Where the live run took the turn of this replayed call's attempt (inf: unknown)."""
+        key = self._nth.get(request_id)
+        turn = self._turns.get((*key, attempt)) if key is not None else None
+        return turn[0] if turn is not None else math.inf
+
+    def _identity(self, req: ApiRequest) -> tuple:
+        ident = self._ids.get(req.request_id)
+        if ident is None:
+            ident = self._ids[req.request_id] = request_identity(req)
+        return ident
 
     def refused(self, req: ApiRequest) -> bool | None:
         """Whether the live run refused this write or no_wait read behind a pause (None: the
         recording does not say; the limiter decides)."""
         if req.request_id in self._pinned:
             return self._pinned[req.request_id]
-        queue = self.refusals.get(request_identity(req))
+        queue = self.refusals.get(self._identity(req))
         if not queue:
             return None
         recorded_id = queue.popleft()
@@ -78,7 +125,7 @@ class RecordedSender:
         return answer
 
     async def send(self, req: ApiRequest, build) -> RawReply:
-        queue = self.attempts.get(request_identity(req))
+        queue = self.attempts.get(self._identity(req))
         if not queue:
             now = trio.current_time() - self.t0
             if now < self.end_t - TAIL_S:
@@ -87,14 +134,45 @@ class RecordedSender:
                 if self.on_unrecorded is not None:
                     self.on_unrecorded(miss)
             await trio.sleep_forever()  # the live run stopped before this answer came
-        answered_at, answer = queue.popleft()
+        answered_at, answer, delay = queue.popleft()
         # The answer arrives when it arrived in the recording (never before its recorded
         # latency), so independent chains interleave as they did live.
         now = trio.current_time()
-        await trio.sleep_until(max(now + answer_delay(answer), self.t0 + answered_at))
+        await trio.sleep_until(max(now + delay, self.t0 + answered_at))
         if isinstance(answer, ApiError):
             raise httpx.ConnectError(answer.message)
         return RawReply(answer.status, answer.headers, answer.body)
+
+
+def _recorded_turns(envelopes: list[Envelope], identities: dict[str, tuple]
+                    ) -> dict[tuple, tuple[int, float]]:
+    """(request identity, its ordinal among identical requests, attempt) -> (position, time)
+    of that attempt's turn in the recording: logged (RequestDispatched, refusals), or for a
+    session recorded before dispatches were logged, estimated from each answer's time less its
+    latency. `identities`: each recorded request's identity by request id."""
+    keys: dict[str, tuple] = {}
+    counts: dict[tuple, int] = defaultdict(int)
+    sent: list[tuple[float, int, tuple, float]] = []
+    logged = any(isinstance(env.event, RequestDispatched) for env in envelopes)
+    for env in envelopes:
+        e = env.event
+        if isinstance(e, ApiRequest):
+            ident = identities[e.request_id]
+            keys[e.request_id] = (ident, counts[ident])
+            counts[ident] += 1
+        elif e.__class__ is RequestDispatched and e.request_id in keys:
+            sent.append((env.seq, env.seq, (*keys[e.request_id], e.attempt), env.t))
+        elif isinstance(e, ApiError) and e.kind in TURNS and e.request_id in keys:
+            # refused when its turn came: it held its place in the queue until then (the
+            # dispatcher logs turns in the order it takes them; envelope times lag a little)
+            sent.append((env.seq if logged else env.t, env.seq, (*keys[e.request_id], e.attempt),
+                         env.t))
+        elif not logged and isinstance(e, (ApiResponse, ApiError)) and e.request_id in keys \
+                and not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
+            at = env.t - answer_delay(e)
+            sent.append((at, env.seq, (*keys[e.request_id], e.attempt), at))
+    sent.sort()
+    return {key: (i, at) for i, (_, _, key, at) in enumerate(sent)}
 
 
 def answer_delay(answer) -> float:

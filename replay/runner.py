@@ -20,10 +20,11 @@ from actors.config import BotConfig, session_config
 from actors.restore import restore
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
-from events import Envelope, RepriceDecided
+from events import Envelope, RepriceDecided, RunStopped
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
+from replay.schedule import check_schedule
 from replay.whatif import WhatIfSender
 from store import LogWriter
 
@@ -109,7 +110,12 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
         result.synthesized = sender.synthesized
         return result
     result.unrecorded = tuple(str(u) for u in sender.unrecorded)
-    result.divergence = compare(recorded, [e for e in produced if e.t <= end_t], end_t=end_t)
+    replayed = [e for e in produced if e.t <= end_t or isinstance(e.event, RunStopped)]
+    found = [d for d in (compare(recorded, replayed, end_t=end_t),
+                         check_schedule(replayed, rps=cfg.limits.rps,
+                                        page_delay_s=cfg.limits.page_delay_s,
+                                        live_rank=sender.live_rank)) if d is not None]
+    result.divergence = min(found, key=lambda d: d.t) if found else None
     return result
 
 

@@ -79,7 +79,7 @@ def _alter_first_sell_book_response(path: str) -> int:
     con = sqlite3.connect(path)
     for env in answers:
         event, seq = env.event, env.seq
-        if event.endpoint == "EP-0" and b'"c1"' in event.body and seq > 100:
+        if event.endpoint == "EP-0" and b'"price":"1590.00"' in event.body:
             body = event.body.replace(b'"price":"1590.00"', b'"price":"1585.00"')
             assert body != event.body
             digest = digest_of(body)

@@ -1,0 +1,179 @@
+"""A changed behaviour must not replay "identical": mutations of the bot against a recording.
+
+Each test applies one behavioural mutation of the bot in this process (monkeypatch) and replays
+the committed recording `tests/recordings/mutations.db.gz` (a 45 s demo session on the
+in-process simulator: both book sides polled at the 5/s budget, reprices refused 187055 and
+searched, an order greeted whose status then changes, and a fatal -2008 at 40 s; rebuilt by
+`tests/recordings/make_mutations.py`). The replay must diverge, with a first divergence a
+reader can act on; a mutation that replays equal is a hole in replay and fails here. The
+unmutated replay is checked too, so a divergence is the mutation's, not the recording's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+import trio
+
+import actors.ads
+import actors.chat
+import actors.limiter
+import actors.market
+from actors.ratelimit import RateWindow
+from c2c.errors import Action
+from events import OrderStatusChanged
+from replay.runner import replay_session
+from store import open_log
+
+RECORDING = Path(__file__).parent / "recordings" / "mutations.db.gz"
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("mutations") / "mutations.db"
+    with gzip.open(RECORDING) as src, open(db, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return db
+
+
+def replay(db: Path):
+    with open_log(db, create=False) as log:
+        return replay_session(log, 1)
+
+
+def _target(owner, name: str):
+    """The attribute a mutation patches; a clear failure when a refactor moved it."""
+    if not hasattr(owner, name):
+        pytest.fail(f"mutation target {owner.__name__}.{name} is gone: point the mutation at "
+                    "where that behaviour lives now")
+    return getattr(owner, name)
+
+
+# --- the mutations ------------------------------------------------------------------------------
+
+
+def duplicated_poller(mp):
+    """The market polls each side twice over (a second poller, half an interval behind)."""
+    poll = _target(actors.market.Market, "_poll_side")
+
+    async def twice(self, side, fast, offset_s):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poll, self, side, fast, offset_s)
+            nursery.start_soon(poll, self, side, fast, offset_s + fast / 2)
+
+    mp.setattr(actors.market.Market, "_poll_side", twice)
+
+
+def widened_window(mp):
+    """The limiter's window lets 15 calls a second through instead of limits.rps (5)."""
+    _target(actors.limiter, "RateWindow")
+    mp.setattr(actors.limiter, "RateWindow",
+               lambda limit, window_s=1.0, **kw: RateWindow(15, window_s, **kw))
+
+
+def page_gap_removed(mp):
+    """EP-0 calls no longer keep limits.page_delay_s apart at the limiter."""
+    _target(actors.limiter.Limiter, "_gap_ready")
+    mp.setattr(actors.limiter.Limiter, "_gap_ready", lambda self, endpoint: 0.0)
+
+
+def priority_inverted(mp):
+    """The limiter serves the least urgent queued call first."""
+    push = _target(actors.limiter.Limiter, "_push")
+
+    def inverted(self, env, attempt):
+        push(self, env, attempt)
+        entry = self._queue.pop()
+        self._queue.append((-entry[0], *entry[1:]))
+        actors.limiter.heapq.heapify(self._queue)
+
+    mp.setattr(actors.limiter.Limiter, "_push", inverted)
+
+
+def fatal_swallowed(mp):
+    """A fatal answer (-2008, a rejected key) no longer stops the bot."""
+    react = _target(actors.limiter.Limiter, "_react")
+
+    async def swallow(self, env, action, error, headers):
+        if action is Action.FATAL:
+            return
+        await react(self, env, action, error, headers)
+
+    mp.setattr(actors.limiter.Limiter, "_react", swallow)
+
+
+def strategy_step_changed(mp):
+    """The strategy prices one step of 0.02 where the config says 0.01."""
+    evaluate = _target(actors.ads, "evaluate")
+
+    def doubled(name, book, my_ad, cfg, *args, **kw):
+        return evaluate(name, book, my_ad, msgspec.structs.replace(cfg, step=cfg.step * 2),
+                        *args, **kw)
+
+    mp.setattr(actors.ads, "evaluate", doubled)
+
+
+def search_removed(mp):
+    """EP-7 answered 187055 (price outside the band) no longer searches for a valid price."""
+    _target(actors.ads.Ads, "_search_valid_price")
+
+    async def no_search(self, st, target, cause):
+        return None
+
+    mp.setattr(actors.ads.Ads, "_search_valid_price", no_search)
+
+
+def greeting_repeated(mp):
+    """The chat greets an order again whenever it hears of it again (a status change)."""
+    handle = _target(actors.chat.Chat, "_handle")
+
+    async def greet_again(self, env):
+        await handle(self, env)
+        event = env.event
+        if isinstance(event, OrderStatusChanged):
+            await self._request(event.order_no, self.cfg.greeting, "greeting", None, env.seq)
+
+    mp.setattr(actors.chat.Chat, "_handle", greet_again)
+
+
+# The type of the first divergence says the replay caught the mutation for the right reason.
+MUTATIONS = [
+    (duplicated_poller, ("ApiRequest", "RequestDispatched")),
+    (widened_window, ("RequestDispatched",)),
+    (page_gap_removed, ("RequestDispatched",)),
+    (priority_inverted, ("RequestDispatched",)),
+    (fatal_swallowed, ("RunStopped",)),
+    (strategy_step_changed, ("RepriceDecided",)),
+    (search_removed, ("ApiRequest", "RequestDispatched", "RepriceFailed", "AdRepriced")),
+    (greeting_repeated, ("ChatSendRequest",)),
+]
+
+
+def test_the_recording_replays_identical_unmutated(recording):
+    result = replay(recording)
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
+
+
+@pytest.mark.parametrize("mutate, first_types", MUTATIONS, ids=[m.__name__ for m, _ in MUTATIONS])
+def test_a_mutation_of_the_bot_diverges_with_a_readable_first_divergence(
+        recording, monkeypatch, mutate, first_types):
+    mutate(monkeypatch)
+    result = replay(recording)
+    assert not result.equal, f"mutation survived: {mutate.__doc__}"
+    div = result.divergence
+    assert div is not None, result.unrecorded
+    text = div.render()
+    print(f"{mutate.__name__}:\n{text}")
+    assert div.type in first_types, text
+    assert text.startswith("first divergence at ") and "expected: " in text and "got: " in text
+    assert div.chain and all(line.startswith("seq ") for line in div.chain)
+
+
+def test_the_mutations_cover_the_issue_list():
+    assert len(MUTATIONS) >= 8
+    assert Decimal("0.01") * 2 == Decimal("0.02")  # the step mutation doubles the config's step
