@@ -204,6 +204,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db", default=None, help="keep the log here (default: a temporary file)")
     p.add_argument("--virtual", action="store_true",
                    help="run in memory under trio's MockClock (seconds, not minutes)")
+    p.add_argument("--counterfactual", action="store_true",
+                   help="backtest each strategy on every other's recording and compare with "
+                   "its own run on the same seed (in memory; see backtest.counterfactual)")
+    p.add_argument("--seeds", type=int, default=5,
+                   help="--counterfactual: seeds from --seed on (default 5)")
     return p.parse_args(argv)
 
 
@@ -233,8 +238,9 @@ def _virtual(log, exchange: SimExchange, args: argparse.Namespace) -> int:
     return sid
 
 
-def record_demo(db: str, args: argparse.Namespace) -> tuple[int, SimReport, list[AdTruth]]:
-    """Run the demo into the log at `db`; return its session, the exchange's report and truth.
+def record_demo(db: str, args: argparse.Namespace, keep_exchange: bool = False) -> tuple:
+    """Run the demo into the log at `db`; return its session, the exchange's report and truth
+    (and the exchange itself when `keep_exchange`).
 
     Over loopback in real time as `python run.py demo` runs (its summary printed), or with
     `args.virtual` in memory under MockClock.
@@ -253,7 +259,8 @@ def record_demo(db: str, args: argparse.Namespace) -> tuple[int, SimReport, list
             run_demo(log, demo, now_ms=wall_ms, exchange=exchange)
             sid = log.latest_session().id
     report = exchange.report()
-    return sid, report, truth_of(report, exchange.desk.orders.values(), exchange.bot_ads)
+    out = (sid, report, truth_of(report, exchange.desk.orders.values(), exchange.bot_ads))
+    return (*out, exchange) if keep_exchange else out
 
 
 def blind(tape: SessionTape) -> SessionTape:
@@ -286,8 +293,29 @@ def backtest_session(db: str, sid: int, strategy: str
     return (result, inferred), recheck(envelopes, spec.cfg, filters), envelopes
 
 
+def counterfactual(args: argparse.Namespace) -> int:
+    """Run the counterfactual comparison (`backtest.counterfactual`) and print it."""
+    from backtest import counterfactual as cf
+
+    surplus = args.bot_surplus if args.bot_surplus is not None else COUNTERFACTUAL_SURPLUS
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    print(f"counterfactual: strategies {', '.join(cf.STRATEGIES)}, seeds {seeds}, "
+          f"{args.minutes:g} min each in memory, bot ads of {surplus} USDT; ratios backtest of "
+          f"B on A's recording / the run of B (min, max over seeds)")
+    cf.run(seeds, args.minutes, surplus)
+    print(f"command: cd {Path(__file__).resolve().parent.parent} && .venv/bin/python "
+          f"bench/fidelity.py --counterfactual --minutes {args.minutes:g} --seed {args.seed} "
+          f"--seeds {args.seeds} --bot-surplus {surplus}")
+    return 0
+
+
+COUNTERFACTUAL_SURPLUS = Decimal(100000)  # large enough that no run sells out: the fill model decides
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.counterfactual:
+        return counterfactual(args)
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or str(Path(tmp) / "fidelity.db")
         sid, report, truths = record_demo(db, args)
