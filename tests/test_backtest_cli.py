@@ -212,3 +212,26 @@ def test_per_ad_errors_are_one_clear_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("backtest: ") and message in err
     assert err.count("\n") == 1
+
+
+def test_walk_forward_ranks_on_the_first_part_and_reports_the_rest(log_path, capsys):
+    assert run(log_path, "--strategy", "undercut,rank", "--walk-forward", "0.5",
+               "--objective", "volume") == 0
+    out = capsys.readouterr().out
+    # the SELL time line runs 0..80 s: ranked on 0..40, reported on 40..80
+    assert "walk-forward: ranked by volume on t 0..40 s; the rest, t 40..80 s" in out
+    _, events = saved(log_path)
+    assert [e.strategy for e in events] == ["undercut", "rank"]
+    assert all(e.snapshots < 10 for e in events)  # only the second half's snapshots
+
+
+def test_the_fee_rate_is_a_backtest_key_that_costs_money(log_path, capsys):
+    assert run(log_path, "--strategy", "undercut") == 0
+    _, [free] = saved(log_path)
+    assert run(log_path, "--strategy", "undercut", "--set", "backtest.fee_rate=0.01") == 0
+    _, [paid] = saved(log_path)
+    assert free.fees == 0 and paid.fees > 0 and paid.equity == free.equity - paid.fees
+    assert run(log_path, "--set", "backtest.fee=1") == 2
+    assert "unknown setting backtest.fee" in capsys.readouterr().err
+    assert run(log_path, "--set", "backtest.fee_rate=2") == 2
+    assert "fee_rate must be in [0, 1)" in capsys.readouterr().err

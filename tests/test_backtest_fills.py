@@ -172,3 +172,25 @@ def test_money_realised_spread_inventory_at_the_mid_fees_and_drawdown():
     assert (m.fees, m.equity) == (D("3.98"), D("16.02"))
     assert m.max_drawdown == D("0.00") and m.pnl_ci is None and m.days == 1
     assert [t for t, _ in r.trace.equity] == [0.0, 10.0, 20.0]  # the equity panel's points
+
+
+def test_the_pnl_interval_resamples_whole_days_seeded_and_needs_two():
+    from backtest.metrics import bootstrap_ci
+
+    days = [D("10"), D("-4"), D("7"), D("1")]
+    low, high = bootstrap_ci(days)
+    assert low < sum(days) < high and bootstrap_ci(days) == (low, high)
+    assert D("-16") <= low and high <= D("40")  # 4 x the worst and the best day
+    assert bootstrap_ci([D("5")]) is None
+
+
+def test_equity_days_are_the_time_lines_days():
+    from backtest.metrics import Equity
+
+    eq = Equity(D(0))
+    eq.fill("BUY", D("1"), D("100"))
+    eq.mark(10.0, D("100"))
+    eq.mark(86_400.0 + 5, D("110"))  # day 2: the coin I hold is worth 10 more
+    eq.mark(2 * 86_400.0 + 5, D("95"))  # day 3: 15 less
+    assert eq.daily() == [D("0"), D("10"), D("-15")]
+    assert eq.drawdown == D("15")
