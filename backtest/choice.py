@@ -9,9 +9,10 @@ second, and so on (what the simulator's customers do). `calibrate` estimates it 
 likelihood from the ranks at which the recording's orders landed (an order at an ad whose
 price moved more than the tolerance during the interval has no known rank and is left out),
 with at least `MIN_ORDERS` of them; otherwise, or when `backtest.choice_decay` is set, the
-configured value holds. It also measures, from the same recording, the mean fiat of my own
-ad's orders per side (the sizes customers bring to my limits) and the reaction time: the
-median time from a reprice decided to the reprice acknowledged (`AdRepriced`).
+configured value holds. It also measures, from the same recording, where my own ad's orders
+sat between its limits, on average over both sides (the sizes customers bring to my ads), and
+the reaction time: the median time from a reprice decided to the reprice acknowledged
+(`AdRepriced`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from events import AdRepriced, BookSnapshot, Envelope, RepriceDecided
 DEFAULT_DECAY = Decimal("0.5")
 MIN_ORDERS = 30
 DECAY_QUANTUM = Decimal("0.001")
-FIAT_QUANTUM = Decimal("0.01")
+SHARE_QUANTUM = Decimal("0.0001")
 
 
 class Calibration(msgspec.Struct, frozen=True, kw_only=True):
     """The fill model's parameters for one backtest, fitted or configured."""
 
     decay: Decimal = DEFAULT_DECAY
-    order_fiat: dict[str, Decimal] = {}  # side -> mean fiat of my recorded ad's orders
+    order_share: Decimal | None = None  # my recorded ad's orders' mean place in its limits
     reaction_s: float = 0.0
     tolerance: Decimal = Decimal("0.001")
     pay_methods: bool = True
@@ -47,10 +48,10 @@ class Calibration(msgspec.Struct, frozen=True, kw_only=True):
     def describe(self) -> str:
         """One line for the terminal."""
         how = f"fitted on {self.orders_fitted} orders" if self.orders_fitted else "configured"
-        sizes = ", ".join(f"{s} {v:,.0f}" for s, v in sorted(self.order_fiat.items()))
-        return (f"fill model: choice decay {self.decay} ({how}); my order size (fiat) "
-                f"{sizes or 'the customers own'}; reaction {self.reaction_s:.3f} s; "
-                f"fee {self.fee_rate} per side")
+        size = ("the customer's own" if self.order_share is None else
+                f"{self.order_share:.0%} of the way from my min to my max")
+        return (f"fill model: choice decay {self.decay} ({how}); order size {size}; "
+                f"reaction {self.reaction_s:.3f} s; fee {self.fee_rate} per side")
 
 
 @lru_cache(maxsize=4096)
@@ -100,19 +101,20 @@ def calibrate(orders: Iterable[tuple[str, object]], reprices: Iterable[Envelope]
         cfg: the [backtest] settings; set values win over estimates.
     """
     ranks: list[tuple[int, int]] = []
-    mine: dict[str, list[Decimal]] = {}
-    for side, order in orders:
+    mine: list[Decimal] = []
+    for _side, order in orders:
         if order.steady:
             ranks.append((order.rank, order.listed))
-        if order.mine:
-            mine.setdefault(side, []).append(order.fiat)
+        share = order.share() if order.mine else None
+        if share is not None:
+            mine.append(share)
     fitted = len(ranks) >= MIN_ORDERS and cfg.choice_decay is None
     decay = fit_decay(ranks) if fitted else cfg.choice_decay or DEFAULT_DECAY
     reaction = cfg.reaction_s if cfg.reaction_s is not None else measure_reaction(reprices)
     return Calibration(
         decay=decay, reaction_s=reaction or 0.0, tolerance=cfg.price_tolerance,
-        order_fiat={s: (sum(v, Decimal(0)) / len(v)).quantize(FIAT_QUANTUM)
-                    for s, v in mine.items()},
+        order_share=(sum(mine, Decimal(0)) / len(mine)).quantize(SHARE_QUANTUM)
+        if mine else None,
         pay_methods=cfg.pay_methods, fee_rate=cfg.fee_rate,
         orders_fitted=len(ranks) if fitted else 0)
 

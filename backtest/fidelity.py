@@ -17,6 +17,10 @@ recorded, and compares:
 
 The demo's ads hold 2,500 USDT each, which a few minutes sell out, so that cap decides the
 default run's volume; `--bot-surplus 100000` measures the fill model itself.
+
+This comparison backtests the strategy that ran, whose prices are the recorded ones: it is
+self-referential. `--counterfactual [--seeds 5]` is the honest measure: each strategy backtested
+on the others' recordings against its own run on the same seed (`backtest.counterfactual`).
 """
 
 from __future__ import annotations

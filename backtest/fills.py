@@ -24,11 +24,12 @@ Then my ad's own rules apply:
 
 - pay methods (`pay_methods`, on by default): when both ads list any and share none, the
   customer could not have paid me;
-- size: the order's fiat is the mean of my recorded ad's own orders on that side when the
-  recording has any (the size customers bring to my limits), else the customer's own order
-  at the other ad; it is held within my `min_amount` and `max_amount` and what my remaining
-  surplus can sell. When what remains is worth less than my `min_amount`, my ad is not listed
-  and takes nothing (the ad is not replenished; an order opened counts even if it is later
+- size: when the recording has orders on my own recorded ad, where they sat between its
+  limits (0 at `min_amount`, 1 at the least of `max_amount` and what its surplus could sell)
+  is averaged over both sides, and the order takes that place between my virtual ad's limits
+  (the sizes customers bring to my ads); otherwise the customer's own order at the other ad,
+  held within my limits and what my remaining surplus can sell. When what remains is worth
+  less than my `min_amount`, my ad is not listed and takes nothing (the ad is not replenished; an order opened counts even if it is later
   cancelled, which the book cannot tell).
 - price: my ad shows the price it had before my latest reprice until the reaction time
   (measured in the log: decision to acknowledged reprice) has passed, then the new one; an
@@ -48,6 +49,7 @@ from backtest.choice import Calibration, choice_probability
 from events import BookSnapshot, MyAd
 
 CRYPTO_QUANTUM = Decimal("0.00000001")
+UNLIMITED = Decimal("Infinity")
 SHARE_FLOOR = Decimal("0.0001")  # shares below this are not worth a fill
 
 
@@ -62,6 +64,14 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     pay_methods: tuple[str, ...] = ()
     mine: bool = False  # it went to my recorded ad
     steady: bool = True  # the ad's price stayed within tolerance, so its rank is known
+    low: Decimal = Decimal(0)  # the ad's order limits then (fiat): its min_amount
+    high: Decimal = Decimal(0)  # and the least of its max_amount and what its surplus sold
+
+    def share(self) -> Decimal | None:
+        """Where the order's fiat sits between the ad's limits (0 at min, 1 at max)."""
+        if self.high <= self.low:
+            return None
+        return min(max((self.fiat - self.low) / (self.high - self.low), Decimal(0)), Decimal(1))
 
     @property
     def fiat(self) -> Decimal:
@@ -104,8 +114,11 @@ def detect_orders(prev: BookSnapshot, cur: BookSnapshot, tolerance: Decimal) -> 
         if not qty or qty <= 0:
             continue
         steady = later is None or abs(later.price - ad.price) <= tolerance * ad.price
+        high = min(ad.max_amount, ad.surplus * ad.price) if ad.max_amount > 0 else \
+            ad.surplus * ad.price
         out.append(Order(adv_no=ad.adv_no, rank=rank, listed=n, qty=qty, price=ad.price,
-                         pay_methods=ad.pay_methods, mine=ad.mine, steady=steady))
+                         pay_methods=ad.pay_methods, mine=ad.mine, steady=steady,
+                         low=ad.min_amount, high=high))
     return out
 
 
@@ -129,10 +142,12 @@ def _size(order: Order, my_ad: MyAd, price: Decimal, remaining: Decimal,
     room = remaining * price
     if room < my_ad.min_amount or room <= 0:
         return Decimal(0)
-    fiat = calibration.order_fiat.get(my_ad.side) or order.fiat
-    fiat = max(fiat, my_ad.min_amount)
-    if my_ad.max_amount > 0:
-        fiat = min(fiat, my_ad.max_amount)
+    high = min(my_ad.max_amount, room) if my_ad.max_amount > 0 else room
+    share = calibration.order_share
+    if share is not None and high < UNLIMITED:
+        fiat = my_ad.min_amount + share * (high - my_ad.min_amount)
+    else:
+        fiat = min(max(order.fiat, my_ad.min_amount), high)
     return min(fiat / price, remaining).quantize(CRYPTO_QUANTUM, rounding=ROUND_DOWN)
 
 

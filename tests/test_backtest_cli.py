@@ -235,3 +235,16 @@ def test_the_fee_rate_is_a_backtest_key_that_costs_money(log_path, capsys):
     assert "unknown setting backtest.fee" in capsys.readouterr().err
     assert run(log_path, "--set", "backtest.fee_rate=2") == 2
     assert "fee_rate must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_the_most_generous_price_wins_on_volume_but_not_on_pnl():
+    from types import SimpleNamespace
+
+    from backtest.sweep import ranked
+
+    def result(name, volume, pnl):
+        return SimpleNamespace(name=name, summary=SimpleNamespace(
+            filled_volume=D(volume), pnl=D(pnl), equity=D(pnl), fills=D(1), margin=None))
+    generous, careful = result("generous", "900", "-20"), result("careful", "300", "45")
+    assert [r.name for r in ranked([generous, careful])] == ["careful", "generous"]
+    assert [r.name for r in ranked([careful, generous], "volume")] == ["generous", "careful"]

@@ -90,9 +90,14 @@ def test_a_customer_who_cannot_pay_me_does_not_come_unless_pay_methods_are_ignor
 
 
 def test_my_recorded_order_size_is_the_size_my_customers_bring():
-    cal = replace(CAL, order_fiat={"SELL": D("2000")})
+    cal = replace(CAL, order_share=D("0.25"))
     [f] = fills(sells(ad("A", "1001.00", "10")), sells(ad("A", "1001.00", "2")), cal=cal)
-    assert f.qty == D("1.6")  # 2,000 NGN / 1000 x 0.8, whatever A's customer ordered
+    # a quarter of the way from my 1,000 min to my 5,000 max: 2,000 NGN / 1000 x 0.8, whatever
+    # A's customer ordered
+    assert f.qty == D("1.6")
+    [f] = fills(sells(ad("A", "1001.00", "10")), sells(ad("A", "1001.00", "2")), cal=cal,
+                remaining=D("3"))  # 3,000 NGN left caps the max: 1,500 NGN
+    assert f.qty == D("1.2")
 
 
 def test_an_interval_straddling_the_reaction_splits_the_chance_between_both_prices():
@@ -115,7 +120,7 @@ def test_calibration_takes_the_decay_my_order_size_and_the_reaction_from_the_rec
         return Envelope(session=1, seq=seq, ts_ms=0, t=t, source="x", cause=None, event=event)
     books = []
     for i in range(40):  # a customer at my ad, the best, every interval
-        books.append(sells(ad("me", "999.00", str(100 - i), mine=True),
+        books.append(sells(ad("me", "999.00", str(1000 - i), mine=True),
                            ad("A", "1000.00", "50")))
     orders = list(orders_of(books, D("0.001")))
     decided = RepriceDecided(adv_no="me", strategy="undercut", action="reprice",
@@ -125,7 +130,8 @@ def test_calibration_takes_the_decay_my_order_size_and_the_reaction_from_the_rec
                 env(4, 5.6, acked), env(5, 9.0, decided), env(6, 9.3, acked)]
     assert abs(measure_reaction(reprices) - 0.3) < 1e-9  # the median of 0.2, 0.6, 0.3
     cal = calibrate(orders, reprices)
-    assert cal.order_fiat == {"SELL": D("999.00")}  # 1 USDT each time at 999
+    # 1 USDT (999 NGN) each time between its 500 min and its 100,000 max
+    assert cal.order_share == ((D("999") - 500) / (100000 - 500)).quantize(D("0.0001"))
     assert cal.orders_fitted == 39 and cal.decay < D("0.05")  # every order at rank 1
     assert abs(cal.reaction_s - 0.3) < 1e-9
 
