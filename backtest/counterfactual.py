@@ -139,10 +139,9 @@ def overall_line(pairs: Sequence[PairFigures]) -> str:
     medians = [median(p.volume) for p in off]
     if not vol:
         return "counterfactual fidelity: no off-diagonal pair had a truth to compare"
+    pnl_median = f"{median(pnl):.3f}" if pnl else "-"
     return (f"counterfactual fidelity: volume median {median(vol):.3f} (min {min(medians):.3f}, "
-            f"max {max(medians):.3f}), pnl median {median(pnl):.3f}" if pnl else
-            f"counterfactual fidelity: volume median {median(vol):.3f} (min {min(medians):.3f}, "
-            f"max {max(medians):.3f}), pnl median -")
+            f"max {max(medians):.3f}), pnl median {pnl_median}")
 
 
 def run(seeds: Sequence[int], minutes: float, bot_surplus: Decimal,

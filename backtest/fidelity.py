@@ -45,7 +45,8 @@ from actors.system import LIVE_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
 from events import AdRepriced, BookSnapshot, Envelope, RepriceDecided
 from backtest.recheck import RECHECK_TYPES, DecisionCheck, recheck
-from backtest.engine import SessionTape, StrategyResult, run_backtest
+from actors.config import BacktestConfig
+from backtest.engine import SessionTape, StrategyResult, run_backtest, survey
 from backtest.side import RunSpec
 from backtest.source import recorded_config, tapes
 from run import wall_ms
@@ -291,8 +292,13 @@ def backtest_session(db: str, sid: int, strategy: str
                        filters=filters)
         [tape] = [msgspec.structs.replace(t, envelopes=list(t.envelopes))
                   for t in tapes(log, [info])]
-        [result] = run_backtest([tape], [spec])
-        [inferred] = run_backtest([blind(tape)], [spec])
+        reprices = list(log.events(sid, types=(RepriceDecided, AdRepriced)))
+        cfg = BacktestConfig(pay_methods=False)  # the simulator's customers ignore them
+        fitted = survey([tape], reprices, cfg).calibration
+        [result] = run_backtest([tape], [spec], calibration=fitted)
+        hidden = blind(tape)
+        [inferred] = run_backtest([hidden], [spec],
+                                  calibration=survey([hidden], reprices, cfg).calibration)
         envelopes = list(log.events(sid, types=RECHECK_TYPES + LIVE_TYPES))
     return (result, inferred), recheck(envelopes, spec.cfg, filters), envelopes
 
@@ -313,7 +319,7 @@ def counterfactual(args: argparse.Namespace) -> int:
     return 0
 
 
-COUNTERFACTUAL_SURPLUS = Decimal(100000)  # large enough that no run sells out: the fill model decides
+COUNTERFACTUAL_SURPLUS = Decimal(100000)  # no run sells out: the fill model decides
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,8 +29,9 @@ Then my ad's own rules apply:
   is averaged over both sides, and the order takes that place between my virtual ad's limits
   (the sizes customers bring to my ads); otherwise the customer's own order at the other ad,
   held within my limits and what my remaining surplus can sell. When what remains is worth
-  less than my `min_amount`, my ad is not listed and takes nothing (the ad is not replenished; an order opened counts even if it is later
-  cancelled, which the book cannot tell).
+  less than my `min_amount`, my ad is not listed and takes nothing (the ad is not
+  replenished; an order opened counts even if it is later cancelled, which the book cannot
+  tell).
 - price: my ad shows the price it had before my latest reprice until the reaction time
   (measured in the log: decision to acknowledged reprice) has passed, then the new one; an
   interval straddling the switch splits the order's chance between the two.

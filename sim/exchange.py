@@ -193,7 +193,8 @@ class SimExchange(ChatSide):
         """
         ad = self.market.ads.get(adv_no)
         now = self._now()
-        order = self.desk.take(ad, self.market.streams.orders, now) if ad is not None and ad.mine else None
+        mine = ad is not None and ad.mine
+        order = self.desk.take(ad, self.market.streams.orders, now) if mine else None
         if order is None:
             raise ValueError("no order can be opened on that ad")
         self.chat.deliver(self.desk.opening_messages(order), now)
