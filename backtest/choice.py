@@ -8,7 +8,9 @@ A customer who comes to a side's book takes its i-th listed ad (1 = best) with p
 second, and so on (what the simulator's customers do). `calibrate` estimates it by maximum
 likelihood from the ranks at which the recording's orders landed (an order at an ad whose
 price moved more than the tolerance during the interval has no known rank and is left out),
-with at least `MIN_ORDERS` of them; otherwise, or when `backtest.choice_decay` is set, the
+with at least `MIN_ORDERS` of them. An order's ad may change place between the two snapshots
+around it; the customer came at one or the other, so its likelihood is the mean of the two
+places' chances (as the fill model gives my ad the mean of its two chances); otherwise, or when `backtest.choice_decay` is set, the
 configured value holds. It also measures, from the same recording, where my own ad's orders
 sat between its limits, on average over both sides (the sizes customers bring to my ads), and
 the reaction time: the median time from a reprice decided to the reprice acknowledged
@@ -62,12 +64,23 @@ def choice_probability(rank: int, listed: int, decay: Decimal) -> Decimal:
     return decay ** (rank - 1) * (1 - decay) / (1 - decay**listed)
 
 
-def _log_likelihood(q: float, obs: list[tuple[int, int]]) -> float:
-    return sum((r - 1) * math.log(q) + math.log(1 - q) - math.log(1 - q**n) for r, n in obs)
+def _p(q: float, r: int, n: int) -> float:
+    return q ** (r - 1) * (1 - q) / (1 - q**n)
 
 
-def fit_decay(observations: list[tuple[int, int]]) -> Decimal:
-    """Return the maximum-likelihood decay for (rank, listed) observations."""
+def _log_likelihood(q: float, obs: list[tuple[int, ...]]) -> float:
+    total = 0.0
+    for o in obs:
+        if len(o) == 2:
+            total += math.log(_p(q, *o))
+        else:  # seen at two places, the earlier book's and the later's: the mean chance
+            total += math.log((_p(q, o[0], o[1]) + _p(q, o[2], o[3])) / 2)
+    return total
+
+
+def fit_decay(observations: list[tuple[int, ...]]) -> Decimal:
+    """Return the maximum-likelihood decay for (rank, listed) observations, or (rank, listed,
+    later rank, later listed) ones for orders whose ad changed place during the interval."""
     lo, hi = 0.01, 0.99
     for _ in range(60):  # golden-section search; the likelihood is unimodal in q
         a, b = hi - (hi - lo) * 0.618, lo + (hi - lo) * 0.618
@@ -104,7 +117,8 @@ def calibrate(orders: Iterable[tuple[str, object]], reprices: Iterable[Envelope]
     mine: list[Decimal] = []
     for _side, order in orders:
         if order.steady:
-            ranks.append((order.rank, order.listed))
+            ranks.append((order.rank, order.listed, order.later_rank or order.rank,
+                          order.later_listed or order.listed))
         share = order.share() if order.mine else None
         if share is not None:
             mine.append(share)

@@ -11,13 +11,15 @@ of one side (`detect_orders`, shared by every strategy of a pass):
   order that vanishes was paused or closed, not sold out, and counts nothing; my own ad's
   surplus rising is a cancelled order handing its crypto back, not an arrival.
 
-Each order is a customer who came to the book. Where they went is the choice model
+Each order is a customer who came to the book during the interval, at the earlier or at the
+later book: its chance at any ad is the mean of the chances there. Where they went is the
+choice model
 (`backtest.choice`): a customer takes the i-th ad of the listed book with probability p_i,
 falling geometrically with rank (p_i proportional to decay**(i-1)), the decay estimated from
 the ranks at which the recording's orders landed. The counterfactual book is the earlier
-snapshot with my recorded ad taken out and my virtual ad put in at the price it showed (ties
-stay ahead of me, since the exchange's order among equal prices is unknown), so my expected
-share of the order is p at my rank. Nothing is winner-takes-all: a strategy that sits second
+snapshot, and again the later one, with my recorded ad taken out and my virtual ad put in at
+the price it showed (ties stay ahead of me, since the exchange's order among equal prices is
+unknown), so my expected share of the order is the mean of p at my rank in each. Nothing is winner-takes-all: a strategy that sits second
 gets the second rank's share, as customers give it.
 
 Then my ad's own rules apply:
@@ -65,6 +67,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     pay_methods: tuple[str, ...] = ()
     mine: bool = False  # it went to my recorded ad
     steady: bool = True  # the ad's price stayed within tolerance, so its rank is known
+    later_rank: int = 0  # its place in the later book (0: gone, take `rank`)
+    later_listed: int = 0
     low: Decimal = Decimal(0)  # the ad's order limits then (fiat): its min_amount
     high: Decimal = Decimal(0)  # and the least of its max_amount and what its surplus sold
 
@@ -100,6 +104,7 @@ def detect_orders(prev: BookSnapshot, cur: BookSnapshot, tolerance: Decimal) -> 
         tolerance: the relative price move under which an ad's rank still counts as known.
     """
     now = {ad.adv_no: ad for ad in cur.ads}
+    place = {ad.adv_no: i for i, ad in enumerate(cur.ads, 1)}
     out: list[Order] = []
     n = len(prev.ads)
     for rank, ad in enumerate(prev.ads, 1):
@@ -119,7 +124,9 @@ def detect_orders(prev: BookSnapshot, cur: BookSnapshot, tolerance: Decimal) -> 
             ad.surplus * ad.price
         out.append(Order(adv_no=ad.adv_no, rank=rank, listed=n, qty=qty, price=ad.price,
                          pay_methods=ad.pay_methods, mine=ad.mine, steady=steady,
-                         low=ad.min_amount, high=high))
+                         low=ad.min_amount, high=high,
+                         later_rank=place.get(ad.adv_no, rank),
+                         later_listed=len(cur.ads) if ad.adv_no in place else n))
     return out
 
 
@@ -152,13 +159,19 @@ def _size(order: Order, my_ad: MyAd, price: Decimal, remaining: Decimal,
     return min(fiat / price, remaining).quantize(CRYPTO_QUANTUM, rounding=ROUND_DOWN)
 
 
+def _p(rank_listed: tuple[int, int], calibration: Calibration) -> Decimal:
+    return choice_probability(*rank_listed, calibration.decay)
+
+
 def infer_fills(prev: BookSnapshot, orders: list[Order], my_ad: MyAd,
                 prices: tuple[tuple[Decimal, Decimal], ...], remaining: Decimal,
-                calibration: Calibration) -> list[Fill]:
-    """Return my expected fills from `orders`, seen between `prev` and the next snapshot.
+                calibration: Calibration, cur: BookSnapshot | None = None) -> list[Fill]:
+    """Return my expected fills from `orders`, seen between `prev` and `cur`.
 
     Args:
-        prev: the earlier snapshot (the book the customers saw).
+        prev: the earlier snapshot.
+        cur: the later one (None: as `prev`); the customer saw one or the other, so my chance
+            is the mean of my chances in both.
         orders: what `detect_orders` found in the interval.
         my_ad: my virtual ad (limits, pay methods).
         prices: (price, share of the interval it was live), one or two of them.
@@ -167,13 +180,15 @@ def infer_fills(prev: BookSnapshot, orders: list[Order], my_ad: MyAd,
     """
     fills: list[Fill] = []
     pays = frozenset(my_ad.pay_methods)
-    ranks = [(price, weight, my_rank(prev, price)) for price, weight in prices if price > 0]
+    later = cur if cur is not None else prev
+    chances = [(price, weight * (_p(my_rank(prev, price), calibration)
+                                 + _p(my_rank(later, price), calibration)) / 2)
+               for price, weight in prices if price > 0]
     for order in orders:
         if calibration.pay_methods and pays and order.pay_methods \
                 and pays.isdisjoint(order.pay_methods):
             continue
-        for price, weight, (rank, listed) in ranks:
-            chance = weight * choice_probability(rank, listed, calibration.decay)
+        for price, chance in chances:
             if chance < SHARE_FLOOR or remaining <= 0:
                 continue
             qty = (_size(order, my_ad, price, remaining, calibration) * chance).quantize(

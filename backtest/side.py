@@ -187,7 +187,7 @@ class SideRun:
 
     def _fill(self, t: float, prev: BookSnapshot, seen: Seen) -> None:
         fills = infer_fills(prev, list(seen.orders), self.ad, self._prices(t), self.remaining,
-                            self.calibration)
+                            self.calibration, seen.book)
         if not fills:
             return
         best = market_best(prev)

@@ -200,3 +200,11 @@ def test_equity_days_are_the_time_lines_days():
     eq.mark(2 * 86_400.0 + 5, D("95"))  # day 3: 15 less
     assert eq.daily() == [D("0"), D("10"), D("-15")]
     assert eq.drawdown == D("15")
+
+
+def test_a_customer_came_at_the_earlier_or_the_later_book_so_my_chance_is_their_mean():
+    # A jumps ahead of me during the interval: rank 1 before (0.8), rank 2 after (0.2)
+    prev, cur = sells(ad("A", "1001.00", "10")), sells(ad("A", "999.00", "7"))
+    orders = detect_orders(prev, cur, CAL.tolerance)
+    [f] = infer_fills(prev, orders, ME, ((ME.price, D(1)),), D("100"), CAL, cur)
+    assert f.chance == D("0.5")
