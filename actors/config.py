@@ -99,6 +99,35 @@ class ChatConfig(_Section, frozen=True):
     credential_refresh_s: float = 1800.0
 
 
+class BacktestConfig(_Section, frozen=True):
+    """`[backtest]`: how a backtest counts money and fills.
+
+    Attributes:
+        fee_rate: the fee per side, as a share of each fill's notional (0.001 = 0.1%).
+        choice_decay: the choice model's decay, 0 < decay < 1; None estimates it from the
+            recording (falling back to 0.5 with fewer than 30 orders to fit on).
+        price_tolerance: the relative price move of an ad between two snapshots under which
+            the rank of an order it took still counts as known.
+        pay_methods: a customer only takes ads they can pay (both list methods and share one).
+        reaction_s: seconds from a decision until my new price is live; None measures it in
+            the log (0 when the log holds no acknowledged reprice).
+    """
+
+    fee_rate: Decimal = Decimal(0)
+    choice_decay: Decimal | None = None
+    price_tolerance: Decimal = Decimal("0.001")
+    pay_methods: bool = True
+    reaction_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fee_rate < 1:
+            raise ValueError("backtest.fee_rate must be in [0, 1)")
+        if self.choice_decay is not None and not 0 < self.choice_decay < 1:
+            raise ValueError("backtest.choice_decay must be between 0 and 1")
+        if self.price_tolerance < 0 or (self.reaction_s is not None and self.reaction_s < 0):
+            raise ValueError("backtest.price_tolerance and reaction_s must not be negative")
+
+
 class BotConfig(_Section, frozen=True):
     exchange: ExchangeConfig = ExchangeConfig()
     market: MarketConfig = MarketConfig()
@@ -108,6 +137,7 @@ class BotConfig(_Section, frozen=True):
     limits: LimitsConfig = LimitsConfig()
     orders: OrdersConfig = OrdersConfig()
     chat: ChatConfig = ChatConfig()
+    backtest: BacktestConfig = BacktestConfig()
 
     def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
         """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""

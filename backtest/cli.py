@@ -1,16 +1,19 @@
 """`run.py backtest`: replay recorded order books through pricing strategies and compare them.
 
     python run.py backtest bot.db [--session ID ...] --strategy undercut,rank,spread
-        [--set step=0.05] [--set filters.min_month_orders=50]
+        [--set step=0.05] [--set filters.min_month_orders=50] [--set backtest.fee_rate=0.001]
         [--set ads.overrides.<advNo>.floor=1500] [--plot chart.png]
         [--sweep step=0.01:0.10:0.01 [--sweep rank=1:3:1]] [--workers N]
+        [--objective pnl|volume|equity|fills|margin] [--walk-forward 0.5]
 
 Without --session, the latest session holding any BookSnapshot is used. Settings start from
-that session's recorded [strategy], [filters] and [ads.overrides]; --set overrides them, a
-per-ad key only for the recorded ad with that advNo (a per-ad `name` wins over --strategy for
-that ad). --sweep takes the same keys, runs the grid across all cores and ranks it by filled
-volume, then margin. Results print as a table and are
-logged as a new "backtest" session with one BacktestCompleted per strategy (or grid point).
+that session's recorded [strategy], [filters], [ads.overrides] and [backtest]; --set overrides
+them, a per-ad key only for the recorded ad with that advNo (a per-ad `name` wins over
+--strategy for that ad). The fill model is fitted on the recording first (one line says how).
+--sweep takes the same keys (not backtest.*), runs the grid across all cores and ranks it by
+the --objective (default realised PnL), then filled volume. --walk-forward F ranks everything on
+the first F of the time line and reports the rest, in that order. Results print as a table and
+are logged as a new "backtest" session with one BacktestCompleted per strategy (or grid point).
 How fills are inferred is in `backtest.fills`; what is measured in `backtest.metrics`.
 """
 
@@ -24,7 +27,8 @@ from contextlib import contextmanager
 import msgspec
 from msgspec.structs import replace
 
-from backtest.engine import StrategyResult, run_backtest
+from actors.config import BacktestConfig
+from backtest.engine import StrategyResult, Survey, run_backtest, survey
 from backtest.side import RunSpec
 from backtest.source import (BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
                                     open_source, parse_sets, parse_sweeps, pick_sessions,
@@ -32,7 +36,8 @@ from backtest.source import (BacktestError, apply_ad_sets, apply_sets, check_ad_
 from backtest.table import format_table
 from backtest.plot import PlotUnavailable, write_plot
 from backtest.cluster import ClusterError, run_grid_on_cluster
-from backtest.sweep import ranked, run_grid
+from backtest.sweep import OBJECTIVES, ranked, run_grid
+from events import AdRepriced, RepriceDecided
 from store import LogError
 from actors.config import AdOverride
 from strategies import STRATEGIES, FiltersConfig, StrategyConfig, UnknownStrategy, get_strategy
@@ -59,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", metavar="ADDRESS", default=None,
                         help="run --sweep on a Dask distributed scheduler (tcp://host:8786), or "
                         "'local' for a LocalCluster on this machine (pip install -e '.[cluster]')")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="pnl",
+                        help="what --sweep and --walk-forward rank by (default: pnl)")
+    parser.add_argument("--walk-forward", type=float, default=None, metavar="F",
+                        help="rank on the first F (0 < F < 1) of the recording, report the rest")
 
 
 def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
@@ -111,32 +120,84 @@ def build_specs(names: Sequence[str], cfg: StrategyConfig, filters: FiltersConfi
     return specs
 
 
+BACKTEST_PREFIX = "backtest."
+
+
+def backtest_config(session, items: Sequence[str]) -> BacktestConfig:
+    """Return the session's recorded [backtest] with the --set backtest.KEY=VALUE `items`.
+
+    Raises:
+        BacktestError: an unknown key or a bad value.
+    """
+    try:
+        raw = msgspec.json.decode(session.config)
+        raw = raw.get("bot", raw) if isinstance(raw, dict) else {}
+        base = raw.get("backtest", {}) if isinstance(raw, dict) else {}
+    except msgspec.DecodeError:
+        base = {}
+    data = dict(base) if isinstance(base, dict) else {}
+    for item in items:
+        key, _, value = item.partition("=")
+        key = key.strip().removeprefix(BACKTEST_PREFIX)
+        if key not in BacktestConfig.__struct_fields__:
+            raise BacktestError(f"unknown setting {BACKTEST_PREFIX}{key} (backtest: "
+                                f"{', '.join(BacktestConfig.__struct_fields__)})")
+        data[key] = value.strip()
+    try:
+        return msgspec.convert(data, BacktestConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        raise BacktestError(f"bad backtest setting: {exc}") from None
+
+
+def _survey(log, sessions, cfg: BacktestConfig) -> Survey:
+    reprices = (e for s in sessions
+                for e in log.events(s.id, types=(RepriceDecided, AdRepriced)))
+    return survey(tapes(log, sessions), reprices, cfg)
+
+
 def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
     names = _names(args.strategy)
-    sets = parse_sets(args.sets)
+    own = [s for s in args.sets if s.strip().startswith(BACKTEST_PREFIX)]
+    sets = parse_sets([s for s in args.sets if s not in own])
     grid = parse_sweeps(args.sweep) if args.sweep else None
     cluster = getattr(args, "cluster", None)
     if cluster and not grid:
         raise BacktestError("--cluster runs a --sweep grid; give --sweep KEY=A:B:STEP")
+    split = args.walk_forward
+    if split is not None and not 0 < split < 1:
+        raise BacktestError(f"--walk-forward wants a fraction between 0 and 1, got {split:g}")
     with open_source(args.path) as log:
         sessions = pick_sessions(log, args.sessions)
         ids = [s.id for s in sessions]
         specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid,
                             recorded_overrides(sessions[-1]))
         check_ad_sets([*sets, *(grid[0] if grid else {})], recorded_ads(log, sessions), ids)
+        fitted = _survey(log, sessions, backtest_config(sessions[-1], own))
+        cal = fitted.calibration
+        print(cal.describe())
+        fit, rest = fitted.split(split) if split is not None else (None, None)
+
+        def run_all(specs, window, trace=False, progress=None):
+            if grid and cluster:
+                return run_grid_on_cluster(args.path, ids, specs, cluster, progress, cal, window)
+            if grid:
+                return run_grid(args.path, ids, specs, args.workers, progress, cal, window)
+            return run_backtest(tapes(log, sessions), specs, trace=trace, on_progress=progress,
+                                calibration=cal, window=window)
+
         with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
                        ) as progress:
-            if grid and cluster:
-                results = ranked(run_grid_on_cluster(args.path, ids, specs, cluster,
-                                                     progress))
-            elif grid:
-                results = ranked(run_grid(args.path, ids, specs, args.workers, progress))
-            else:
-                results = run_backtest(tapes(log, sessions), specs, trace=bool(args.plot),
-                                       on_progress=progress)
+            results = run_all(specs, fit, trace=bool(args.plot) and fit is None,
+                              progress=progress)
+        if grid or fit is not None:
+            results = ranked(results, args.objective)
         if not results[0].summary.snapshots:
             raise BacktestError(f"no BookSnapshot in session {ids} of {args.path}")
-        print(format_table(results, numbered=bool(grid)))
+        if fit is not None:
+            print(f"walk-forward: ranked by {args.objective} on t {fit[0]:.0f}..{fit[1]:.0f} s;"
+                  f" the rest, t {rest[0]:.0f}..{rest[1]:.0f} s, in that order:")
+            results = run_all([r.spec for r in results], rest, trace=bool(args.plot))
+        print(format_table(results, numbered=bool(grid) or fit is not None))
         if hasattr(log, "start_session"):
             sid = _save(log, args, ids, results, now_ms)
             print(f"saved as backtest session {sid} in {args.path}")
@@ -145,7 +206,8 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
         if args.plot:
             if grid:
                 top = [r.spec for r in results[:PLOT_TOP]]
-                results = run_backtest(tapes(log, sessions), top, trace=True)
+                results = run_backtest(tapes(log, sessions), top, trace=True, calibration=cal,
+                                       window=rest)
             _plot(args.plot, results)
     return 0
 
@@ -170,7 +232,8 @@ def _progress(unit: str, total: int | None) -> Iterator[Callable[[int], None]]:
 def _save(log, args: argparse.Namespace, ids: list[int], results: Sequence[StrategyResult],
           now_ms: Callable[[], int]) -> int:
     config = {"command": "backtest", "sources": ids, "strategy": args.strategy,
-              "set": list(args.sets), "sweep": list(args.sweep)}
+              "set": list(args.sets), "sweep": list(args.sweep), "objective": args.objective,
+              "walk_forward": args.walk_forward}
     started = now_ms()
     sid = log.start_session("backtest", msgspec.json.encode(config).decode(), started)
     log.append_events(sid, [r.summary for r in results], source="backtest", ts_ms=started)

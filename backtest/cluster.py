@@ -28,7 +28,8 @@ class ClusterError(Exception):
 
 
 def run_grid_on_cluster(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
-                        address: str, on_progress: Callable[[int], None] | None = None
+                        address: str, on_progress: Callable[[int], None] | None = None,
+                        calibration=None, window: tuple[float, float] | None = None
                         ) -> list[StrategyResult]:
     """Backtest every spec over the sessions on the Dask cluster at `address` ("local": a
     LocalCluster here); return the results in the order of `specs`.
@@ -53,18 +54,20 @@ def run_grid_on_cluster(path: str, session_ids: Sequence[int], specs: Sequence[R
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         with client:
-            return _run(client, as_completed, path, tuple(session_ids), list(specs), on_progress)
+            return _run(client, as_completed, path, tuple(session_ids), list(specs), on_progress,
+                        calibration, window)
     finally:
         if cluster is not None:
             cluster.close()
 
 
 def _run(client, as_completed, path: str, ids: tuple[int, ...], specs: list[RunSpec],
-         on_progress) -> list[StrategyResult]:
+         on_progress, calibration=None, window=None) -> list[StrategyResult]:
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     size = max(1, -(-len(specs) // (workers * TASKS_PER_WORKER)))
     starts = list(range(0, len(specs), size))
-    futures = {client.submit(_run_chunk, path, ids, specs[s:s + size], pure=False): s
+    futures = {client.submit(_run_chunk, path, ids, specs[s:s + size], calibration, window,
+                             pure=False): s
                for s in starts}
     results: list[StrategyResult | None] = [None] * len(specs)
     done = 0

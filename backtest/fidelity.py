@@ -17,6 +17,10 @@ recorded, and compares:
 
 The demo's ads hold 2,500 USDT each, which a few minutes sell out, so that cap decides the
 default run's volume; `--bot-surplus 100000` measures the fill model itself.
+
+This comparison backtests the strategy that ran, whose prices are the recorded ones: it is
+self-referential. `--counterfactual [--seeds 5]` is the honest measure: each strategy backtested
+on the others' recordings against its own run on the same seed (`backtest.counterfactual`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from actors.system import LIVE_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
 from events import AdRepriced, BookSnapshot, Envelope, RepriceDecided
 from backtest.recheck import RECHECK_TYPES, DecisionCheck, recheck
-from backtest.engine import SessionTape, StrategyResult, run_backtest
+from actors.config import BacktestConfig
+from backtest.engine import SessionTape, StrategyResult, run_backtest, survey
 from backtest.side import RunSpec
 from backtest.source import recorded_config, tapes
 from run import wall_ms
@@ -204,6 +209,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db", default=None, help="keep the log here (default: a temporary file)")
     p.add_argument("--virtual", action="store_true",
                    help="run in memory under trio's MockClock (seconds, not minutes)")
+    p.add_argument("--counterfactual", action="store_true",
+                   help="backtest each strategy on every other's recording and compare with "
+                   "its own run on the same seed (in memory; see backtest.counterfactual)")
+    p.add_argument("--seeds", type=int, default=5,
+                   help="--counterfactual: seeds from --seed on (default 5)")
     return p.parse_args(argv)
 
 
@@ -233,8 +243,9 @@ def _virtual(log, exchange: SimExchange, args: argparse.Namespace) -> int:
     return sid
 
 
-def record_demo(db: str, args: argparse.Namespace) -> tuple[int, SimReport, list[AdTruth]]:
-    """Run the demo into the log at `db`; return its session, the exchange's report and truth.
+def record_demo(db: str, args: argparse.Namespace, keep_exchange: bool = False) -> tuple:
+    """Run the demo into the log at `db`; return its session, the exchange's report and truth
+    (and the exchange itself when `keep_exchange`).
 
     Over loopback in real time as `python run.py demo` runs (its summary printed), or with
     `args.virtual` in memory under MockClock.
@@ -253,7 +264,8 @@ def record_demo(db: str, args: argparse.Namespace) -> tuple[int, SimReport, list
             run_demo(log, demo, now_ms=wall_ms, exchange=exchange)
             sid = log.latest_session().id
     report = exchange.report()
-    return sid, report, truth_of(report, exchange.desk.orders.values(), exchange.bot_ads)
+    out = (sid, report, truth_of(report, exchange.desk.orders.values(), exchange.bot_ads))
+    return (*out, exchange) if keep_exchange else out
 
 
 def blind(tape: SessionTape) -> SessionTape:
@@ -280,15 +292,41 @@ def backtest_session(db: str, sid: int, strategy: str
                        filters=filters)
         [tape] = [msgspec.structs.replace(t, envelopes=list(t.envelopes))
                   for t in tapes(log, [info])]
-        [result] = run_backtest([tape], [spec])
-        [inferred] = run_backtest([blind(tape)], [spec])
+        reprices = list(log.events(sid, types=(RepriceDecided, AdRepriced)))
+        cfg = BacktestConfig(pay_methods=False)  # the simulator's customers ignore them
+        fitted = survey([tape], reprices, cfg).calibration
+        [result] = run_backtest([tape], [spec], calibration=fitted)
+        hidden = blind(tape)
+        [inferred] = run_backtest([hidden], [spec],
+                                  calibration=survey([hidden], reprices, cfg).calibration)
         envelopes = list(log.events(sid, types=RECHECK_TYPES + LIVE_TYPES))
     return (result, inferred), recheck(envelopes, spec.cfg, filters,
                                        pricing_for=spec.pricing_for), envelopes
 
 
+def counterfactual(args: argparse.Namespace) -> int:
+    """Run the counterfactual comparison (`backtest.counterfactual`) and print it."""
+    from backtest import counterfactual as cf
+
+    surplus = args.bot_surplus if args.bot_surplus is not None else COUNTERFACTUAL_SURPLUS
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    print(f"counterfactual: strategies {', '.join(cf.STRATEGIES)}, seeds {seeds}, "
+          f"{args.minutes:g} min each in memory, bot ads of {surplus} USDT; ratios backtest of "
+          f"B on A's recording / the run of B (min, max over seeds)")
+    cf.run(seeds, args.minutes, surplus)
+    print(f"command: cd {Path(__file__).resolve().parent.parent} && .venv/bin/python "
+          f"bench/fidelity.py --counterfactual --minutes {args.minutes:g} --seed {args.seed} "
+          f"--seeds {args.seeds} --bot-surplus {surplus}")
+    return 0
+
+
+COUNTERFACTUAL_SURPLUS = Decimal(100000)  # no run sells out: the fill model decides
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.counterfactual:
+        return counterfactual(args)
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or str(Path(tmp) / "fidelity.db")
         sid, report, truths = record_demo(db, args)

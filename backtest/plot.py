@@ -1,4 +1,5 @@
-"""The backtest chart: best prices and each strategy's prices over time, fills beneath.
+"""The backtest chart: best prices and each strategy's prices over time, fills and equity
+beneath.
 
 matplotlib is imported only here and only when a plot is asked for, with the Agg backend, so
 the bot runs without it and the chart renders without a display.
@@ -39,10 +40,11 @@ def write_plot(path: str | Path, results: Sequence[StrategyResult]) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 7),
-                                      gridspec_kw={"height_ratios": [3, 1]})
+    fig, (top, bottom, money) = plt.subplots(3, 1, sharex=True, figsize=(11, 9),
+                                             gridspec_kw={"height_ratios": [3, 1, 1]})
     try:
         _draw(top, bottom, results)
+        _draw_equity(money, results)
         fig.tight_layout()
         fig.savefig(path, format="png", dpi=100)
     finally:
@@ -71,6 +73,19 @@ def _draw(top, bottom, results: Sequence[StrategyResult]) -> None:
     top.legend(fontsize="small", loc="best")
     top.grid(alpha=0.3)
     bottom.set_ylabel("filled (crypto)")
-    bottom.set_xlabel("t (s)")
     bottom.legend(fontsize="small", loc="upper left")
     bottom.grid(alpha=0.3)
+
+
+def _draw_equity(axis, results: Sequence[StrategyResult]) -> None:
+    ends = [r.trace.equity[-1][0] for r in results if r.trace is not None and r.trace.equity]
+    end = max(ends) if ends else None
+    for r in results:
+        if r.trace is not None:
+            xs, ys = _series(r.trace.equity, end)
+            axis.plot(xs or [0.0], ys or [0.0], drawstyle="steps-post", label=r.spec.title)
+    axis.axhline(0.0, color="black", linewidth=0.6, alpha=0.5)
+    axis.set_ylabel("equity (fiat)")
+    axis.set_xlabel("t (s)")
+    axis.legend(fontsize="small", loc="upper left")
+    axis.grid(alpha=0.3)

@@ -10,7 +10,8 @@ from msgspec.structs import replace
 
 from actors.config import AdOverride, merge_override
 from events import BookSnapshot, MyAd
-from backtest.fills import infer_fills
+from backtest.choice import Calibration
+from backtest.fills import Order, infer_fills
 from backtest.metrics import Metrics, WarTracker, ahead_of
 from actors import ads_core
 from strategies import FiltersConfig, StrategyConfig, get_strategy
@@ -58,11 +59,14 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 class Seen(msgspec.Struct, frozen=True, kw_only=True):
     """What one snapshot shows a side: the book for fills and ranks, the one before, the other
-    side's latest snapshot (as the live actor holds it)."""
+    side's latest snapshot (as the live actor holds it), the orders seen since the one before
+    and the mid of the two books."""
 
     book: BookSnapshot
     prev: BookSnapshot | None
     opposite: BookSnapshot | None
+    orders: tuple[Order, ...] = ()
+    mid: Decimal | None = None
 
 
 def patch_book(prev: BookSnapshot, cur: BookSnapshot) -> BookSnapshot:
@@ -78,12 +82,13 @@ def patch_book(prev: BookSnapshot, cur: BookSnapshot) -> BookSnapshot:
 
 
 class Trace:
-    """Series for the plot: best prices per side, my prices per side, cumulative fills."""
+    """Series for the plot: best prices per side, my prices per side, cumulative fills, equity."""
 
     def __init__(self) -> None:
         self.best: dict[str, list[tuple[float, Decimal | None]]] = {"SELL": [], "BUY": []}
         self.mine: dict[str, list[tuple[float, Decimal]]] = {"SELL": [], "BUY": []}
         self.filled: list[tuple[float, Decimal]] = []
+        self.equity: list[tuple[float, Decimal]] = []
 
     def add_price(self, side: str, t: float, price: Decimal | None) -> None:
         self.best[side].append((t, price))
@@ -118,35 +123,43 @@ def virtual_ad(book: BookSnapshot, my_ads: tuple[MyAd, ...]) -> MyAd:
 
 
 class SideRun:
-    """Fold one side's snapshots: fills since the last one, then the decision, then the rank."""
+    """Fold one side's snapshots: fills since the last one, then the decision, then the rank.
 
-    def __init__(self, spec: RunSpec, ad: MyAd, metrics: Metrics, trace: Trace | None) -> None:
+    The decision is `_decide` alone (the strategy pipeline with the rate cap and the reprice
+    gap, as the live ads actor runs it); everything else is bookkeeping around it.
+    """
+
+    def __init__(self, spec: RunSpec, ad: MyAd, metrics: Metrics, trace: Trace | None,
+                 calibration: Calibration = Calibration()) -> None:
         self.cfg, self.filters = spec.pricing_for(ad.adv_no)
         self.ad = ad
         self.remaining = ad.surplus
         self.metrics = metrics
         self.trace = trace
+        self.calibration = calibration
         # The ads actor's own per-ad state, decided on by its own core (actors/ads_core.py).
         self.core = ads_core.AdState(ad, self.cfg, self.filters)
         self.wars = WarTracker()
         self.rank = 0
         self.last_t: float | None = None
+        self.before = ad.price  # the price shown until the last reprice is live
+        self.live_at = float("-inf")  # when the last reprice went live
 
     def step(self, t: float, snap: BookSnapshot, seen: Seen) -> None:
         """Count the interval since the last snapshot, then decide on `snap` as the live actor."""
         book, prev = seen.book, seen.prev
         if prev is not None and self.last_t is not None:
             self.metrics.add_time(t - self.last_t, self.rank)
-            if self.remaining > 0:
-                self._fill(t, prev, book, seen.opposite)
+            if self.remaining > 0 and seen.orders:
+                self._fill(t, prev, seen)
         elif self.trace is not None:
             self.trace.add_mine(self.ad.side, t, self.ad.price)
         if self.wars.waiting:
             self.wars.observe(t, ahead_of(book, self.ad.price))
-        decided = self.decide(t, snap, seen.opposite)
-        price = decided.new_price
+        price = self.decide(t, snap, seen.opposite).new_price
         ahead = ahead_of(book, self.ad.price if price is None else price)
         if price is not None:
+            self.before, self.live_at = self.ad.price, t + self.calibration.reaction_s
             self.ad = replace(self.ad, price=price)
             self.metrics.reprices += 1
             self.wars.repriced(t, ahead)
@@ -157,25 +170,35 @@ class SideRun:
 
     def decide(self, t: float, snap: BookSnapshot, opposite: BookSnapshot | None):
         """The ads actor's decision on `snap` at `t` (ads_core.decide_one), applied as the actor
-        applies it: the reprice counts against the rate cap when it is sent (after the gap) and
-        the virtual ad takes the price at once (no reply to wait for)."""
+        applies it: the reprice counts against the rate cap when it is sent (after the gap);
+        the new price goes live after the reaction time measured in the log (`_prices`)."""
         self.core.ad = self.ad
         decided = ads_core.decide_one(self.core, snap, opposite, t)
         if decided.new_price is not None:
             self.core.rate_cap.record(decided.send_at)
         return decided
 
-    def _fill(self, t: float, prev: BookSnapshot, snap: BookSnapshot,
-              opposite: BookSnapshot | None) -> None:
-        fills = infer_fills(prev, snap, self.ad, self.remaining, self.cfg.step)
+    def _prices(self, t: float) -> tuple[tuple[Decimal, Decimal], ...]:
+        """The prices live during (last_t, t] with the share of the interval each held."""
+        start = self.last_t if self.last_t is not None else t
+        if self.live_at <= start or t <= start:
+            return ((self.ad.price, Decimal(1)),)
+        old = Decimal(repr(min(1.0, (self.live_at - start) / (t - start))))
+        if old >= 1:
+            return ((self.before, Decimal(1)),)
+        return ((self.before, old), (self.ad.price, 1 - old))
+
+    def _fill(self, t: float, prev: BookSnapshot, seen: Seen) -> None:
+        fills = infer_fills(prev, list(seen.orders), self.ad, self._prices(t), self.remaining,
+                            self.calibration, seen.book)
         if not fills:
             return
         best = market_best(prev)
-        theirs = market_best(opposite) if opposite is not None else None
+        theirs = market_best(seen.opposite) if seen.opposite is not None else None
         for fill in fills:
             self.metrics.add_fill(self.ad.side, fill.qty, fill.price,
                                   best.price if best else None,
-                                  theirs.price if theirs else None)
+                                  theirs.price if theirs else None, fill.chance)
             self.remaining -= fill.qty
             if self.trace is not None:
                 self.trace.add_fill(t, fill.qty)
@@ -184,4 +207,3 @@ class SideRun:
         """End the run on this side and return its price-war episodes."""
         self.wars.close()
         return self.wars.episodes
-

@@ -11,24 +11,30 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from decimal import Decimal
 
+from backtest.choice import Calibration
 from backtest.engine import StrategyResult, run_backtest
 from backtest.side import RunSpec
 
 _WORST = Decimal("-Infinity")
+OBJECTIVES = ("pnl", "volume", "equity", "fills", "margin")
 
 
-def _run_chunk(path: str, session_ids: tuple[int, ...], specs: list[RunSpec]
-               ) -> list[StrategyResult]:
+def _run_chunk(path: str, session_ids: tuple[int, ...], specs: list[RunSpec],
+               calibration: Calibration | None = None,
+               window: tuple[float, float] | None = None) -> list[StrategyResult]:
     from backtest.source import open_source, tapes  # the store only where a worker reads it
 
     with open_source(path) as log:
         sessions = [log.session(i) for i in session_ids]
-        return run_backtest(tapes(log, sessions), specs)
+        return run_backtest(tapes(log, sessions), specs, calibration=calibration,
+                            window=window)
 
 
 def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
              workers: int | None = None,
-             on_progress: Callable[[int], None] | None = None) -> list[StrategyResult]:
+             on_progress: Callable[[int], None] | None = None,
+             calibration: Calibration | None = None,
+             window: tuple[float, float] | None = None) -> list[StrategyResult]:
     """Backtest every spec over the sessions, across `workers` processes (default: all cores).
 
     Args:
@@ -37,6 +43,8 @@ def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
         specs: the grid.
         workers: processes to use; 1 runs in this process.
         on_progress: called with the number of specs done as each worker finishes.
+        calibration: the fill model, fitted once for all (`backtest.engine.survey`).
+        window: the part of the time line to run (`run_backtest`).
 
     Returns:
         The results in the order of `specs`.
@@ -45,10 +53,10 @@ def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
     chunks = [list(specs[i::workers]) for i in range(workers)]
     ids = tuple(session_ids)
     if workers == 1:
-        parts = [_run_chunk(path, ids, chunks[0])]
+        parts = [_run_chunk(path, ids, chunks[0], calibration, window)]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_chunk, path, ids, chunk): i
+            futures = {pool.submit(_run_chunk, path, ids, chunk, calibration, window): i
                        for i, chunk in enumerate(chunks)}
             parts, done = [[] for _ in chunks], 0
             for future in as_completed(futures):
@@ -63,10 +71,15 @@ def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
     return results  # type: ignore[return-value]
 
 
-def ranked(results: Sequence[StrategyResult]) -> list[StrategyResult]:
-    """Order results best first: by filled volume, then by margin (unknown margin last)."""
-    def key(r: StrategyResult) -> tuple[Decimal, Decimal]:
-        s = r.summary
-        return s.filled_volume, s.margin if s.margin is not None else _WORST
+def objective(r: StrategyResult, name: str) -> Decimal:
+    """Return result `r`'s figure for objective `name` (one of OBJECTIVES; higher is better)."""
+    s = r.summary
+    value = {"pnl": s.pnl, "volume": s.filled_volume, "equity": s.equity, "fills": s.fills,
+             "margin": s.margin}[name]
+    return value if value is not None else _WORST
 
-    return sorted(results, key=key, reverse=True)
+
+def ranked(results: Sequence[StrategyResult], by: str = "pnl") -> list[StrategyResult]:
+    """Order results best first by the objective `by`, then by filled volume (stable)."""
+    return sorted(results, key=lambda r: (objective(r, by), r.summary.filled_volume),
+                  reverse=True)

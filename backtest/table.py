@@ -1,4 +1,9 @@
-"""The side-by-side results table printed in the terminal (plain text, aligned)."""
+"""The side-by-side results table printed in the terminal (plain text, aligned).
+
+Money columns are fiat: pnl is realised on the matched volume less its fees, equity marks the
+inventory to the books' mid, max dd is the equity curve's largest fall, and the 90% interval
+of the PnL comes from a per-day bootstrap ("-" under two days). See `backtest.metrics`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from decimal import Decimal
 from backtest.engine import StrategyResult
 from backtest.metrics import REQUEST_BUDGET_PER_S
 
-_HEADERS = ("strategy", "snapshots", "filled", "sell vwap", "buy vwap", "vs best", "margin",
-            "rank 1", "top 3", "reprices", "req/s", "budget", "wars")
+_HEADERS = ("strategy", "snapshots", "filled", "fills", "sell vwap", "buy vwap", "vs best",
+            "margin", "pnl", "equity", "max dd", "pnl 90% ci", "rank 1", "top 3", "reprices",
+            "req/s", "budget", "wars")
 
 
 def _num(value: Decimal | None, places: int) -> str:
@@ -20,11 +26,19 @@ def _pct(value: Decimal) -> str:
     return f"{value * 100:.1f}%"
 
 
+def _ci(s) -> str:
+    if s.pnl_ci_low is None or s.pnl_ci_high is None:
+        return "-"
+    return f"{s.pnl_ci_low:,.2f}..{s.pnl_ci_high:,.2f}"
+
+
 def _row(r: StrategyResult) -> list[str]:
     s = r.summary
     return [
-        r.spec.title, f"{s.snapshots:,}", _num(s.filled_volume, 4), _num(r.sell_vwap, 2),
-        _num(r.buy_vwap, 2), _num(s.vs_best, 4), _num(s.margin, 4), _pct(s.share_rank1),
+        r.spec.title, f"{s.snapshots:,}", _num(s.filled_volume, 4), _num(s.fills, 2),
+        _num(r.sell_vwap, 2), _num(r.buy_vwap, 2), _num(s.vs_best, 4), _num(s.margin, 4),
+        _num(s.pnl, 2), _num(s.equity, 2), _num(s.max_drawdown, 2), _ci(s),
+        _pct(s.share_rank1),
         _pct(s.share_top3), f"{s.reprices:,}", _num(s.requests_per_s, 4),
         _pct(s.requests_per_s / REQUEST_BUDGET_PER_S), str(s.price_wars),
     ]

@@ -380,6 +380,13 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     vwap_sell: Decimal | None = None  # my SELL ad's fills only
     vwap_buy: Decimal | None = None  # my BUY ad's fills only
     filters: str = ""  # the FiltersConfig as JSON
+    fills: Decimal | None = None  # the expected number of orders
+    pnl: Decimal | None = None  # fiat: realised spread on the matched volume, less its fees
+    equity: Decimal | None = None  # fiat: cash - fees + inventory marked to the mid
+    fees: Decimal | None = None
+    max_drawdown: Decimal | None = None  # of the equity curve
+    pnl_ci_low: Decimal | None = None  # per-day bootstrap, 5%..95% (two days or more)
+    pnl_ci_high: Decimal | None = None
 
 
 class SessionSummary(Event, frozen=True, kw_only=True):

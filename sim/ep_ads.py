@@ -146,7 +146,7 @@ def update_ad(ex: SimExchange, req: Request, now: float) -> Response:
         setattr(ad, attr, value)
     if price is not None:
         ex.market.set_price(ad.adv_no, price, now)
-        ex.market.watch_bot(ad.adv_no, now, ex.market_rng)
+        ex.market.watch_bot(ad.adv_no, now)
     ex.observe(now, competitor_moved=False)
     shape = ex.cfg.ep7_success
     if shape == "mix":
@@ -182,6 +182,6 @@ def update_status(ex: SimExchange, req: Request, now: float) -> Response:
         else:
             ad.status = status
             if status == 1:
-                ex.market.watch_bot(adv_no, now, ex.market_rng)
+                ex.market.watch_bot(adv_no, now)
     ex.observe(now, competitor_moved=False)
     return sapi_ok({"status": not fails, "failList": fails})

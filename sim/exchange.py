@@ -41,7 +41,8 @@ class SimExchange(ChatSide):
         cfg: the market, the account, the rules and the faults.
         now_ms: wall-clock milliseconds (serverTime and the timestamp check add the skew).
         rng: the one random source; separate streams for the market, faults, ids and chat are
-            drawn from it, so a bot's request pattern does not change the market's prices.
+            drawn from it, so a bot's request pattern does not change the market's prices
+            (the market splits its own further: `sim.market.Streams`).
     """
 
     def __init__(self, cfg: SimConfig, now_ms: Callable[[], int],
@@ -192,7 +193,8 @@ class SimExchange(ChatSide):
         """
         ad = self.market.ads.get(adv_no)
         now = self._now()
-        order = self.desk.take(ad, self.market_rng, now) if ad is not None and ad.mine else None
+        mine = ad is not None and ad.mine
+        order = self.desk.take(ad, self.market.streams.orders, now) if mine else None
         if order is None:
             raise ValueError("no order can be opened on that ad")
         self.chat.deliver(self.desk.opening_messages(order), now)
@@ -208,11 +210,11 @@ class SimExchange(ChatSide):
         """Advance the market by one tick: prices, orders, the counterparties' chat, then the
         chat frames now due (read copies, closes)."""
         dt = self.cfg.tick_s
-        moved = self.market.step(self.market_rng, now, dt)
+        moved = self.market.step(now, dt)
         self.observe(now, competitor_moved=moved)
         rate = self.cfg.order_rate_per_s
-        messages = self.desk.open_orders(self.market, self.market_rng, now, dt, rate)
-        messages += self.desk.advance(self.market, self.market_rng, now)
+        messages = self.desk.open_orders(self.market, now, dt, rate)
+        messages += self.desk.advance(self.market, now)
         self.observe(now, competitor_moved=False)
         self.chat.deliver(messages, now)
         self.chat.flush(now)

@@ -1,8 +1,16 @@
 """The living order book: competitor ads that drift, undercut and answer the bot; the bot's ads.
 
-Pure state: every step takes the random source and trio's time as arguments, so the same seed and
-the same calls give the same book. A side's "better" price is lower for SELL ads (what a buyer
-sees first) and higher for BUY ads.
+Pure state: every step takes trio's time as an argument, so the same seed and the same calls
+give the same book. A side's "better" price is lower for SELL ads (what a buyer sees first) and
+higher for BUY ads.
+
+Chance comes from `Streams`, one random source per kind of draw (the reference's drift, the
+competitors' moves, their reactions to the bot, order arrivals, the customer's choice, order
+sizes, the bot's own orders). Each of the first ones is drawn the same number of times every
+tick whatever the bot does, so two runs with one seed and different bots see the same drift,
+the same arrival times, the same choice and size draws: they differ only through the bot's
+actions (its price moves the book; reactions and the bot's orders draw from streams of their
+own).
 """
 
 from __future__ import annotations
@@ -82,6 +90,19 @@ def new_id(rng: random.Random, lead: int) -> str:
     return str(lead * 10**19 + rng.randrange(10**18, 10**19))
 
 
+class Streams:
+    """The market's independent random streams, all seeded from the market's source.
+
+    `drift`, `moves`, `arrivals`, `choice` and `sizes` are drawn a fixed number of times per
+    tick; `reactions` and `orders` only when the bot causes it (a reprice that beats a
+    reactive competitor, an order on the bot's ad), so their draws never shift the others.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.drift, self.moves, self.reactions, self.arrivals, self.choice, self.sizes, \
+            self.orders = (random.Random(rng.getrandbits(64)) for _ in range(7))
+
+
 class Market:
     """Both sides of one asset/fiat book and the reference price they drift around."""
 
@@ -95,6 +116,7 @@ class Market:
             for i in range(cfg.competitors_per_side):
                 self._add(self._competitor(rng, side, i))
             self._add(self._bot_ad(rng, side))
+        self.streams = Streams(rng)
 
     def _add(self, ad: SimAd) -> None:
         self.ads[ad.adv_no] = ad
@@ -171,28 +193,32 @@ class Market:
             ad.price = price
             ad.changed_at = now
 
-    def watch_bot(self, adv_no: str, now: float, rng: random.Random) -> None:
+    def watch_bot(self, adv_no: str, now: float) -> None:
         """Let reactive competitors that the bot's ad now beats answer after a few seconds."""
+        rng = self.streams.reactions
         bot = self.ads[adv_no]
         for ad in self.ads.values():
             if ad.reactive and ad.side == bot.side and ad.adv_no not in self._reactions:
                 if beats(bot.side, bot.price, ad.price):
                     self._reactions[ad.adv_no] = (now + rng.uniform(2.0, 6.0), adv_no)
 
-    def step(self, rng: random.Random, now: float, dt: float) -> bool:
+    def step(self, now: float, dt: float) -> bool:
         """Advance the market by `dt` seconds: drift, re-anchor, undercut, react.
+
+        Every competitor draws its roll each tick, a due reaction included, so the moves
+        stream stays aligned across runs.
 
         Returns:
             True when a competitor's price changed.
         """
-        drift = rng.gauss(0.0, self.cfg.volatility * math.sqrt(dt))
+        drift = self.streams.drift.gauss(0.0, self.cfg.volatility * math.sqrt(dt))
         pull = float((self.ref0 - self.ref) / self.ref0) * 0.02 * dt
         self.ref = quantize(self.ref * Decimal(str(1 + drift + pull)))
         moved = False
         for ad in list(self.ads.values()):
             if ad.mine:
                 continue
-            target = self._decide(rng, ad, now, dt)
+            target = self._decide(self.streams.moves.random(), ad, now, dt)
             if target is not None:
                 target = min(max(quantize(target), ad.floor), ad.ceiling)
                 if target != ad.price:
@@ -200,14 +226,13 @@ class Market:
                     moved = True
         return moved
 
-    def _decide(self, rng: random.Random, ad: SimAd, now: float, dt: float) -> Decimal | None:
+    def _decide(self, roll: float, ad: SimAd, now: float, dt: float) -> Decimal | None:
         due = self._reactions.get(ad.adv_no)
         if due is not None and due[0] <= now:
             del self._reactions[ad.adv_no]
             bot = self.ads[due[1]]
             if bot.listed and beats(ad.side, bot.price, ad.price):
                 return one_better(ad.side, bot.price)
-        roll = rng.random()
         if roll < 0.05 * dt:
             sign = 1 if ad.side == "SELL" else -1
             return self.ref * (1 + sign * ad.margin)

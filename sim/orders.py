@@ -60,26 +60,43 @@ class OrderDesk:
         self.filled: dict[str, Decimal] = {}
         self._next_id = 2055226645140359937
 
-    def open_orders(self, market: Market, rng: random.Random, now: float, dt: float,
+    def open_orders(self, market: Market, now: float, dt: float,
                     rate: float) -> list[ChatMessage]:
-        """Let counterparties take ads on both sides; return the chat messages this caused."""
+        """Let counterparties take ads on both sides; return the chat messages this caused.
+
+        Each side draws its arrival, its customer's choice and its size every tick, an order
+        or not, so the bot's actions never shift another tick's draws. The customer takes the
+        i-th ad of the listed book (best first, 0-based) with weight 0.5**i.
+        """
         out: list[ChatMessage] = []
+        streams = market.streams
         for side in SIDES:
+            arrives = streams.arrivals.random() < rate * dt
+            pick, size = streams.choice.random(), streams.sizes.random()
             book = market.book(side)
-            if not book or rng.random() >= rate * dt:
+            if not book or not arrives:
                 continue
-            ad = rng.choices(book, weights=[0.5**i for i in range(len(book))])[0]
-            order = self.take(ad, rng, now)
+            ad = book[_pick(pick, len(book))]
+            order = self.take(ad, market.streams.orders, now, size)
             if order is not None:
                 out.extend(self.opening_messages(order))
         return out
 
-    def take(self, ad: SimAd, rng: random.Random, now: float) -> SimOrder | None:
-        """Open a counterparty order on `ad`; return it when the ad is the bot's, else None."""
+    def take(self, ad: SimAd, rng: random.Random, now: float,
+             size: float | None = None) -> SimOrder | None:
+        """Open a counterparty order on `ad`; return it when the ad is the bot's, else None.
+
+        Args:
+            rng: draws the bot's order's details (number, counterparty, plan).
+            size: a uniform draw in [0, 1) placing the fiat amount between the ad's min and
+                what it can sell; None draws it from `rng`.
+        """
         cap = min(ad.max_amount, ad.surplus * ad.price)
         if not ad.listed or cap < ad.min_amount:
             return None
-        fiat = Decimal(rng.randrange(int(ad.min_amount), int(cap) + 1))
+        u = rng.random() if size is None else size
+        low, high = int(ad.min_amount), int(cap)
+        fiat = Decimal(min(high, low + int(u * (high - low + 1))))
         amount = (fiat / ad.price).quantize(_QTY, rounding=ROUND_DOWN)
         ad.surplus -= amount
         ad.order_at = now
@@ -110,8 +127,9 @@ class OrderDesk:
         reply.uuid = f"{order.order_no}{reply.create_ms}"
         return reply
 
-    def advance(self, market: Market, rng: random.Random, now: float) -> list[ChatMessage]:
+    def advance(self, market: Market, now: float) -> list[ChatMessage]:
         """Run the counterparties' due steps; return the messages they produced."""
+        rng = market.streams.orders
         out: list[ChatMessage] = []
         for order in self.orders.values():
             while order.plan and order.plan[0][0] <= now:
@@ -189,6 +207,17 @@ class OrderDesk:
         """Return the messages of one order (or all), newest first."""
         chosen = [m for m in self.messages if order_no in (None, m.order_no)]
         return chosen[::-1]
+
+
+def _pick(u: float, n: int) -> int:
+    """Map a uniform draw to a 0-based rank among `n` ads weighted 0.5**rank."""
+    total = 2.0 * (1.0 - 0.5**n)
+    target, acc = u * total, 0.0
+    for i in range(n):
+        acc += 0.5**i
+        if target < acc:
+            return i
+    return n - 1
 
 
 def _uuid(rng: random.Random) -> str:

@@ -45,16 +45,18 @@ def test_backtest_prints_a_table_and_logs_one_result_per_strategy(log_path, caps
     assert run(log_path, "--strategy", "undercut,rank") == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["strategy", "snapshots", "filled"]
-    assert lines[2].split()[:3] == ["undercut", "10", "10.0000"]
-    assert lines[3].split()[0] == "rank"
+    assert lines[0].startswith("fill model: choice decay 0.5 (configured)")  # too few orders
+    assert lines[1].split()[:4] == ["strategy", "snapshots", "filled", "fills"]
+    assert lines[3].split()[:2] == ["undercut", "10"]
+    assert lines[4].split()[0] == "rank"
     info, events = saved(log_path)
     assert (info.mode, info.started_ms, info.end_reason) == ("backtest", 123_456, "done")
     assert [type(e) for e in events] == [BacktestCompleted, BacktestCompleted]
     undercut = events[0]
     # The latest session with books is 1 (2 has none); its recorded settings were used.
     assert undercut.source_sessions == (1,)
-    assert (undercut.filled_volume, undercut.price_wars, undercut.reprices) == (D("10"), 1, 5)
+    assert (undercut.price_wars, undercut.reprices) == (1, 5)
+    assert lines[3].split()[2] == f"{undercut.filled_volume:.4f}" and undercut.filled_volume > 0
     assert f"backtest session {info.id}" in out
 
 
@@ -75,15 +77,20 @@ def test_plot_writes_a_png(log_path, tmp_path, capsys):
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_sweep_runs_the_grid_on_workers_and_ranks_by_volume_then_margin(log_path, capsys):
+@pytest.mark.parametrize("objective, key", [
+    ([], lambda e: (e.pnl, e.filled_volume)),
+    (["--objective", "volume"], lambda e: (e.filled_volume, e.filled_volume)),
+])
+def test_sweep_runs_the_grid_on_workers_and_ranks_by_the_objective(log_path, capsys,
+                                                                   objective, key):
     assert run(log_path, "--strategy", "undercut,rank", "--sweep", "step=1:3:1",
-               "--workers", 2) == 0
+               "--workers", 2, *objective) == 0
     out = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in out[2:8]]
+    rows = [line.split() for line in out[3:9]]
     assert [r[0] for r in rows] == ["1", "2", "3", "4", "5", "6"]
     _, events = saved(log_path)
     assert len(events) == 6
-    keys = [(e.filled_volume, e.margin if e.margin is not None else D("-inf")) for e in events]
+    keys = [key(e) for e in events]
     assert keys == sorted(keys, reverse=True)
     assert {json.loads(e.params)["step"] for e in events} == {"1", "2", "3"}
 
@@ -132,7 +139,7 @@ def test_a_bot_sessions_recorded_settings_are_read_from_its_bot_toml(tmp_path, c
             log.append_events(sid, [event], source="market", ts_ms=1_000, t=t)
     assert run(path, "--strategy", "undercut", "--set", "filters.min_month_orders=0") == 0
     _, [result] = saved(path)
-    assert (result.filled_volume, result.reprices) == (D("10"), 5)  # step 1, 3 a minute
+    assert result.reprices == 5  # step 1, 3 a minute
     assert json.loads(result.params)["max_reprices_per_min"] == 3
     assert json.loads(result.filters)["min_month_orders"] == 0
 
@@ -162,7 +169,8 @@ def test_set_per_ad_changes_only_that_ads_side(tmp_path, capsys):
     path = two_ads_log(tmp_path)
     before = result_of(path)
     after = result_of(path, "--set", "ads.overrides.111.floor=1002")
-    assert (before.vwap_sell, after.vwap_sell) == (D("1000.00000000"), None)  # 111: SELL
+    # 111 (SELL) leads A at 1000; floored at 1002 it sits second and gets the second's share
+    assert (before.vwap_sell, after.vwap_sell) == (D("1000.00000000"), D("1002.00000000"))
     assert after.vwap_buy == before.vwap_buy is not None  # 222: BUY, untouched
     assert after.filled_volume < before.filled_volume
 
@@ -173,7 +181,7 @@ def test_the_sessions_own_per_ad_overrides_apply_and_set_overrides_them(tmp_path
     bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3},
                        "ads": {"overrides": {"111": {"floor": "1002"}}}})
     path = two_ads_log(tmp_path, bot)
-    assert result_of(path).vwap_sell is None  # recorded floor 1002: behind A
+    assert result_of(path).vwap_sell == D("1002.00000000")  # recorded floor 1002: behind A
     lifted = result_of(path, "--set", "ads.overrides.111.floor=0")
     assert lifted.vwap_sell == D("1000.00000000")
 
@@ -183,8 +191,11 @@ def test_sweep_accepts_the_per_ad_form(tmp_path, capsys):
     assert run(path, "--strategy", "undercut", "--sweep", "ads.overrides.111.floor=999:1001:1",
                "--workers", 2) == 0
     _, events = saved(path)
-    # 999 and 1000 lead A (1001) and take its trade; at 1001 the tie stays A's.
-    assert sorted(e.vwap_sell is None for e in events) == [False, False, True]
+    # 999 and 1000 lead A (1001) and hold the first place's share; at 1001 the tie stays
+    # A's, so the second place's share, less
+    by_floor = {e.vwap_sell: e for e in events}
+    assert sorted(by_floor) == [D("1000.00000000"), D("1001.00000000")]
+    assert by_floor[D("1001.00000000")].filled_volume < by_floor[D("1000.00000000")].filled_volume
     assert "ads.overrides.111.floor=1001" in capsys.readouterr().out
 
 
@@ -201,3 +212,39 @@ def test_per_ad_errors_are_one_clear_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("backtest: ") and message in err
     assert err.count("\n") == 1
+
+
+def test_walk_forward_ranks_on_the_first_part_and_reports_the_rest(log_path, capsys):
+    assert run(log_path, "--strategy", "undercut,rank", "--walk-forward", "0.5",
+               "--objective", "volume") == 0
+    out = capsys.readouterr().out
+    # the SELL time line runs 0..80 s: ranked on 0..40, reported on 40..80
+    assert "walk-forward: ranked by volume on t 0..40 s; the rest, t 40..80 s" in out
+    _, events = saved(log_path)
+    assert [e.strategy for e in events] == ["undercut", "rank"]
+    assert all(e.snapshots < 10 for e in events)  # only the second half's snapshots
+
+
+def test_the_fee_rate_is_a_backtest_key_that_costs_money(log_path, capsys):
+    assert run(log_path, "--strategy", "undercut") == 0
+    _, [free] = saved(log_path)
+    assert run(log_path, "--strategy", "undercut", "--set", "backtest.fee_rate=0.01") == 0
+    _, [paid] = saved(log_path)
+    assert free.fees == 0 and paid.fees > 0 and paid.equity == free.equity - paid.fees
+    assert run(log_path, "--set", "backtest.fee=1") == 2
+    assert "unknown setting backtest.fee" in capsys.readouterr().err
+    assert run(log_path, "--set", "backtest.fee_rate=2") == 2
+    assert "fee_rate must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_the_most_generous_price_wins_on_volume_but_not_on_pnl():
+    from types import SimpleNamespace
+
+    from backtest.sweep import ranked
+
+    def result(name, volume, pnl):
+        return SimpleNamespace(name=name, summary=SimpleNamespace(
+            filled_volume=D(volume), pnl=D(pnl), equity=D(pnl), fills=D(1), margin=None))
+    generous, careful = result("generous", "900", "-20"), result("careful", "300", "45")
+    assert [r.name for r in ranked([generous, careful])] == ["careful", "generous"]
+    assert [r.name for r in ranked([careful, generous], "volume")] == ["generous", "careful"]

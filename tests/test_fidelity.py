@@ -90,3 +90,29 @@ def test_a_blind_tape_hides_my_ads_from_every_book_and_keeps_the_rest():
     blind = fidelity.blind(tape)
     assert [e.event.ads for e in blind.envelopes[:1]] == [(theirs,)]
     assert blind.envelopes[1] == env(2, other)
+
+
+def test_counterfactual_truth_volume_count_and_realised_spread():
+    from backtest import counterfactual as cf
+
+    ads = [SimpleNamespace(adv_no="s"), SimpleNamespace(adv_no="b")]
+    orders = [SimpleNamespace(adv_no="s", side="SELL", amount=D("2"), price=D("1010")),
+              SimpleNamespace(adv_no="b", side="BUY", amount=D("1"), price=D("990")),
+              SimpleNamespace(adv_no="x", side="BUY", amount=D("9"), price=D("1"))]
+    # matched 1 USDT: sold at 1010, bought at 990
+    assert cf.truth_of(orders, ads) == cf.Outcome(volume=D("3"), fills=D("2"), pnl=D("20.00"))
+
+
+def test_counterfactual_lines_flag_pairs_off_target_and_headline_the_off_diagonal():
+    from backtest import counterfactual as cf
+
+    def pair(a, b, vols):
+        return cf.PairFigures(recorded=a, backtested=b, volume=tuple(map(D, vols)),
+                              fills=(D("1"),), pnl=(D("0.9"), D("1.1")))
+    same, good, bad = (pair("rank", "rank", ["2", "2"]), pair("undercut", "rank", ["0.9", "1.1"]),
+                       pair("spread", "rank", ["1.3", "1.4"]))
+    assert cf.pair_line(same).endswith("[diagonal: self-referential]")
+    assert "volume median 1.000 (min 0.900, max 1.100)" in cf.pair_line(good)
+    assert not cf.pair_line(good).endswith("(!)") and cf.pair_line(bad).endswith("(!)")
+    assert cf.overall_line([same, good, bad]) == (
+        "counterfactual fidelity: volume median 1.200 (min 1.000, max 1.350), pnl median 1.000")

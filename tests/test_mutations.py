@@ -21,6 +21,7 @@ import pytest
 import trio
 
 import actors.ads
+import actors.ads_core
 import actors.chat
 import actors.limiter
 import actors.market
@@ -109,13 +110,13 @@ def fatal_swallowed(mp):
 
 def strategy_step_changed(mp):
     """The strategy prices one step of 0.02 where the config says 0.01."""
-    evaluate = _target(actors.ads, "evaluate")
+    evaluate = _target(actors.ads_core, "evaluate")
 
     def doubled(name, book, my_ad, cfg, *args, **kw):
         return evaluate(name, book, my_ad, msgspec.structs.replace(cfg, step=cfg.step * 2),
                         *args, **kw)
 
-    mp.setattr(actors.ads, "evaluate", doubled)
+    mp.setattr(actors.ads_core, "evaluate", doubled)
 
 
 def search_removed(mp):
