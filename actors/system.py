@@ -14,7 +14,7 @@ from typing import Callable
 import httpx
 import trio
 
-from actors import ads, chat, limiter, market, orders
+from actors import ads, chat, limiter, market, notify, orders
 from actors.bus import Bus
 from actors.config import BotConfig
 from actors.restore import Restored
@@ -24,7 +24,7 @@ from events import (ApiRequest, BookSnapshot, ChatSendRequest, Envelope, MyAdsLo
                     OrderOpened, OrderStatusChanged, RunStopped)
 from store import EventLog, LogWriter
 
-LIVE_ACTORS = ("limiter", "market", "ads", "orders", "chat")
+LIVE_ACTORS = ("limiter", "market", "ads", "orders", "chat", "notify")
 # The rate window plus the log writer's batch delay and a margin: a call the last run sent
 # before it died is no later than its last committed event + the batch delay.
 QUIET_AFTER_MS = 1100
@@ -37,6 +37,7 @@ SUBSCRIPTIONS: dict[str, tuple[type, ...]] = {
     "orders": (),
     "chat": (OrderOpened, OrderStatusChanged, ChatSendRequest),
     "status": (),
+    "notify": notify.SUBSCRIBES,
 }
 
 
@@ -46,8 +47,10 @@ class BotDeps:
     def __init__(self, *, config: BotConfig, client: httpx.AsyncClient | None,
                  connect: Callable | None, credentials: Credentials | None,
                  now_ms: Callable[[], int], seed: int = 0, dry_run: bool = False,
-                 restored: Restored | None = None, sender=None, decision_clock=None) -> None:
+                 restored: Restored | None = None, sender=None, decision_clock=None,
+                 alert_channels: tuple = ()) -> None:
         self.config = config
+        self.alert_channels = alert_channels  # actors.notify channels; replay's send nothing
         # Replay passes the recorded decision times here (see replay.recorded.DecisionTimes).
         self.decision_clock = decision_clock
         self.sender = sender
@@ -85,6 +88,9 @@ def _actor_entry(name: str, inbox, emit, deps: BotDeps, record_only: bool, sessi
                        now_ms=deps.now_ms, rng=random.Random(deps.seed + 1),
                        dry_run=deps.dry_run, greeted=r.greeted, seen_ids=r.seen_ids,
                        open_orders=r.open_orders)
+    if name == "notify":
+        return partial(notify.run, inbox, emit, config=cfg.alerts, channels=deps.alert_channels,
+                       now_ms=deps.now_ms)
     raise ValueError(f"unknown actor {name!r}")
 
 
@@ -115,7 +121,11 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
                                        task_status)
         except* Fatal as group:
             reason = f"fatal: {group.exceptions[0]}"
-        bus.emit_nowait("run", RunStopped(reason=reason.split(":")[0], message=reason))
+        stopped = RunStopped(reason=reason.split(":")[0], message=reason)
+        bus.emit_nowait("run", stopped)
+        if "notify" in actors and deps.alert_channels:
+            await notify.alert_stop(deps.alert_channels, deps.config.alerts, stopped,
+                                    bus.emitter("notify"))
         bus.drain_nowait()
         await writer.flush()
         outer.cancel_scope.cancel()

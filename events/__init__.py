@@ -15,6 +15,8 @@ from events.types import (
     AdRepriced,
     AdResumed,
     AdStatusChanged,
+    AlertFailed,
+    AlertSent,
     ApiError,
     ApiRequest,
     ApiResponse,
@@ -81,6 +83,8 @@ AnyEvent = Union[
     ActorStarted,
     BacktestCompleted,
     RunStopped,
+    AlertSent,
+    AlertFailed,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {t.__name__: t for t in AnyEvent.__args__}

@@ -21,6 +21,7 @@ from actors.restore import restore
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
 from events import Envelope, RepriceDecided
+from replay.alerts import recorded_channels
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
@@ -88,7 +89,8 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
                    now_ms=lambda: info.started_ms + int(trio.current_time() * 1000),
                    seed=stored.seed, dry_run=stored.dry_run,
                    restored=restore(log, before_session=sid), sender=sender,
-                   decision_clock=None if whatif else DecisionTimes(recorded))
+                   decision_clock=None if whatif else DecisionTimes(recorded),
+                   alert_channels=recorded_channels(recorded))
     new_sid = None
     writer = MemoryWriter()
     if whatif:
