@@ -150,6 +150,7 @@ async def test_the_stream_pushes_a_snapshot_when_the_bus_brings_a_change(nursery
             lines = resp.aiter_lines()
             first = json.loads((await anext(lines)).removeprefix("data: "))
             assert first["ads"][0]["price"] == "1610.00"
+            await trio.sleep(0.5)  # the stream is parked, waiting for the bus
             view.apply(env(AdRepriced(adv_no="111", old_price=D("1610.00"),
                                       new_price=D("1605.02")), t=3.0))
             with trio.fail_after(5):
