@@ -172,6 +172,7 @@ class Outbox:
     async def run(self) -> None:
         async for alert in self.recv:
             if self.channel.paced:
+                await trio.sleep_until(getattr(self.channel, "resume_at", 0.0))
                 await self._pace()
             outcome = await deliver(self.channel, alert, self.cfg.timeout_s)
             if outcome is not None:
@@ -208,6 +209,7 @@ class Notifier:
         self.now_ms = now_ms
         self.last: dict[str, float] = {}
         self.duplicates = 0
+        self.errors = 0
         self.day = DaySummary()
 
     def observe(self, env: Envelope) -> None:
@@ -233,7 +235,10 @@ class Notifier:
                 nursery.start_soon(self._daily)
             task_status.started()
             async for env in inbox:
-                self.observe(env)
+                try:
+                    self.observe(env)
+                except Exception:  # noqa: BLE001 - a restart would leave the bus waiting
+                    self.errors += 1  # on this inbox; a bad event costs its own alert only
 
     async def _daily(self) -> None:
         while True:
@@ -283,6 +288,7 @@ class TelegramChannel:
         self._token = token
         self._chat_id = chat_id
         self._api_url = api_url.rstrip("/")
+        self.resume_at = 0.0  # trio time before which Telegram asked for no more (429)
 
     def __repr__(self) -> str:
         return f"TelegramChannel(api_url={self._api_url!r}, token=***)"
@@ -305,7 +311,7 @@ class TelegramChannel:
         retry = (answer.get("parameters") or {}).get("retry_after") if isinstance(answer, dict) \
             else None
         if resp.status_code == 429 and isinstance(retry, int):
-            await trio.sleep(min(retry, 60))
+            self.resume_at = trio.current_time() + min(retry, 60)  # the outbox waits it out
         return _failed(self.name, alert, self._scrub(said or f"HTTP {resp.status_code}"),
                        resp.status_code)
 

@@ -22,8 +22,6 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
 from events import (AdPaused, AdRepriced, AdResumed, AlertFailed, AlertSent, ApiError,
                     ApiResponse, BookSnapshot, BreakerClosed, BreakerOpened, ChatMessageReceived,
@@ -307,6 +305,9 @@ async def serve_web(view: WebView, host: str = "127.0.0.1", port: int = 0,
 
     Returns (through `nursery.start`): the page's URL (with `?token=...` left out).
     """
+    from hypercorn.config import Config  # imported when a page is served, not on every start
+    from hypercorn.trio import serve
+
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None  # a query token must not reach a log

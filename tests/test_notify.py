@@ -383,3 +383,20 @@ def test_failing_and_hanging_channels_leave_trading_as_it_was(tmp_path):
 def test_no_channels_configured_sends_nothing_and_logs_no_alert(tmp_path):
     cfg = BotConfig()
     assert cfg.alerts.enabled and notify.channels_from_env(cfg.alerts, None, {}, lambda: 0) == ()
+
+
+async def test_an_alert_whose_text_cannot_be_made_costs_only_itself(nursery):
+    fake = FakeAlerts()
+    async with httpx.AsyncClient(transport=fake.transport()) as client:
+        n = await Notifier(nursery, channels(client, webhook=False)).start()
+        await n.send.send(env_of(PriceWarDetected(adv_no="1", competitor="2", undercuts=3)))
+        await trio.testing.wait_all_tasks_blocked()
+        notify.ALERTS["PriceWarDetected"], saved = (lambda e: 1 / 0), notify.ALERTS[
+            "PriceWarDetected"]
+        try:
+            await n.send.send(env_of(PriceWarDetected(adv_no="1", competitor="2", undercuts=3)))
+            await n.send.send(env_of(opened("5"), seq=5))
+            await trio.testing.wait_all_tasks_blocked()
+        finally:
+            notify.ALERTS["PriceWarDetected"] = saved
+    assert [m["text"][:9] for m in fake.telegram] == ["Price war", "New order"]
