@@ -8,6 +8,7 @@ channel: delivery runs in its own task per channel, paced to `max_per_minute`, e
 by `timeout_s`. Every delivery is an event (AlertSent / AlertFailed, caused by the event that
 raised the alert); replay hands the notifier channels that answer from those events and send
 nothing (`replay.alerts`). The fatal stop is sent by `alert_stop` after the actors have stopped.
+The channels themselves (Telegram, the webhook) are in `actors.notify_channels`.
 
 An event type is alerted on by name (`ALERTS`), so a type added later (the price-war guard's
 `PriceWarDetected`) is picked up once it exists in `events`; until then its row is inert.
@@ -20,11 +21,9 @@ from collections import Counter
 from decimal import Decimal
 from typing import Callable, Protocol
 
-import httpx
 import trio
 
 from actors.config import AlertsConfig, parse_hhmm
-from c2c.credentials import Secret
 from events import (EVENT_TYPES, AdPaused, AdRepriced, AdResumed, AlertFailed, AlertSent,
                     BreakerOpened, Envelope, OrderOpened, OrderStatusChanged, RunStopped)
 
@@ -51,10 +50,6 @@ class Channel(Protocol):
     paced: bool  # False for replay's recorded channels: nothing to pace
 
     async def deliver(self, alert: Alert) -> Outcome | None: ...
-
-
-class NotifyConfigError(Exception):
-    """The alert environment is half set (a token without a chat id); never holds the token."""
 
 
 # --- what to say --------------------------------------------------------------------------------
@@ -161,6 +156,7 @@ class Outbox:
         self.emit = emit
         self.send, self.recv = trio.open_memory_channel[Alert](cfg.queue_size)
         self.stats: Counter[str] = Counter()
+        self.nursery: trio.Nursery | None = None  # where a drop's AlertFailed is emitted from
         self._sent_at: list[float] = []
 
     def offer(self, alert: Alert) -> None:
@@ -168,6 +164,9 @@ class Outbox:
             self.send.send_nowait(alert)
         except trio.WouldBlock:
             self.stats["dropped"] += 1
+            dropped = _failed(self.channel.name, alert, "dropped: the channel's queue is full")
+            if self.nursery is not None:
+                self.nursery.start_soon(self.emit, dropped, alert.cause)
 
     async def run(self) -> None:
         async for alert in self.recv:
@@ -194,10 +193,12 @@ async def deliver(channel: Channel, alert: Alert, timeout_s: float) -> Outcome |
         try:
             return await channel.deliver(alert)
         except Exception as exc:  # noqa: BLE001 - a channel's bug must not stop the others
-            return AlertFailed(channel=channel.name, kind=alert.kind, key=alert.key,
-                               error=f"{type(exc).__name__}")
-    return AlertFailed(channel=channel.name, kind=alert.kind, key=alert.key,
-                       error=f"timed out after {timeout_s:g} s")
+            return _failed(channel.name, alert, type(exc).__name__)
+    return _failed(channel.name, alert, f"timed out after {timeout_s:g} s")
+
+
+def _failed(channel: str, alert: Alert, error: str, status: int | None = None) -> AlertFailed:
+    return AlertFailed(channel=channel, kind=alert.kind, key=alert.key, error=error, status=status)
 
 
 class Notifier:
@@ -230,6 +231,7 @@ class Notifier:
     async def run(self, inbox, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             for box in self.outboxes:
+                box.nursery = nursery
                 nursery.start_soon(box.run)
             if self.outboxes and self.cfg.daily_summary_utc and "daily_summary" in self.cfg.kinds:
                 nursery.start_soon(self._daily)
@@ -272,106 +274,6 @@ async def alert_stop(channels, cfg: AlertsConfig, stopped: RunStopped, emit) -> 
                 await emit(outcome)
 
 
-# --- the channels -------------------------------------------------------------------------------
-
-
-class TelegramChannel:
-    """Telegram's Bot API `sendMessage` (plain text). The token lives in a Secret and is
-    scrubbed from every error; Telegram's 429 `retry_after` pauses this channel."""
-
-    name = "telegram"
-    paced = True
-
-    def __init__(self, client: httpx.AsyncClient, token: Secret, chat_id: str,
-                 api_url: str = "https://api.telegram.org") -> None:
-        self._client = client
-        self._token = token
-        self._chat_id = chat_id
-        self._api_url = api_url.rstrip("/")
-        self.resume_at = 0.0  # trio time before which Telegram asked for no more (429)
-
-    def __repr__(self) -> str:
-        return f"TelegramChannel(api_url={self._api_url!r}, token=***)"
-
-    async def deliver(self, alert: Alert) -> Outcome:
-        url = f"{self._api_url}/bot{self._token.reveal()}/sendMessage"
-        body = {"chat_id": self._chat_id, "text": alert.text, "disable_web_page_preview": True}
-        try:
-            resp = await self._client.post(url, json=body)
-        except httpx.HTTPError as exc:
-            return _failed(self.name, alert, self._scrub(f"{type(exc).__name__}: {exc}"))
-        try:
-            answer = resp.json()
-        except ValueError:
-            answer = {}
-        if resp.status_code == 200 and isinstance(answer, dict) and answer.get("ok"):
-            return AlertSent(channel=self.name, kind=alert.kind, key=alert.key, text=alert.text,
-                             status=200)
-        said = answer.get("description", "") if isinstance(answer, dict) else ""
-        retry = (answer.get("parameters") or {}).get("retry_after") if isinstance(answer, dict) \
-            else None
-        if resp.status_code == 429 and isinstance(retry, int):
-            self.resume_at = trio.current_time() + min(retry, 60)  # the outbox waits it out
-        return _failed(self.name, alert, self._scrub(said or f"HTTP {resp.status_code}"),
-                       resp.status_code)
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._token.reveal(), "***")[:300]
-
-
-class WebhookChannel:
-    """POST one JSON object per alert: {"kind", "key", "text", "ts_ms"}; any 2xx is delivered."""
-
-    name = "webhook"
-    paced = True
-
-    def __init__(self, client: httpx.AsyncClient, url: Secret, now_ms: Callable[[], int]) -> None:
-        self._client = client
-        self._url = url
-        self._now_ms = now_ms
-
-    def __repr__(self) -> str:
-        return "WebhookChannel(url=***)"
-
-    async def deliver(self, alert: Alert) -> Outcome:
-        body = {"kind": alert.kind, "key": alert.key, "text": alert.text, "ts_ms": self._now_ms()}
-        try:
-            resp = await self._client.post(self._url.reveal(), json=body)
-        except httpx.HTTPError as exc:
-            return _failed(self.name, alert, type(exc).__name__)  # its text may hold the URL
-        if 200 <= resp.status_code < 300:
-            return AlertSent(channel=self.name, kind=alert.kind, key=alert.key, text=alert.text,
-                             status=resp.status_code)
-        return _failed(self.name, alert, f"HTTP {resp.status_code}", resp.status_code)
-
-
-def _failed(channel: str, alert: Alert, error: str, status: int | None = None) -> AlertFailed:
-    return AlertFailed(channel=channel, kind=alert.kind, key=alert.key, error=error, status=status)
-
-
-def channels_from_env(cfg: AlertsConfig, client: httpx.AsyncClient, environ,
-                      now_ms: Callable[[], int]) -> tuple[Channel, ...]:
-    """The channels the environment configures: Telegram with BOT_TELEGRAM_TOKEN and
-    BOT_TELEGRAM_CHAT_ID, a webhook with BOT_ALERT_WEBHOOK_URL; none when unset.
-
-    Raises:
-        NotifyConfigError: only one of the two Telegram variables is set.
-    """
-    token, chat = environ.get("BOT_TELEGRAM_TOKEN", ""), environ.get("BOT_TELEGRAM_CHAT_ID", "")
-    channels: list[Channel] = []
-    if bool(token) != bool(chat):
-        raise NotifyConfigError("Telegram alerts need both BOT_TELEGRAM_TOKEN and "
-                                "BOT_TELEGRAM_CHAT_ID in the environment")
-    if token:
-        channels.append(TelegramChannel(client, Secret(token), chat, cfg.telegram_api_url))
-    if url := environ.get("BOT_ALERT_WEBHOOK_URL", ""):
-        if not url.startswith(("http://", "https://")):
-            raise NotifyConfigError("BOT_ALERT_WEBHOOK_URL must be an http(s) URL")
-        channels.append(WebhookChannel(client, Secret(url), now_ms))
-    return tuple(channels)
-
-
 def utc_day(now_ms: int) -> str:
     """The UTC date of `now_ms`, YYYY-MM-DD."""
     return time.strftime("%Y-%m-%d", time.gmtime(now_ms // 1000))
-

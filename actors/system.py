@@ -123,10 +123,12 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
             reason = f"fatal: {group.exceptions[0]}"
         stopped = RunStopped(reason=reason.split(":")[0], message=reason)
         bus.emit_nowait("run", stopped)
+        bus.drain_nowait()
         if "notify" in actors and deps.alert_channels:
+            # After RunStopped is logged, so the session's end is when the actors stopped.
             await notify.alert_stop(deps.alert_channels, deps.config.alerts, stopped,
                                     bus.emitter("notify"))
-        bus.drain_nowait()
+            bus.drain_nowait()
         await writer.flush()
         outer.cancel_scope.cancel()
     return reason

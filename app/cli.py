@@ -18,7 +18,7 @@ import trio_websocket
 
 from actors.config import BotConfig, ConfigError, config_json, read_config
 from actors.restore import restore
-from actors.notify import NotifyConfigError, channels_from_env
+from actors.notify_channels import NotifyConfigError, channels_from_env
 from app.status import StatusView
 from app.web import WebError, WebView, serve_web, web_bind
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot

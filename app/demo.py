@@ -13,7 +13,7 @@ import trio
 import trio_websocket
 import httpx
 
-from actors.notify import channels_from_env
+from actors.notify_channels import channels_from_env
 from app.cli import run_with_screen, summary_line
 from actors.config import BotConfig, config_json, load_config
 from actors.restore import restore

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 import trio
 
-from actors import notify
+from actors import notify, notify_channels
 from actors.config import AlertsConfig, BotConfig, config_json, load_config
 from actors.system import LIVE_ACTORS, BotDeps, run_bot
 from app.demo import VIRTUAL_BASE_MS, VIRTUAL_URL
@@ -66,7 +66,7 @@ def channels(client, cfg=AlertsConfig(), *, webhook=True):
     env = {"BOT_TELEGRAM_TOKEN": TOKEN, "BOT_TELEGRAM_CHAT_ID": CHAT}
     if webhook:
         env["BOT_ALERT_WEBHOOK_URL"] = WEBHOOK
-    return notify.channels_from_env(cfg, client, env, lambda: T0_MS)
+    return notify_channels.channels_from_env(cfg, client, env, lambda: T0_MS)
 
 
 def env_of(event, seq=1, t=0.0) -> Envelope:
@@ -210,6 +210,10 @@ async def test_a_hanging_channel_never_holds_the_inbox_and_drops_are_counted(nur
         assert trio.current_time() == start
         box = notifier.outboxes[0]
         assert box.stats["dropped"] == 200 - 5 - 1  # 5 queued, 1 in flight
+        # Each drop is an event, caused by the event whose alert it was (replay answers it).
+        assert [e.error for e in emitted] == ["dropped: the channel's queue is full"] * 194
+        assert sorted(e.key for e in emitted) == sorted(f"order_opened:{i}" for i in range(6, 200))
+        emitted.clear()
         await trio.sleep(10.5)
     assert [(e.kind, e.error) for e in emitted] == [("order_opened", "timed out after 10 s")]
 
@@ -246,9 +250,9 @@ async def test_telegram_429_pauses_the_channel_for_retry_after(nursery, autojump
 
 
 def test_half_set_telegram_environment_is_refused_in_one_line():
-    with pytest.raises(notify.NotifyConfigError, match="both BOT_TELEGRAM_TOKEN"):
-        notify.channels_from_env(AlertsConfig(), None, {"BOT_TELEGRAM_TOKEN": TOKEN}, lambda: 0)
-    assert notify.channels_from_env(AlertsConfig(), None, {}, lambda: 0) == ()
+    with pytest.raises(notify_channels.NotifyConfigError, match="both BOT_TELEGRAM_TOKEN"):
+        notify_channels.channels_from_env(AlertsConfig(), None, {"BOT_TELEGRAM_TOKEN": TOKEN}, lambda: 0)
+    assert notify_channels.channels_from_env(AlertsConfig(), None, {}, lambda: 0) == ()
 
 
 def test_alerts_config_rejects_unknown_kinds_and_bad_times():
@@ -382,7 +386,7 @@ def test_failing_and_hanging_channels_leave_trading_as_it_was(tmp_path):
 
 def test_no_channels_configured_sends_nothing_and_logs_no_alert(tmp_path):
     cfg = BotConfig()
-    assert cfg.alerts.enabled and notify.channels_from_env(cfg.alerts, None, {}, lambda: 0) == ()
+    assert cfg.alerts.enabled and notify_channels.channels_from_env(cfg.alerts, None, {}, lambda: 0) == ()
 
 
 async def test_an_alert_whose_text_cannot_be_made_costs_only_itself(nursery):
@@ -400,3 +404,13 @@ async def test_an_alert_whose_text_cannot_be_made_costs_only_itself(nursery):
         finally:
             notify.ALERTS["PriceWarDetected"] = saved
     assert [m["text"][:9] for m in fake.telegram] == ["Price war", "New order"]
+
+
+def test_a_session_whose_channels_hung_and_dropped_alerts_replays_equal(tmp_path):
+    db, seen = trade_with_alerts(tmp_path, FakeAlerts("hang"), duration=120.0, queue_size=1,
+                                 timeout_s=30.0)
+    errors = {e.event.error for e in seen if isinstance(e.event, AlertFailed)}
+    assert errors == {"timed out after 30 s", "dropped: the channel's queue is full"}
+    with open_log(db) as log:
+        result = replay_session(log, 1)
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
