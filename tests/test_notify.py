@@ -33,7 +33,7 @@ class FakeAlerts:
     """Telegram's Bot API and a webhook receiver in one MockTransport handler."""
 
     def __init__(self, mode: str = "ok") -> None:
-        self.mode = mode  # "ok", "500", "429", "hang", "echo_url"
+        self.mode = mode  # "ok", "slow", "500", "429", "hang", "echo_url"
         self.telegram: list[dict] = []
         self.webhook: list[dict] = []
         self.paths: list[str] = []
@@ -46,6 +46,8 @@ class FakeAlerts:
         body = json.loads(request.content)
         if self.mode == "hang":
             await trio.sleep_forever()
+        if self.mode == "slow":
+            await trio.sleep(2.0)
         if self.mode == "500":
             return httpx.Response(500, text="oops")
         if self.mode == "echo_url":
@@ -412,5 +414,18 @@ def test_a_session_whose_channels_hung_and_dropped_alerts_replays_equal(tmp_path
     errors = {e.event.error for e in seen if isinstance(e.event, AlertFailed)}
     assert errors == {"timed out after 30 s", "dropped: the channel's queue is full"}
     with open_log(db) as log:
+        result = replay_session(log, 1)
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
+
+
+def test_a_slow_last_alert_does_not_stretch_the_session_replay_re_runs(tmp_path):
+    """The stop alert is logged after RunStopped, 2 s later here; replay still ends where the
+    actors stopped, so it does not trade 2 s longer than the recording did."""
+    db, _ = trade_with_alerts(tmp_path, FakeAlerts("slow"), duration=120.0)
+    with open_log(db) as log:
+        logged = list(log.events(1))
+        stop_t = next(e.t for e in logged if isinstance(e.event, RunStopped))
+        last = logged[-1]
+        assert isinstance(last.event, AlertSent) and last.t >= stop_t + 2.0
         result = replay_session(log, 1)
     assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
