@@ -8,7 +8,11 @@ virtual trading), then folds its logged events, in order, through:
 and times one page snapshot (WebView.state() as JSON) at the end, when the charts' history is
 full. Medians of `--repeats` passes.
 
-    python bench/bench_desk.py [--seconds 600] [--repeats 7]
+With `--replay-minutes M` it also measures what the notifier costs replay: the same seeded
+M-minute demo session is recorded twice, with the notifier among the actors and without it (the
+counterfactual), and each is replayed `--runs` times, alternating; the medians are compared.
+
+    python bench/bench_desk.py [--seconds 600] [--repeats 7] [--replay-minutes 60 --runs 3]
 """
 
 from __future__ import annotations
@@ -73,11 +77,43 @@ async def measure(envelopes, repeats: int) -> dict:
     return out
 
 
+def replay_cost(minutes: float, runs: int) -> None:
+    import app.demo
+    from actors.system import LIVE_ACTORS
+    from replay.runner import replay_session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = {}
+        for name, actors in (("with notify", LIVE_ACTORS),
+                             ("without", tuple(a for a in LIVE_ACTORS if a != "notify"))):
+            app.demo.LIVE_ACTORS = actors  # what run_virtual runs and stores
+            logs[name] = open_log(Path(tmp) / f"{name}.db")  # one log each: nothing restored
+            run_virtual(logs[name], duration=minutes * 60, seed=7)
+        app.demo.LIVE_ACTORS = LIVE_ACTORS
+        speeds: dict[str, list[float]] = {k: [] for k in logs}
+        for _ in range(runs):
+            for name, log in logs.items():
+                r = replay_session(log, 1)
+                assert r.equal, name
+                speeds[name].append(r.speed)
+        for name, log in logs.items():
+            print(f"replay {name:<11}: {log.session(1).events} events; "
+                  + ", ".join(f"{v:.0f}x" for v in speeds[name])
+                  + f"; median {statistics.median(speeds[name]):.0f}x real time")
+            log.close()
+        ratio = statistics.median(speeds["with notify"]) / statistics.median(speeds["without"])
+        print(f"with the notifier / without: {ratio:.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=600.0)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--replay-minutes", type=float, default=0.0)
+    p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
+    if args.replay_minutes:
+        replay_cost(args.replay_minutes, args.runs)
     envelopes = record(args.seconds)
     r = trio.run(measure, envelopes, args.repeats)
     print(f"{len(envelopes)} events from {args.seconds:g} s of demo trading; medians of "
