@@ -429,3 +429,31 @@ def test_a_slow_last_alert_does_not_stretch_the_session_replay_re_runs(tmp_path)
         assert isinstance(last.event, AlertSent) and last.t >= stop_t + 2.0
         result = replay_session(log, 1)
     assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
+
+
+def test_a_fatal_stop_is_alerted_with_its_one_line_reason(tmp_path):
+    """Binance answers 451 from a restricted location (reference §7): the run stops, and the
+    merchant is told why through every channel."""
+    from tests.fake_binance import API_KEY, SECRET, FakeBinance, my_ad
+
+    fake, alerts = FakeBinance(), FakeAlerts()
+    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    restricted = httpx.Response(451, json={"code": 0, "msg": "Service unavailable from a "
+                                           "restricted location according to 'b. Eligibility'"})
+    fake.push("EP-4", restricted)
+    log = open_log(tmp_path / "fatal.db")
+    sid = log.start_session("live", config_json(BotConfig(), actors=LIVE_ACTORS, seed=1), 0)
+
+    async def main():
+        async with httpx.AsyncClient(transport=fake.transport()) as client, \
+                httpx.AsyncClient(transport=alerts.transport()) as alert_client:
+            deps = BotDeps(config=BotConfig(), client=client, connect=None,
+                           credentials=Credentials(API_KEY, SECRET), now_ms=fake.now_ms, seed=1,
+                           alert_channels=channels(alert_client))
+            return await run_bot(log, sid, deps, duration=60.0)
+
+    reason = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    log.close()
+    assert reason.startswith("fatal: ")
+    assert [m["text"] for m in alerts.telegram] == [f"Bot stopped: {reason}"]
+    assert [m["kind"] for m in alerts.webhook] == ["run_stopped"]
