@@ -126,6 +126,24 @@ class BacktestConfig(_Section, frozen=True):
             raise ValueError("backtest.choice_decay must be between 0 and 1")
         if self.price_tolerance < 0 or (self.reaction_s is not None and self.reaction_s < 0):
             raise ValueError("backtest.price_tolerance and reaction_s must not be negative")
+ALERT_KINDS = ("order_opened", "order_paid", "order_appeal", "order_cancelled", "ad_paused",
+               "ad_resumed", "breaker_opened", "run_stopped", "price_war", "daily_summary")
+
+
+class AlertsConfig(_Section, frozen=True):
+    """[alerts]: what the notifier sends and how often. Where it sends is not configuration:
+    BOT_TELEGRAM_TOKEN / BOT_TELEGRAM_CHAT_ID and BOT_ALERT_WEBHOOK_URL come from the environment
+    (a webhook URL is a credential too, and this config is stored with every session)."""
+
+    enabled: bool = True
+    kinds: tuple[str, ...] = ALERT_KINDS
+    dedup_s: float = 600.0  # the same key (e.g. one ad's pause) alerts once in this window
+    max_per_minute: int = 20  # per channel; Telegram allows ~20/min into one group
+    queue_size: int = 50  # alerts waiting per channel; beyond it new ones are dropped, counted
+    timeout_s: float = 10.0
+    daily_summary_utc: str = "20:00"  # HH:MM UTC; "" sends none
+    telegram_api_url: str = "https://api.telegram.org"
+    stop_timeout_s: float = 3.0  # how long a stopping run waits to send its last alert
 
 
 class BotConfig(_Section, frozen=True):
@@ -138,6 +156,7 @@ class BotConfig(_Section, frozen=True):
     orders: OrdersConfig = OrdersConfig()
     chat: ChatConfig = ChatConfig()
     backtest: BacktestConfig = BacktestConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
         """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""
@@ -265,6 +284,7 @@ def _check(cfg: BotConfig) -> BotConfig:
         problems.append("limits.rps must be > 0")
     if cfg.market.pages < 1:
         problems.append("market.pages must be >= 1")
+    problems += _alerts_problems(cfg.alerts)
     for key, why in _pricing_problems(cfg.strategy, cfg.filters).items():
         section = "strategy" if key in _STRATEGY_KEYS else "filters"
         problems.append(f"{section}.{key}{why}")
@@ -278,6 +298,29 @@ def _check(cfg: BotConfig) -> BotConfig:
     if problems:
         raise ConfigError("; ".join(problems))
     return cfg
+
+
+def _alerts_problems(alerts: AlertsConfig) -> list[str]:
+    problems = [f"alerts.kinds: unknown kind {k!r} (known: {', '.join(ALERT_KINDS)})"
+                for k in alerts.kinds if k not in ALERT_KINDS]
+    if alerts.daily_summary_utc and parse_hhmm(alerts.daily_summary_utc) is None:
+        problems.append(f"alerts.daily_summary_utc must be HH:MM (UTC) or \"\", "
+                        f"not {alerts.daily_summary_utc!r}")
+    for key in ("max_per_minute", "queue_size", "timeout_s", "stop_timeout_s"):
+        if getattr(alerts, key) <= 0:
+            problems.append(f"alerts.{key} must be > 0")
+    if alerts.dedup_s < 0:
+        problems.append("alerts.dedup_s must be >= 0")
+    return problems
+
+
+def parse_hhmm(text: str) -> tuple[int, int] | None:
+    """Return (hour, minute) for "HH:MM", or None when it is not a time of day."""
+    hh, sep, mm = text.partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2):
+        return None
+    hour, minute = int(hh), int(mm)
+    return (hour, minute) if hour < 24 and minute < 60 else None
 
 
 def load_config(data: dict) -> BotConfig:

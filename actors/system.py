@@ -13,7 +13,7 @@ from typing import Callable
 import httpx
 import trio
 
-from actors import ads, chat, limiter, market, orders
+from actors import ads, chat, limiter, market, notify, orders
 from actors.bus import Bus
 from actors.calls import requests_made
 from actors.config import BotConfig
@@ -25,7 +25,7 @@ from events import Envelope, RunStopped
 from store import EventLog, LogWriter
 
 # Every actor, in start order: each module declares itself (name, subscriptions, build).
-ACTORS: dict[str, ActorSpec] = {m.SPEC.name: m.SPEC for m in (limiter, market, ads, orders, chat)}
+ACTORS: dict[str, ActorSpec] = {m.SPEC.name: m.SPEC for m in (limiter, market, ads, orders, chat, notify)}
 LIVE_ACTORS = tuple(ACTORS)
 RECORD_ACTORS = ("limiter", "market")
 QUIET_AFTER_MS = limiter.QUIET_AFTER_MS
@@ -37,8 +37,10 @@ class BotDeps:
     def __init__(self, *, config: BotConfig, client: httpx.AsyncClient | None,
                  connect: Callable | None, credentials: Credentials | None,
                  now_ms: Callable[[], int], seed: int = 0, dry_run: bool = False,
-                 restored: Restored | None = None, sender=None, decision_clock=None) -> None:
+                 restored: Restored | None = None, sender=None, decision_clock=None,
+                 alert_channels: tuple = ()) -> None:
         self.config = config
+        self.alert_channels = alert_channels  # actors.notify channels; replay's send nothing
         # Replay passes the recorded decision times here (see replay.recorded.DecisionTimes).
         self.decision_clock = decision_clock
         self.sender = sender
@@ -112,8 +114,14 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
         if summarizer is not None:
             # Next to last, so a new run reads it instead of the whole history.
             bus.emit_nowait("run", summarizer.summary())
-        bus.emit_nowait("run", RunStopped(reason=reason.split(":")[0], message=reason))
+        stopped = RunStopped(reason=reason.split(":")[0], message=reason)
+        bus.emit_nowait("run", stopped)
         bus.drain_nowait()
+        if "notify" in actors and deps.alert_channels:
+            # After RunStopped is logged, so the session's end is when the actors stopped.
+            await notify.alert_stop(deps.alert_channels, deps.config.alerts, stopped,
+                                    bus.emitter("notify"))
+            bus.drain_nowait()
         await writer.flush()
         outer.cancel_scope.cancel()
     return reason

@@ -18,7 +18,9 @@ import trio_websocket
 
 from actors.config import BotConfig, ConfigError, config_json, read_config
 from actors.restore import restore
+from actors.notify_channels import NotifyConfigError, channels_from_env
 from app.status import StatusView
+from app.web import WebError, WebView, serve_web, web_bind
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials, CredentialsError, from_env
 from store import LogError, open_log
@@ -31,6 +33,11 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="record EP-7/EP-8 and chat sends as decisions instead of sending them")
     p.add_argument("--quiet", action="store_true", help="no live status screen")
+    p.add_argument("--web", metavar="[HOST:]PORT", default=None, help=WEB_HELP)
+
+
+WEB_HELP = ("serve the live web page on HOST:PORT (HOST defaults to 127.0.0.1; any other "
+            "needs BOT_WEB_TOKEN)")
 
 
 def add_record_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +56,7 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--public-error-rate", type=float, default=0.0,
                    help="simulator fault: share of EP-0 calls answered 429 (public host only)")
     p.add_argument("--quiet", action="store_true", help="no live status screen")
+    p.add_argument("--web", metavar="[HOST:]PORT", default=None, help=WEB_HELP)
 
 
 def add_sessions_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,8 +72,9 @@ def live_main(args, *, now_ms) -> int:
     try:
         cfg = read_config(args.config)
         creds = from_env()
+        check_desk(args, cfg, now_ms)
         log = open_log(args.db)
-    except (ConfigError, CredentialsError, LogError) as exc:
+    except (ConfigError, CredentialsError, LogError, NotifyConfigError, WebError) as exc:
         return _fail(str(exc))
     return _run_mode(log, "live", cfg, creds, LIVE_ACTORS, args, now_ms)
 
@@ -97,22 +106,47 @@ def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors,
 
 
 async def _serve(log, sid, cfg, creds, actors, args, view, restored, seed, now_ms) -> str:
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    async with httpx.AsyncClient(timeout=10.0) as client, \
+            httpx.AsyncClient(timeout=cfg.alerts.timeout_s) as alert_client:
         deps = BotDeps(config=cfg, client=client, connect=trio_websocket.open_websocket_url,
                        credentials=creds, now_ms=now_ms, seed=seed,
-                       dry_run=getattr(args, "dry_run", False), restored=restored)
-        return await run_with_screen(log, sid, deps, actors, args.duration, view, args.quiet)
+                       dry_run=getattr(args, "dry_run", False), restored=restored,
+                       alert_channels=channels_from_env(cfg.alerts, alert_client, os.environ,
+                                                        now_ms))
+        return await run_with_screen(log, sid, deps, actors, args.duration, view, args.quiet,
+                                     web=getattr(args, "web", None))
 
 
-async def run_with_screen(log, sid, deps, actors, duration, view, quiet) -> str:
-    """Run the bot with signal handling and (on a terminal) the live status screen."""
+def check_desk(args, cfg: BotConfig, now_ms) -> None:
+    """Refuse a half-set alert environment or a bad --web before the run starts.
+
+    Raises:
+        NotifyConfigError: only one of the Telegram variables is set.
+        WebError: --web is not [HOST:]PORT, or binds beyond loopback without BOT_WEB_TOKEN.
+    """
+    channels_from_env(cfg.alerts, None, os.environ, now_ms)
+    if getattr(args, "web", None):
+        web_bind(args.web, os.environ)
+
+
+async def run_with_screen(log, sid, deps, actors, duration, view, quiet, *,
+                          web: str | None = None) -> str:
+    """Run the bot with signal handling, (on a terminal) the live status screen and, with
+    `web` ([HOST:]PORT), the live web page."""
     stop = trio.Event()
+    taps = [view.apply]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_watch_signals, stop)
+        if web:
+            page = WebView(rps=deps.config.limits.rps)
+            taps.append(page.apply)
+            host, port, token = web_bind(web, os.environ)
+            url = await nursery.start(serve_web, page, host, port, token)
+            print(f"web page: {url}{'?token=$BOT_WEB_TOKEN' if token else ''}", flush=True)
         if not quiet and sys.stdout.isatty():
             nursery.start_soon(_screen, view)
         reason = await run_bot(log, sid, deps, actors=actors, duration=duration, stop=stop,
-                               taps=(view.apply,))
+                               taps=tuple(taps))
         nursery.cancel_scope.cancel()
     return reason
 
@@ -172,8 +206,9 @@ def demo_main(args, *, now_ms) -> int:
     from app.demo import run_demo
 
     try:
+        check_desk(args, BotConfig(), now_ms)
         log = open_log(args.db)
-    except LogError as exc:
+    except (LogError, NotifyConfigError, WebError) as exc:
         return _fail(str(exc))
     with log:
         try:

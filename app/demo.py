@@ -6,12 +6,14 @@ socket on a free port, and the bot is configured exactly as a live run pointed a
 
 from __future__ import annotations
 
+import os
 import random
 
 import trio
 import trio_websocket
 import httpx
 
+from actors.notify_channels import channels_from_env
 from app.cli import run_with_screen, summary_line
 from actors.config import BotConfig, config_json, load_config
 from actors.restore import restore
@@ -66,12 +68,14 @@ async def _demo(log, sid, exchange, sim_cfg, args, view, restored, now_ms) -> st
         server = await nursery.start(serve_sim, exchange, "127.0.0.1", 0)
         cfg = demo_config(server.base_url, sim_cfg, args.strategy)
         creds = Credentials(DEMO_API_KEY, DEMO_SECRET)
-        async with httpx.AsyncClient(timeout=10.0) as client:
+        async with httpx.AsyncClient(timeout=10.0) as client, \
+                httpx.AsyncClient(timeout=cfg.alerts.timeout_s) as alert_client:
             deps = BotDeps(config=cfg, client=client, connect=trio_websocket.open_websocket_url,
                            credentials=creds, now_ms=now_ms, seed=args.seed,
-                           restored=restored)
+                           restored=restored, alert_channels=channels_from_env(
+                               cfg.alerts, alert_client, os.environ, now_ms))
             reason = await run_with_screen(log, sid, deps, LIVE_ACTORS, args.duration, view,
-                                           args.quiet)
+                                           args.quiet, web=getattr(args, "web", None))
         nursery.cancel_scope.cancel()
     return reason
 

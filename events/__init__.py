@@ -15,6 +15,8 @@ from events.types import (
     AdRepriced,
     AdResumed,
     AdStatusChanged,
+    AlertFailed,
+    AlertSent,
     ApiError,
     ApiRequest,
     ApiResponse,
@@ -87,6 +89,8 @@ AnyEvent = Union[
     BacktestCompleted,
     RunStopped,
     SessionSummary,
+    AlertSent,
+    AlertFailed,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {t.__name__: t for t in AnyEvent.__args__}

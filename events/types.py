@@ -406,3 +406,27 @@ class SessionSummary(Event, frozen=True, kw_only=True):
 class RunStopped(Event, frozen=True, kw_only=True):
     reason: str  # "duration", "signal", "fatal", "done"
     message: str = ""
+
+
+# --- alerts to the merchant ---------------------------------------------------------------------
+
+
+class AlertSent(Event, frozen=True, kw_only=True):
+    """One alert delivered to one channel ("telegram", "webhook"). Replay answers from these."""
+
+    channel: str
+    kind: str  # "order_opened", "order_paid", "ad_paused", "breaker_opened", ...
+    key: str  # what de-duplicates it: "order_paid:<orderNo>"
+    text: str
+    status: int = 0  # the channel's HTTP status
+
+
+class AlertFailed(Event, frozen=True, kw_only=True):
+    """An alert one channel did not take (transport error, refusal, timeout); never retried
+    more than once, never a reason to slow trading."""
+
+    channel: str
+    kind: str
+    key: str
+    error: str  # never holds the bot token or the webhook URL
+    status: int | None = None

@@ -21,6 +21,7 @@ from actors.restore import restore
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials
 from events import Envelope, RepriceDecided, RunStopped
+from replay.alerts import recorded_channels
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
@@ -79,7 +80,9 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
     info = log.session(sid)
     stored = session_config(info.config)
     recorded = list(log.events(sid))
-    end_t = recorded[-1].t if recorded else 0.0
+    # Where the actors stopped: the run's last alert may be logged a moment after RunStopped.
+    end_t = next((e.t for e in reversed(recorded) if isinstance(e.event, RunStopped)),
+                 recorded[-1].t if recorded else 0.0)
     actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)
     cfg = bot or stored.bot
     sender = WhatIfSender(recorded) if whatif else RecordedSender(recorded, end_t)
@@ -89,7 +92,8 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
                    now_ms=lambda: info.started_ms + int(trio.current_time() * 1000),
                    seed=stored.seed, dry_run=stored.dry_run,
                    restored=restore(log, before_session=sid), sender=sender,
-                   decision_clock=None if whatif else DecisionTimes(recorded))
+                   decision_clock=None if whatif else DecisionTimes(recorded),
+                   alert_channels=recorded_channels(recorded))
     new_sid = None
     writer = MemoryWriter()
     if whatif:

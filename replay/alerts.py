@@ -1,0 +1,42 @@
+"""Alert channels for replay: they answer from the recorded AlertSent / AlertFailed and send nothing.
+
+An alert the live run delivered is matched by channel, key and its order among alerts of that key,
+and gets the recorded outcome (with this run's text, so a changed text shows as a divergence). An
+alert the live run never delivered (dropped on a full queue, still queued at the stop) gets none,
+as it got none live.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+from events import AlertFailed, AlertSent, Envelope
+
+
+class RecordedChannel:
+    paced = False
+
+    def __init__(self, name: str, outcomes: dict[str, deque]) -> None:
+        self.name = name
+        self._outcomes = outcomes
+
+    async def deliver(self, alert) -> AlertSent | AlertFailed | None:
+        queue = self._outcomes.get(alert.key)
+        if not queue:
+            return None
+        rec = queue.popleft()
+        if isinstance(rec, AlertSent):
+            return AlertSent(channel=self.name, kind=alert.kind, key=alert.key, text=alert.text,
+                             status=rec.status)
+        return AlertFailed(channel=self.name, kind=alert.kind, key=alert.key, error=rec.error,
+                           status=rec.status)
+
+
+def recorded_channels(recorded: list[Envelope]) -> tuple[RecordedChannel, ...]:
+    """One channel per channel name the recording delivered through, in first-seen order."""
+    by_channel: dict[str, dict[str, deque]] = {}
+    for env in recorded:
+        e = env.event
+        if isinstance(e, (AlertSent, AlertFailed)):
+            by_channel.setdefault(e.channel, defaultdict(deque))[e.key].append(e)
+    return tuple(RecordedChannel(name, outcomes) for name, outcomes in by_channel.items())
