@@ -3,12 +3,15 @@
 An alert the live run delivered is matched by channel, key and its order among alerts of that key,
 and gets the recorded outcome (with this run's text, so a changed text shows as a divergence). An
 alert the live run never delivered (dropped on a full queue, still queued at the stop) gets none,
-as it got none live.
+as it got none live. The outcome comes when the live run logged it (a channel that hung live
+hangs as long in replay), so the replayed events keep their recorded times.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
+
+import trio
 
 from events import AlertFailed, AlertSent, Envelope
 
@@ -24,7 +27,8 @@ class RecordedChannel:
         queue = self._outcomes.get(alert.key)
         if not queue:
             return None
-        rec = queue.popleft()
+        rec, at = queue.popleft()
+        await trio.sleep_until(at)  # replay's clock starts at the session's start
         if isinstance(rec, AlertSent):
             return AlertSent(channel=self.name, kind=alert.kind, key=alert.key, text=alert.text,
                              status=rec.status)
@@ -38,5 +42,5 @@ def recorded_channels(recorded: list[Envelope]) -> tuple[RecordedChannel, ...]:
     for env in recorded:
         e = env.event
         if isinstance(e, (AlertSent, AlertFailed)):
-            by_channel.setdefault(e.channel, defaultdict(deque))[e.key].append(e)
+            by_channel.setdefault(e.channel, defaultdict(deque))[e.key].append((e, env.t))
     return tuple(RecordedChannel(name, outcomes) for name, outcomes in by_channel.items())
