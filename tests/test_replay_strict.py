@@ -64,6 +64,7 @@ def quiet(times, **kw) -> list[Envelope]:
 POLLS = [float(t) for t in range(0, 60, 5)]
 
 
+@pytest.mark.e2e  # starts a second Python process
 def test_identities_are_the_same_in_another_process():
     """blake2b, not hash(): a session's identities can be compared across processes."""
     code = ("from tests.test_replay_strict import quiet, POLLS; from replay.compare import "
