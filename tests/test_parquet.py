@@ -90,6 +90,7 @@ def test_a_backtest_of_the_export_equals_the_backtest_of_the_log(recorded, expor
     assert from_parquet[-1].startswith("not saved:")
 
 
+@pytest.mark.e2e  # a LocalCluster starts worker processes
 def test_a_sweep_on_a_local_dask_cluster_equals_the_local_sweep(exported, capsys):
     pytest.importorskip("distributed")
     grid = ("--strategy", "undercut", "--sweep", "step=0.01:0.05:0.01",
