@@ -29,6 +29,7 @@ from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiError, 
                     BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
                     RepriceFailed)
 from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
+from strategies.war import WarGuard, guard_enabled
 
 REFETCH_WAIT_S = 0.3
 MAX_REFETCH_RETRIES = 2
@@ -49,6 +50,7 @@ class AdState:
         self.busy = False
         self.version = 0  # bumped by every acknowledged price change
         self.rate_cap = RateCap(strategy.max_reprices_per_min, strategy.min_reprice_gap_s)
+        self.war = WarGuard(ad.side, strategy) if guard_enabled(strategy) else None
 
 
 class Ads:
@@ -162,7 +164,10 @@ class Ads:
         s = st.strategy
         now = self.decision_clock(st.ad.adv_no, self.now(), snap)
         quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
-                                rate_cap=st.rate_cap, now_s=now)
+                                rate_cap=st.rate_cap, now_s=now, war=st.war)
+        war = st.war.take_started() if st.war is not None else None
+        if war is not None:
+            await self.emit(war, cause=cause)
         quote = self._wait_gate(st, quote, now)
         wait = st.rate_cap.gap_wait(now) if quote.price is not None else 0.0
         if wait > 0:
@@ -178,6 +183,8 @@ class Ads:
             competitor=quote.competitor, competitor_price=quote.competitor_price,
             clamp=quote.clamp, at=now)
         await self.emit(decided, cause=cause)
+        if st.war is not None:
+            st.war.apply(decided)
         if quote.price is None:
             return
         st.rate_cap.record(now + wait)

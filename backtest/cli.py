@@ -3,13 +3,15 @@
     python run.py backtest bot.db [--session ID ...] --strategy undercut,rank,spread
         [--set step=0.05] [--set filters.min_month_orders=50]
         [--set ads.overrides.<advNo>.floor=1500] [--plot chart.png]
-        [--sweep step=0.01:0.10:0.01 [--sweep rank=1:3:1]] [--workers N]
+        [--sweep step=0.01:0.10:0.01 [--sweep rank=1:3:1]] [--workers N] [--war-guard-both]
 
 Without --session, the latest session holding any BookSnapshot is used. Settings start from
 that session's recorded [strategy], [filters] and [ads.overrides]; --set overrides them, a
 per-ad key only for the recorded ad with that advNo (a per-ad `name` wins over --strategy for
 that ad). --sweep takes the same keys, runs the grid across all cores and ranks it by filled
-volume, then margin. Results print as a table and are
+volume, then margin. --war-guard-both runs every strategy twice, war guard on and off, so the
+table's war columns (`backtest.wars`) compare what wars cost with and without it. Results print
+as a table and are
 logged as a new "backtest" session with one BacktestCompleted per strategy (or grid point).
 How fills are inferred is in `backtest.fills`; what is measured in `backtest.metrics`.
 """
@@ -54,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run a grid of values (repeatable: the grid is their product)")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes for --sweep (default: all cores)")
+    parser.add_argument("--war-guard-both", action="store_true",
+                        help="run each strategy with the war guard on and off")
 
 
 def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
@@ -106,6 +110,16 @@ def build_specs(names: Sequence[str], cfg: StrategyConfig, filters: FiltersConfi
     return specs
 
 
+def with_and_without_guard(specs: Sequence[RunSpec]) -> list[RunSpec]:
+    """Return each spec twice: war guard on, then off (labelled "war_guard=on/off")."""
+    out = []
+    for spec in specs:
+        for on in (True, False):
+            label = " ".join(p for p in (spec.label, f"war_guard={'on' if on else 'off'}") if p)
+            out.append(replace(spec, cfg=replace(spec.cfg, war_guard=on), label=label))
+    return out
+
+
 def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
     names = _names(args.strategy)
     sets = parse_sets(args.sets)
@@ -116,6 +130,8 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
         specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid,
                             recorded_overrides(sessions[-1]))
         check_ad_sets([*sets, *(grid[0] if grid else {})], recorded_ads(log, sessions), ids)
+        if getattr(args, "war_guard_both", False):
+            specs = with_and_without_guard(specs)
         with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
                        ) as progress:
             if grid:

@@ -30,6 +30,7 @@ import msgspec
 from events import BacktestCompleted, BookSnapshot, Envelope, MyAd, MyAdsLoaded
 from backtest.side import RunSpec, Seen, SideRun, Trace, patch_book, virtual_ad
 from backtest.metrics import Metrics
+from backtest.wars import WarCost
 from strategies.book import market_best, other_side
 
 PROGRESS_EVERY = 2048
@@ -57,6 +58,8 @@ class StrategyResult(msgspec.Struct, kw_only=True):
     sell_vwap: Decimal | None
     buy_vwap: Decimal | None
     trace: Trace | None = None
+    war_cost: WarCost | None = None  # backtest.wars: the ratchet and fiat given away in wars
+    guard_wars: int = 0  # wars as the war guard sees them (acting or only watching)
 
 
 def tape_of(session: int, envelopes: Sequence[Envelope]) -> SessionTape:
@@ -74,11 +77,15 @@ class _Runner:
         self.metrics = Metrics()
         self.trace = Trace() if trace else None
         self.sides: dict[tuple[str, str, str], SideRun] = {}
+        self.war_cost = WarCost()
+        self.guard_wars = 0
 
     def start_session(self) -> None:
         """Close the sides of the session before (their price wars count) and start afresh."""
         for side in self.sides.values():
             self.metrics.wars += side.close()
+            self.war_cost.add(side.war_cost)
+            self.guard_wars += side.guard.wars
         self.sides = {}
 
     def step(self, t: float, key: tuple[str, str, str], snap: BookSnapshot, seen: Seen,
@@ -173,11 +180,13 @@ def _result(runner: _Runner, sessions: tuple[int, ...], snapshots: int, duration
         margin=m.margin(), share_rank1=rank1, share_top3=top3, reprices=m.reprices,
         requests_per_s=m.requests_per_s(duration), price_wars=m.wars,
         vwap_sell=m.sides["SELL"].vwap(), vwap_buy=m.sides["BUY"].vwap(),
-        filters=runner.spec.filters_json())
+        filters=runner.spec.filters_json(), war_ratchet=runner.war_cost.ratchet,
+        war_cost=runner.war_cost.fiat)
     trace = runner.trace
     if trace is not None and best_trace is not None:
         trace.best = best_trace.best
     return StrategyResult(
         spec=runner.spec, summary=summary, sell_volume=m.sides["SELL"].volume,
         buy_volume=m.sides["BUY"].volume, sell_vwap=summary.vwap_sell,
-        buy_vwap=summary.vwap_buy, trace=trace)
+        buy_vwap=summary.vwap_buy, trace=trace, war_cost=runner.war_cost,
+        guard_wars=runner.guard_wars)

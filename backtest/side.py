@@ -12,8 +12,10 @@ from actors.config import AdOverride, merge_override
 from events import BookSnapshot, MyAd
 from backtest.fills import infer_fills
 from backtest.metrics import Metrics, WarTracker, ahead_of
+from backtest.wars import WarCost
 from strategies import FiltersConfig, RateCap, StrategyConfig, evaluate, get_strategy
 from strategies.book import market_best
+from strategies.war import WarGuard, guard_enabled
 
 UNLIMITED = Decimal("Infinity")
 DEFAULT_SCALE = 2
@@ -127,6 +129,8 @@ class SideRun:
         self.trace = trace
         self.cap = RateCap(self.cfg.max_reprices_per_min, self.cfg.min_reprice_gap_s)
         self.wars = WarTracker()
+        self.guard = WarGuard(ad.side, self.cfg, acting=guard_enabled(self.cfg))
+        self.war_cost = WarCost()
         self.rank = 0
         self.last_t: float | None = None
 
@@ -143,10 +147,14 @@ class SideRun:
             self.wars.observe(t, ahead_of(book, self.ad.price))
         cfg = self.cfg
         quote = evaluate(cfg.name, snap, self.ad, cfg, self.filters, seen.opposite,
-                         rate_cap=self.cap, now_s=t)
+                         rate_cap=self.cap, now_s=t, war=self.guard)
+        self.guard.take_started()  # counted in guard.wars
         ahead = ahead_of(book, self.ad.price if quote.price is None else quote.price)
         if quote.price is not None:
             self.cap.record(t + self.cap.gap_wait(t))  # sent once the gap allows, as live
+            self.war_cost.repriced(self.guard.record(t, self.ad.price, quote.price,
+                                                     quote.competitor, quote.competitor_price),
+                                   self.ad.price, quote.price)
             self.ad = replace(self.ad, price=quote.price)
             self.metrics.reprices += 1
             self.wars.repriced(t, ahead)
@@ -167,6 +175,7 @@ class SideRun:
                                   best.price if best else None,
                                   theirs.price if theirs else None)
             self.remaining -= fill.qty
+            self.war_cost.filled(self.guard, fill.qty, fill.price, t)
             if self.trace is not None:
                 self.trace.add_fill(t, fill.qty)
 

@@ -9,7 +9,8 @@ from backtest.engine import StrategyResult
 from backtest.metrics import REQUEST_BUDGET_PER_S
 
 _HEADERS = ("strategy", "snapshots", "filled", "sell vwap", "buy vwap", "vs best", "margin",
-            "rank 1", "top 3", "reprices", "req/s", "budget", "wars")
+            "rank 1", "top 3", "reprices", "req/s", "budget", "wars",
+            "guard wars", "ratchet", "war cost")
 
 
 def _num(value: Decimal | None, places: int) -> str:
@@ -26,8 +27,15 @@ def _row(r: StrategyResult) -> list[str]:
         r.spec.title, f"{s.snapshots:,}", _num(s.filled_volume, 4), _num(r.sell_vwap, 2),
         _num(r.buy_vwap, 2), _num(s.vs_best, 4), _num(s.margin, 4), _pct(s.share_rank1),
         _pct(s.share_top3), f"{s.reprices:,}", _num(s.requests_per_s, 4),
-        _pct(s.requests_per_s / REQUEST_BUDGET_PER_S), str(s.price_wars),
+        _pct(s.requests_per_s / REQUEST_BUDGET_PER_S), str(s.price_wars), *_war_cells(r),
     ]
+
+
+def _war_cells(r: StrategyResult) -> list[str]:
+    cost = r.war_cost
+    if cost is None:
+        return ["-", "-", "-"]
+    return [str(r.guard_wars), _num(cost.ratchet, 2), _num(cost.fiat, 2)]
 
 
 def format_table(results: Sequence[StrategyResult], *, numbered: bool = False) -> str:

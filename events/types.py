@@ -159,6 +159,10 @@ class MyAd(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     max_amount: Decimal = Decimal("0")
     pay_methods: tuple[str, ...] = ()
     price_scale: int = 2
+    # EP-4's priceType (reference §4): 1 fixed, 2 floating. A floating ad's price is the
+    # reference price times floating_ratio / 100, and EP-7 moves it through the ratio.
+    price_type: int = 1
+    floating_ratio: Decimal | None = None  # percent, as EP-4's priceFloatingRatio
 
 
 class MyAdsLoaded(Event, frozen=True, kw_only=True):
@@ -179,6 +183,24 @@ class RepriceDecided(Event, frozen=True, kw_only=True):
     competitor_price: Decimal | None = None
     clamp: str | None = None  # "floor" / "ceiling" when a bound changed the price
     at: float = 0.0  # session time the decision was made at (the rate cap's clock)
+    new_ratio: Decimal | None = None  # a floating ad's priceFloatingRatio that sets new_price
+
+
+class PriceWarDetected(Event, frozen=True, kw_only=True):
+    """One competitor and my ad undercut each other `rounds` times within `window_s`: the
+    war guard holds my price (or backs off to `backoff_rank`) for `cooldown_s` from `at`."""
+
+    adv_no: str
+    competitor: str  # advNo of the rival
+    competitor_name: str = ""  # its nickname, when the book showed one
+    rounds: int
+    window_s: float
+    my_price: Decimal
+    competitor_price: Decimal
+    base_price: Decimal  # my price before the first round: what the war has cost so far
+    cooldown_s: float
+    backoff_rank: int = 0  # 0: hold
+    at: float = 0.0  # session time of the decision that saw the war
 
 
 class AdRepriced(Event, frozen=True, kw_only=True):
@@ -348,6 +370,8 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     vwap_sell: Decimal | None = None  # my SELL ad's fills only
     vwap_buy: Decimal | None = None  # my BUY ad's fills only
     filters: str = ""  # the FiltersConfig as JSON
+    war_ratchet: Decimal | None = None  # backtest.wars: fiat per unit my price gave in rounds
+    war_cost: Decimal | None = None  # fiat given away on fills during wars
 
 
 class RunStopped(Event, frozen=True, kw_only=True):

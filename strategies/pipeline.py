@@ -1,6 +1,6 @@
 """The one decision pipeline that the ads actor and the backtester both call.
 
-    strategy -> round to the tick -> clamp to my side's bound -> hold if unchanged
+    strategy -> war guard -> round to the tick -> clamp to my side's bound -> hold if unchanged
              -> hold inside the deadband -> hold when the rate cap is exhausted
 
 Rounding goes away from the price the quote was made against, so it never crosses it: one step
@@ -21,6 +21,7 @@ from events import BookSnapshot, MyAd
 from strategies.params import FiltersConfig, StrategyConfig
 from strategies.quote import Quote, RateCap
 from strategies.registry import get_strategy
+from strategies.war import WarGuard
 
 _TICKS = {scale: Decimal(1).scaleb(-scale) for scale in range(0, 13)}
 
@@ -60,11 +61,13 @@ def _out_of_bounds(price: Decimal, side: str, cfg: StrategyConfig) -> bool:
 
 def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
              filters: FiltersConfig, opposite: BookSnapshot | None = None, *,
-             rate_cap: RateCap | None = None, now_s: float = 0.0) -> Quote:
+             rate_cap: RateCap | None = None, now_s: float = 0.0,
+             war: WarGuard | None = None) -> Quote:
     """Decide `my_ad`'s price on `book`: run strategy `name`, then round, clamp and gate it.
 
     The rate cap's 60 s window is only consulted: the caller records a reprice when it sends
     one, and waits out the cap's gap since the last reprice (`RateCap.gap_wait`) before sending.
+    `war`, my ad's price-war guard, may hold or back off the strategy's quote (strategies.war).
     Only the bound of my ad's side applies: the floor to a SELL ad, the ceiling to a BUY ad.
     A hold while my current price breaks that bound (it changed) still moves the price to it.
 
@@ -79,6 +82,8 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
         raise ValueError(f"a {my_ad.side} ad competes in the {my_ad.side} book, "
                          f"not the {book.ad_side} one")
     quote = get_strategy(name)(book, my_ad, cfg, filters, opposite)
+    if war is not None:
+        quote = war.check(quote, book, my_ad, filters, opposite, now_s)
     current = my_ad.price
     if quote.price is None:
         if not _out_of_bounds(current, my_ad.side, cfg):
