@@ -13,6 +13,7 @@ refused, not sent late, and does not count against the rate cap: the next book d
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import msgspec
@@ -29,6 +30,7 @@ from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiError, 
                     BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
                     RepriceFailed)
 from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
+from strategies import floating
 from strategies.war import WarGuard, guard_enabled
 
 REFETCH_WAIT_S = 0.3
@@ -37,6 +39,9 @@ MAX_SEARCH_STEPS = 6
 # A paused ad is resumed only by a refresh that starts this long after the pause, so an ad that
 # EP-4 shows online while EP-7 keeps refusing it costs two calls a refresh period, not a loop.
 PAUSE_MIN_S = 10.0
+# A floating ad takes its price from my row of the book (its reference moves), but not from a
+# book logged this soon after an acknowledged reprice: its pages may predate the update.
+FLOAT_SETTLE_S = 2.0
 
 
 class AdState:
@@ -51,6 +56,8 @@ class AdState:
         self.version = 0  # bumped by every acknowledged price change
         self.rate_cap = RateCap(strategy.max_reprices_per_min, strategy.min_reprice_gap_s)
         self.war = WarGuard(ad.side, strategy) if guard_enabled(strategy) else None
+        self.ratios: dict[Decimal, Decimal] = {}  # a floating ad's decided price -> its ratio
+        self.acked_at = -math.inf  # session time of the last acknowledged reprice
 
 
 class Ads:
@@ -148,6 +155,10 @@ class Ads:
         self.books[snap.ad_side] = snap
         self.book_seqs[snap.ad_side] = env.seq
         for st in list(self.state.values()):
+            if (not st.busy and env.t - st.acked_at >= FLOAT_SETTLE_S
+                    and (snap.asset, snap.fiat) == (st.ad.asset, st.ad.fiat)):
+                st.ad = floating.as_listed(st.ad, snap)  # a floating ad follows its reference
+        for st in list(self.state.values()):
             await self._decide_on_latest(st, snap.ad_side, snap.asset, snap.fiat)
 
     async def _decide_on_latest(self, st: AdState, side: str, asset: str, fiat: str) -> None:
@@ -181,17 +192,20 @@ class Ads:
             action="reprice" if quote.price is not None else "hold",
             old_price=st.ad.price, new_price=quote.price, rule=quote.rule, reason=quote.reason,
             competitor=quote.competitor, competitor_price=quote.competitor_price,
-            clamp=quote.clamp, at=now)
+            clamp=quote.clamp, at=now,
+            new_ratio=quote.ratio if quote.price is not None else None)
         await self.emit(decided, cause=cause)
         if st.war is not None:
             st.war.apply(decided)
         if quote.price is None:
             return
         st.rate_cap.record(now + wait)
+        if quote.ratio is not None:
+            st.ratios = {quote.price: quote.ratio}
         if self.dry_run:
-            body = endpoints.update_price("dry-run", adv_no=st.ad.adv_no, price=quote.price).body
+            body = _update_request(st, quote.price)("dry-run").body
             await self.emit(DryRunSkipped(endpoint="EP-7", body=body), cause=cause)
-            st.ad = _with_price(st.ad, quote.price)
+            st.ad = floating.moved(st.ad, quote.price, quote.ratio)
             st.version += 1
             return
         st.busy = True
@@ -245,15 +259,15 @@ class Ads:
     async def _send_price(self, st: AdState, price: Decimal, cause: int):
         """Send one EP-7; return (None on success or the typed error, the reply envelope)."""
         adv_no, old = st.ad.adv_no, st.ad.price
-        env = await self.calls.call(
-            lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price), cause)
+        env = await self.calls.call(_update_request(st, price), cause)
         accepted, err = _reply(env, parse_update)
         if err is None and not accepted:
             err = C2CError("EP-7", env.event.status, "update answered data: false",
                            raw=env.event.body)
         if err is None:
-            st.ad = _with_price(st.ad, price)
+            st.ad = floating.moved(st.ad, price, _ratio_of(st, price))
             st.version += 1
+            st.acked_at = env.t
             await self.emit(AdRepriced(adv_no=adv_no, old_price=old, new_price=price,
                                        request_id=env.event.request_id), cause=env.seq)
             return None, env
@@ -322,6 +336,23 @@ def _reply(env: Envelope, parse):
 def _never_sent(env: Envelope) -> bool:
     event = env.event
     return isinstance(event, ApiError) and event.kind in ("paused", "breaker_open", "dry_run")
+
+
+def _ratio_of(st: AdState, price: Decimal) -> Decimal | None:
+    """The ratio that gives a floating ad `price` (the one decided, else the nearest)."""
+    if not floating.is_floating(st.ad):
+        return None
+    ratio = st.ratios.get(price)
+    return ratio if ratio is not None else floating.ratio_for(
+        st.ad, price, up=price > st.ad.price)
+
+
+def _update_request(st: AdState, price: Decimal):
+    """EP-7 for `price`: through priceFloatingRatio for a floating ad, else the price."""
+    adv_no, ratio = st.ad.adv_no, _ratio_of(st, price)
+    if ratio is None:
+        return lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price)
+    return lambda rid: endpoints.update_ratio(rid, adv_no=adv_no, ratio=ratio)
 
 
 def _with_price(ad: MyAd, price: Decimal) -> MyAd:

@@ -9,6 +9,10 @@ A quote against nothing rounds towards my side (SELL up, BUY down). Each side th
 a SELL ad the floor (rounded up), a BUY ad the ceiling (rounded down), so neither is crossed.
 The other side's bound never moves it: a merchant's floor is usually above its ceiling (sell
 never below 1500, buy never above 1490), and that spread is the point, not an error.
+
+A floating-price ad (strategies.floating) is placed through its ratio instead of the tick: the
+ratio is rounded the same way round (never across the competitor, never across the bound), and
+its price is what the ratio gives at the ad's reference.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from msgspec.structs import replace
 from events import BookSnapshot, MyAd
 from strategies.params import FiltersConfig, StrategyConfig
 from strategies.quote import Quote, RateCap
+from strategies import floating
 from strategies.registry import get_strategy
 from strategies.war import WarGuard
 
@@ -32,13 +37,30 @@ def tick_of(my_ad: MyAd) -> Decimal:
     return tick if tick is not None else Decimal(1).scaleb(-my_ad.price_scale)
 
 
-def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
+def _rounds_up(quote: Quote, raw: Decimal, side: str) -> bool:
     ref = quote.competitor_price
     if ref is None or raw == ref:
-        up = side == "SELL"
-    else:
-        up = raw > ref
+        return side == "SELL"
+    return raw > ref
+
+
+def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
+    up = _rounds_up(quote, raw, side)
     return raw.quantize(tick, rounding=ROUND_CEILING if up else ROUND_FLOOR)
+
+
+def _place_floating(quote: Quote, raw: Decimal, my_ad: MyAd, cfg: StrategyConfig,
+                    tick: Decimal) -> tuple[Decimal, Decimal, str | None]:
+    ratio = floating.ratio_for(my_ad, raw, up=_rounds_up(quote, raw, my_ad.side))
+    price = floating.price_at(my_ad, ratio, tick)
+    clamp = None
+    if my_ad.side == "SELL" and price < cfg.floor:
+        ratio, clamp = floating.ratio_for(my_ad, cfg.floor, up=True), "floor"
+    elif my_ad.side == "BUY" and price > cfg.ceiling:
+        ratio, clamp = floating.ratio_for(my_ad, cfg.ceiling, up=False), "ceiling"
+    if clamp is not None:
+        price = floating.price_at(my_ad, ratio, tick)
+    return price, ratio, clamp
 
 
 def _clamp(price: Decimal, side: str, cfg: StrategyConfig,
@@ -52,7 +74,8 @@ def _clamp(price: Decimal, side: str, cfg: StrategyConfig,
 
 
 def _hold(quote: Quote, rule: str, why: str, clamp: str | None) -> Quote:
-    return replace(quote, price=None, rule=rule, reason=f"{quote.reason}; {why}", clamp=clamp)
+    return replace(quote, price=None, rule=rule, reason=f"{quote.reason}; {why}", clamp=clamp,
+                   ratio=None)
 
 
 def _out_of_bounds(price: Decimal, side: str, cfg: StrategyConfig) -> bool:
@@ -92,9 +115,18 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
     else:
         raw = quote.price
     tick = tick_of(my_ad)
-    price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), my_ad.side, cfg, tick)
+    ratio = None
+    if floating.is_floating(my_ad):
+        price, ratio, clamp = _place_floating(quote, raw, my_ad, cfg, tick)
+    else:
+        price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), my_ad.side, cfg, tick)
     if clamp is not None:
         quote = replace(quote, reason=f"{quote.reason}; clamped to {clamp} {price}")
+    if ratio is not None:
+        if ratio == my_ad.floating_ratio:
+            return _hold(quote, "unchanged", f"already at ratio {ratio}% ({my_ad.price})", clamp)
+        quote = replace(quote, ratio=ratio,
+                        reason=f"{quote.reason}; ratio {ratio}% gives {price}")
     return _gate(quote, price, clamp, my_ad, cfg, rate_cap, now_s)
 
 
