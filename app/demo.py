@@ -81,6 +81,8 @@ def _print_summary(sid, args, view: StatusView, exchange, reason: str) -> None:
     print()
     print(f"demo session {sid} recorded in {args.db} ({reason})")
     print(f"  bot:       {summary_line(view)}")
+    for line in view.pnl_lines():
+        print(f"  profit:    {line}")
     print(f"  exchange:  {report.render() if hasattr(report, 'render') else report}")
     print("try next:")
     print(f"  python run.py replay {args.db} --session {sid}")

@@ -15,6 +15,7 @@ from backtest.metrics import Metrics, WarTracker, ahead_of
 from backtest.wars import WarCost
 from strategies import FiltersConfig, RateCap, StrategyConfig, evaluate, get_strategy
 from strategies.book import market_best
+from strategies import floating
 from strategies.war import WarGuard, guard_enabled
 
 UNLIMITED = Decimal("Infinity")
@@ -155,7 +156,8 @@ class SideRun:
             self.war_cost.repriced(self.guard.record(t, self.ad.price, quote.price,
                                                      quote.competitor, quote.competitor_price),
                                    self.ad.price, quote.price)
-            self.ad = replace(self.ad, price=quote.price)
+            # A floating ad keeps the reference it was recorded with: its ratio moves instead.
+            self.ad = floating.moved(self.ad, quote.price, quote.ratio)
             self.metrics.reprices += 1
             self.wars.repriced(t, ahead)
             if self.trace is not None:
