@@ -9,12 +9,15 @@ from decimal import Decimal as D
 import msgspec
 import pytest
 import trio
+import trio.testing
 
+from actors.config import session_config
 from c2c.decode import parse_my_ads
 from c2c.models import to_my_ad
 from c2c.signing import signed_query
 from c2c.credentials import Secret
-from events import BookAd, BookSnapshot, MyAd, RepriceDecided, RepriceFailed
+from events import (AdRepriced, ApiError, BookAd, BookSnapshot, MyAd, RepriceDecided,
+                    RepriceFailed)
 from sim import DEMO_SECRET, SimConfig
 from sim.market import floating_price
 from strategies import FiltersConfig, StrategyConfig, evaluate
@@ -174,3 +177,27 @@ async def test_the_bot_prices_its_floating_ad_from_the_price_the_book_shows_for_
         assert e.old_price == row.price
         checked += 1
     assert checked >= 10
+
+
+def test_a_floating_session_replays_equal_and_replays_what_if(tmp_path):
+    from replay.runner import replay_session
+    from store import open_log
+
+    async def record():
+        sim = SimConfig(seed=5, bot_floating_sides=("SELL",), order_rate_per_s=0.0)
+        async with bot_on_sim(tmp_path, sim):
+            await trio.sleep(30)
+
+    trio.run(record, clock=trio.testing.MockClock(autojump_threshold=0))
+    with open_log(tmp_path / "bot.db") as log:
+        result = replay_session(log, 1)
+        assert result.equal, result.divergence.render() if result.divergence else ""
+        cfg = session_config(log.session(1).config).bot
+        step = msgspec.structs.replace(cfg.strategy, step=D("0.05"))
+        whatif = replay_session(log, 1, bot=msgspec.structs.replace(cfg, strategy=step),
+                                whatif=True)
+        produced = [e.event for e in log.events(whatif.whatif_session)]
+    ratios = [e for e in produced if isinstance(e, RepriceDecided) and e.new_ratio is not None]
+    assert ratios  # the floating ad was repriced through its ratio in the what-if too
+    assert [e for e in produced if isinstance(e, AdRepriced) and e.adv_no == ratios[0].adv_no]
+    assert not [e for e in produced if isinstance(e, ApiError) and e.endpoint == "EP-7"]
