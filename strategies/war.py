@@ -1,8 +1,9 @@
 """The price-war guard: seeing one competitor and my ad ratchet each other, and stopping.
 
 A round is a reprice of mine that undercuts the competitor my previous reprice was priced
-against, after that competitor came level with or ahead of my price: it answered me, and I
-answer it. `war_rounds` rounds against one competitor within `war_window_s` are a war. The round
+against, after that competitor came level with or ahead of the price that reprice set: it
+answered me, and I answer it. A reprice that never took effect (refused, failed) leaves my
+price where it was, so deciding again from there is no round. `war_rounds` rounds against one competitor within `war_window_s` are a war. The round
 that would complete the war is not sent: for `war_cooldown_s` from then the guard holds my price
 against that rival (`war_backoff_rank` 0: moves against other competitors, and moves that are
 worse for the customer, such as backing up, pass) or prices for rank `war_backoff_rank` whoever
@@ -49,6 +50,7 @@ class WarGuard:
         self.acting = acting
         self.rival: str | None = None  # competitor my last reprice was priced against
         self.base: Decimal | None = None  # my price before the first reprice against it
+        self.last: Decimal | None = None  # the price my last reprice set
         self.rounds: deque[float] = deque()
         self.until = -math.inf  # end of the cool-down (session time)
         self.enemy: str | None = None  # the rival of the war in course
@@ -74,7 +76,9 @@ class WarGuard:
         """
         if new is None:
             return False
-        if self._is_round(old, new, competitor, competitor_price):
+        was_round = self._is_round(old, new, competitor, competitor_price)
+        self.last = new
+        if was_round:
             self._expire(at)
             self.rounds.append(at)
             if not self.acting and len(self.rounds) >= self.cfg.war_rounds:
@@ -90,7 +94,7 @@ class WarGuard:
     def _is_round(self, old: Decimal, new: Decimal, competitor: str | None,
                   competitor_price: Decimal | None) -> bool:
         return (competitor is not None and competitor == self.rival
-                and competitor_price is not None
+                and old == self.last and competitor_price is not None
                 and is_better(self.side, new, old)
                 and not is_better(self.side, old, competitor_price))
 

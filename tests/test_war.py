@@ -155,3 +155,16 @@ def test_bad_war_values_name_their_key(where):
     prefix = "strategy." if where == "strategy" else 'ads.overrides."123".'
     for key in bad:
         assert prefix + key in str(info.value)
+
+
+def test_reprices_that_never_took_effect_are_no_rounds():
+    # EP-7 refused while the merchant API is paused: the rival moves, my price stays, and the
+    # ads actor decides again from the same price. Nothing was answered, so no war.
+    desk = Desk()
+    desk.at(0.0, book("1001", "1100"))  # 1005 -> 1000, accepted
+    decided = []
+    for i, rival in enumerate(("999", "998", "997", "996")):
+        decided.append(desk.at(10.0 + 10 * i, book(rival, "1100")))
+        desk.ad = replace(desk.ad, price=D("1000"))  # refused: still at 1000
+    assert [d.action for d in decided] == ["reprice"] * 4
+    assert not [e for e in desk.log if isinstance(e, PriceWarDetected)]
