@@ -3,11 +3,12 @@
 A round is a reprice of mine that undercuts the competitor my previous reprice was priced
 against, after that competitor came level with or ahead of the price that reprice set: it
 answered me, and I answer it. A reprice that never took effect (refused, failed) leaves my
-price where it was, so deciding again from there is no round. `war_rounds` rounds against one competitor within `war_window_s` are a war. The round
-that would complete the war is not sent: for `war_cooldown_s` from then the guard holds my price
-against that rival (`war_backoff_rank` 0: moves against other competitors, and moves that are
-worse for the customer, such as backing up, pass) or prices for rank `war_backoff_rank` whoever
-leads, and says so in the decision's reason under the rule "war_guard".
+price where it was, so deciding again from there is no round. `war_rounds` rounds against one
+competitor within `war_window_s` are a war. The round that would complete it is not sent: for `war_cooldown_s` from then the guard keeps my price
+no better than one step behind the rival (`war_backoff_rank` 0: it holds, or moves to that
+price; moves that stay behind it, against other competitors or backing up, pass) or prices for
+rank `war_backoff_rank` whoever leads, and says so in the decision's reason under the rule
+"war_guard".
 
 The state is a fold of the ads actor's own decisions (`RepriceDecided` with action "reprice",
 `PriceWarDetected`), each stamped with the session time it was taken at, so it is rebuilt from
@@ -23,7 +24,7 @@ from decimal import Decimal
 from msgspec.structs import replace
 
 from events import BookSnapshot, MyAd, PriceWarDetected, RepriceDecided
-from strategies.book import is_better, label
+from strategies.book import is_better, label, step_better
 from strategies.params import FiltersConfig, StrategyConfig
 from strategies.quote import Quote
 
@@ -78,6 +79,8 @@ class WarGuard:
             return False
         was_round = self._is_round(old, new, competitor, competitor_price)
         self.last = new
+        if self.acting and self.in_war(at):
+            return False  # the guard's own moves during the cool-down are no rounds
         if was_round:
             self._expire(at)
             self.rounds.append(at)
@@ -170,13 +173,18 @@ class WarGuard:
                     f"{back.reason}; {why}: backing off to rank {cfg.war_backoff_rank} for the "
                     f"{cfg.war_cooldown_s:g} s cool-down"))
             return replace(back, rule=RULE, reason=f"{back.reason}; {why}")
-        if quote.competitor != self.enemy or not is_better(self.side, quote.price, my_ad.price):
-            return quote  # backing up, or pricing against another competitor, is no chase
-        return replace(quote, price=None, rule=RULE, reason=(
-            f"{quote.reason}; {why} with {self._rival_label(book, quote)}: holding at "
-            f"{my_ad.price} for the {cfg.war_cooldown_s:g} s cool-down"))
-
-    @staticmethod
-    def _rival_label(book: BookSnapshot, quote: Quote) -> str:
-        rival = next((ad for ad in book.ads if ad.adv_no == quote.competitor), None)
-        return label(rival) if rival else f"advNo {quote.competitor}"
+        rival = next((ad for ad in book.ads if ad.adv_no == self.enemy), None)
+        if rival is None:
+            return quote  # the rival left the book: nobody to provoke
+        behind = step_better(self.side, rival.price, -cfg.step)
+        if not is_better(self.side, quote.price, behind):
+            return quote  # no better than one step behind the rival: it has nothing to answer
+        stay = f"{why} with {label(rival)}: staying one step behind it"
+        if behind == my_ad.price:
+            return replace(quote, price=None, rule=RULE, reason=(
+                f"{quote.reason}; {stay}, at {behind}, for the {cfg.war_cooldown_s:g} s "
+                "cool-down"))
+        return replace(quote, price=behind, rule=RULE, competitor=rival.adv_no,
+                       competitor_price=rival.price, reason=(
+                           f"{quote.reason}; {stay}: {behind} for the {cfg.war_cooldown_s:g} s "
+                           "cool-down"))

@@ -62,7 +62,8 @@ def test_the_third_answered_undercut_of_one_rival_is_held_with_its_reason_and_a_
     assert [d.new_price for d in (first, r1, r2)] == [D("1000"), D("998"), D("996")]
     assert third.action == "hold" and third.rule == "war_guard"
     assert "price war" in third.reason and "Rival (advNo rival)" in third.reason
-    assert "holding at 996" in third.reason and "300 s cool-down" in third.reason
+    assert "staying one step behind it, at 996" in third.reason
+    assert "300 s cool-down" in third.reason
     [war] = [e for e in desk.log if isinstance(e, PriceWarDetected)]
     assert (war.adv_no, war.competitor, war.competitor_name) == ("me", "rival", "Rival")
     assert (war.rounds, war.my_price, war.competitor_price, war.base_price) == (
@@ -86,13 +87,27 @@ def test_the_guard_holds_for_the_cool_down_then_answers_again():
     assert (after.action, after.new_price) == ("reprice", D("994"))
 
 
-def test_backing_up_and_answering_another_competitor_pass_during_the_cool_down():
+def test_during_the_cool_down_the_ad_stays_one_step_behind_the_rival_wherever_it_goes():
     desk = Desk()
-    ratchet(desk)
-    back = desk.at(40.0, book("1010", "1100"))  # the rival retreats: back up under it
-    assert (back.rule, back.new_price) == ("already_leading", D("1009"))
-    other = desk.at(50.0, book("1010", "1003", names=("rival", "other")))
-    assert (other.competitor, other.new_price) == ("other", D("1002"))
+    ratchet(desk)  # at 996, the rival at 995
+    back = desk.at(40.0, book("1010", "1100"))  # the rival retreats: back up behind it
+    assert (back.rule, back.new_price, back.competitor) == ("war_guard", D("1011"), "rival")
+    down = desk.at(50.0, book("995", "1003"))  # it comes back: follow, still behind it
+    assert (down.rule, down.new_price) == ("war_guard", D("996"))
+    assert "staying one step behind it: 996" in down.reason
+    behind = desk.at(60.0, book("990", "1000"))  # undercutting "other" keeps behind the rival
+    assert (behind.rule, behind.new_price) == ("war_guard", D("991"))
+    gone = desk.at(70.0, book("1003", names=("other",)))  # the rival left the book
+    assert (gone.rule, gone.new_price, gone.competitor) == ("already_leading", D("1002"), "other")
+
+
+def test_a_move_that_stays_behind_the_rival_passes_during_the_cool_down():
+    desk = Desk()
+    ratchet(desk)  # at 996, the rival at 995
+    desk.at(40.0, book("980", "1100"))  # the rival jumps ahead: follow to 981
+    passed = desk.at(50.0, book("980", "990", names=("rival", "other")))
+    # The strategy undercuts the rival (979); held to 981, where the ad already is.
+    assert (passed.action, passed.rule) == ("hold", "war_guard")
 
 
 def test_rounds_further_apart_than_the_window_are_no_war():

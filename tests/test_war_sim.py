@@ -25,7 +25,7 @@ async def fight(tmp_path, **strategy):
         await trio.sleep(150)
     decided = [e for e in run.events(RepriceDecided) if e.adv_no == mine.adv_no]
     chases = [d for d in decided if d.action == "reprice" and d.competitor == rival.adv_no
-              and d.new_price < d.old_price]
+              and d.new_price < d.competitor_price]
     assert run.exchange.report().violations == 0
     return run, rival, decided, chases
 
@@ -37,10 +37,20 @@ async def test_the_guard_stops_chasing_a_rival_that_answers_every_undercut(
     assert war.competitor == rival.adv_no and war.rounds == 3
     assert len(chases) == 3  # the first undercut and two answers; the third answer is held
     assert all(d.at < war.at for d in chases)
-    held = [d for d in decided if d.rule == "war_guard"]
-    assert held and all(d.competitor == rival.adv_no and "price war" in d.reason for d in held)
+    guarded = [d for d in decided if d.rule == "war_guard"]
+    assert guarded and all("price war" in d.reason for d in guarded)
     given = chases[0].old_price - chases[-1].new_price
     assert given <= Decimal("0.10") and war.base_price - war.my_price == given
+    # Through the cool-down no decision of mine put the ad ahead of the rival's price then.
+    by_seq = {env.seq: env.event for _, env in run.seen}
+    during = [d for t, d in run.timed(RepriceDecided) if d.adv_no == war.adv_no
+              and d.action == "reprice" and war.at <= d.at < war.at + war.cooldown_s]
+    assert during
+    for _, env in run.seen:
+        d = env.event
+        if isinstance(d, RepriceDecided) and d in during:
+            row = next(a for a in by_seq[env.cause].ads if a.adv_no == rival.adv_no)
+            assert d.new_price > row.price
 
 
 async def test_without_the_guard_the_same_rival_ratchets_the_price_all_along(
