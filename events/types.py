@@ -187,8 +187,9 @@ class RepriceDecided(Event, frozen=True, kw_only=True):
 
 
 class PriceWarDetected(Event, frozen=True, kw_only=True):
-    """One competitor and my ad undercut each other `rounds` times within `window_s`: the
-    war guard holds my price (or backs off to `backoff_rank`) for `cooldown_s` from `at`."""
+    """One competitor and my ad undercut each other `rounds` times within `window_s`: for
+    `cooldown_s` from `at` the war guard keeps my price behind the rival's (or prices for rank
+    `backoff_rank`) instead of answering (strategies.war)."""
 
     adv_no: str
     competitor: str  # advNo of the rival
