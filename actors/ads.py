@@ -127,7 +127,9 @@ class Ads:
             if st.busy or st.version != versions.get(ad.adv_no):
                 # EP-4 answered with the price as it was when asked; a reprice acknowledged
                 # since (or in flight) is newer, so keep it and take the rest.
-                st.ad = _with_price(ad, st.ad.price)
+                # A floating ad keeps the ratio that goes with that price.
+                st.ad = floating.moved(ad, st.ad.price, st.ad.floating_ratio
+                                       if floating.is_floating(ad) else None)
             else:
                 st.ad = ad
             if st.paused and ad.status == 1 and started >= st.paused_at + PAUSE_MIN_S:
@@ -353,10 +355,6 @@ def _update_request(st: AdState, price: Decimal):
     if ratio is None:
         return lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price)
     return lambda rid: endpoints.update_ratio(rid, adv_no=adv_no, ratio=ratio)
-
-
-def _with_price(ad: MyAd, price: Decimal) -> MyAd:
-    return msgspec.structs.replace(ad, price=price)
 
 
 async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False, session_time=None,
