@@ -177,7 +177,7 @@ class SideRun:
                                   best.price if best else None,
                                   theirs.price if theirs else None)
             self.remaining -= fill.qty
-            self.war_cost.filled(self.guard, fill.qty, fill.price, t)
+            self.war_cost.filled(self.guard, fill.qty, t)
             if self.trace is not None:
                 self.trace.add_fill(t, fill.qty)
 

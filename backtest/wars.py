@@ -5,8 +5,9 @@ it on, watching otherwise, so the same definition of a round and a war measures 
 
 - Ratchet: the fiat per unit my price moved in rounds (answers to the same competitor's
   undercut), summed. Without the guard it grows with every round; with it, a war stops it.
-- Cost: fiat given away on fills during a fight: each fill's quantity times how far my price
-  then stood in the customer's favour of where the fight with that rival began.
+- Cost: fiat given away on fills during a fight: each fill's quantity times the price given in
+  that fight's rounds so far (`WarGuard.conceded`: the market's own moves between rounds are
+  not counted; with the guard acting, the rounds stop at the war and so does the cost).
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ class WarCost:
         if was_round:
             self.ratchet += abs(new - old)
 
-    def filled(self, guard: WarGuard, qty: Decimal, price: Decimal, t: float) -> None:
-        """Count a fill of `qty` at my `price` at `t`."""
-        self.fiat += qty * guard.conceded(price, t)
+    def filled(self, guard: WarGuard, qty: Decimal, t: float) -> None:
+        """Count a fill of `qty` at `t`."""
+        self.fiat += qty * guard.conceded(t)
 
     def add(self, other: WarCost) -> None:
         self.ratchet += other.ratchet

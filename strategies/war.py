@@ -52,6 +52,7 @@ class WarGuard:
         self.rival: str | None = None  # competitor my last reprice was priced against
         self.base: Decimal | None = None  # my price before the first reprice against it
         self.last: Decimal | None = None  # the price my last reprice set
+        self.given = Decimal(0)  # price given in this fight's rounds
         self.rounds: deque[float] = deque()
         self.until = -math.inf  # end of the cool-down (session time)
         self.enemy: str | None = None  # the rival of the war in course
@@ -82,6 +83,7 @@ class WarGuard:
         if self.acting and self.in_war(at):
             return False  # the guard's own moves during the cool-down are no rounds
         if was_round:
+            self.given += abs(new - old)
             self._expire(at)
             self.rounds.append(at)
             if not self.acting and len(self.rounds) >= self.cfg.war_rounds:
@@ -92,6 +94,7 @@ class WarGuard:
             return True
         self.rival, self.base = competitor, old
         self.rounds.clear()
+        self.given = Decimal(0)
         return False
 
     def _is_round(self, old: Decimal, new: Decimal, competitor: str | None,
@@ -117,13 +120,12 @@ class WarGuard:
         """Whether a war's cool-down is running at `now`."""
         return now < self.until
 
-    def conceded(self, price: Decimal, now: float) -> Decimal:
-        """Return how far `price` stands in the customer's favour of where the fight with the
-        rival began, while rounds or a war are on (0 otherwise, never negative)."""
-        if self.base is None or not (self.rounds or self.in_war(now)):
+    def conceded(self, now: float) -> Decimal:
+        """Return the price given in the rounds of the fight with the rival, while rounds or
+        a war are on (0 otherwise). Moves of the market between rounds are not counted."""
+        if not (self.rounds or self.in_war(now)):
             return Decimal(0)
-        gap = self.base - price if self.side == "SELL" else price - self.base
-        return max(gap, Decimal(0))
+        return self.given
 
     def take_started(self) -> PriceWarDetected | None:
         """Return (once) the war that the last `check` started, to be logged."""

@@ -35,14 +35,16 @@ def test_the_guard_stops_the_ratchet_of_the_hand_worked_history():
     assert on.war_cost.fiat == off.war_cost.fiat == D("0")
 
 
-def test_a_fill_during_a_fight_costs_its_quantity_times_the_price_given():
+def test_a_fill_during_a_fight_costs_its_quantity_times_the_price_given_in_its_rounds():
     guard = WarGuard("SELL", StrategyConfig())
     cost = WarCost()
     guard.record(0.0, D("1000"), D("998"), "A", D("999"))  # the fight starts at 1000
-    cost.filled(guard, D("3"), D("998"), 5.0)  # no round yet: plain undercutting
+    cost.filled(guard, D("3"), 5.0)  # no round yet: plain undercutting
     cost.repriced(guard.record(10.0, D("998"), D("996"), "A", D("997")), D("998"), D("996"))
-    cost.filled(guard, D("2"), D("996"), 15.0)  # one round deep: 4 below 1000, 2 units
-    assert (cost.ratchet, cost.fiat) == (D("2"), D("8"))
+    cost.filled(guard, D("2"), 15.0)  # one round deep: 2 given in it, 2 units
+    cost.repriced(guard.record(20.0, D("996"), D("990"), "B", D("991")), D("996"), D("990"))
+    cost.filled(guard, D("5"), 25.0)  # a new rival: a new fight, nothing given in it yet
+    assert (cost.ratchet, cost.fiat) == (D("2"), D("4"))
 
 
 def test_war_guard_both_prints_each_strategy_with_the_guard_on_and_off(tmp_path, capsys):
