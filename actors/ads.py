@@ -17,6 +17,7 @@ the re-check and the backtester repeat.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from functools import partial
 
@@ -33,8 +34,8 @@ from c2c.decode import is_last_page, parse_my_ads, parse_status_update, parse_up
 from c2c.errors import Action, C2CError
 from c2c.models import to_my_ad
 from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiError, ApiResponse,
-                    BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDone,
-                    RepriceFailed)
+                    BookSnapshot, DryRunSkipped, Envelope, MyAd, MyAdsLoaded, RepriceDecided,
+                    RepriceDone, RepriceFailed)
 
 REFETCH_WAIT_S = 0.3
 MAX_REFETCH_RETRIES = 2
@@ -142,12 +143,14 @@ class Ads:
                                     lambda adv_no: self.decision_clock(adv_no, now, event))
         for decided in decisions:
             await self.emit(decided, cause=env.seq)
+            if not isinstance(decided, RepriceDecided):
+                continue  # a PriceWarDetected: the guard already counts it
             ads_core.apply_decision(self.core, decided)
             if decided.action != "reprice":
                 continue
             if self.dry_run:
-                body = endpoints.update_price("dry-run", adv_no=decided.adv_no,
-                                              price=decided.new_price).body
+                st = self.core.ads[decided.adv_no]
+                body = _update_request(st, decided.new_price)("dry-run").body
                 await self.emit(DryRunSkipped(endpoint="EP-7", body=body), cause=env.seq)
                 continue
             self._nursery.start_soon(self._reprice, self.core.ads[decided.adv_no],
@@ -185,8 +188,7 @@ class Ads:
 
         The outcome is emitted; the core takes the new price when AdRepriced comes back."""
         adv_no, old = st.ad.adv_no, st.ad.price
-        env = await self.calls.call(
-            lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price), cause)
+        env = await self.calls.call(_update_request(st, price), cause)
         accepted, err = _reply(env, parse_update)
         if err is None and not accepted:
             err = C2CError("EP-7", env.event.status, "update answered data: false",
@@ -256,6 +258,14 @@ def _reply(env: Envelope, parse):
         return parse(event.status, event.headers, event.body), None
     except C2CError as exc:
         return None, exc
+
+
+def _update_request(st: AdState, price: Decimal):
+    """EP-7 for `price`: through priceFloatingRatio for a floating ad, else the price."""
+    adv_no, ratio = st.ad.adv_no, ads_core.ratio_of(st, price)
+    if ratio is None:
+        return lambda rid: endpoints.update_price(rid, adv_no=adv_no, price=price)
+    return lambda rid: endpoints.update_ratio(rid, adv_no=adv_no, ratio=ratio)
 
 
 def _never_sent(env: Envelope) -> bool:

@@ -19,17 +19,23 @@ from the envelopes (`t`, session time).
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Callable, Iterable
 
 import msgspec
 
 from events import (AdPaused, AdRepriced, BookSnapshot, Envelope, MyAd, MyAdsLoaded,
-                    RepriceDecided, RepriceDone, RepriceFailed)
-from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate
+                    PriceWarDetected, RepriceDecided, RepriceDone, RepriceFailed)
+from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate, floating
+from strategies.war import WarGuard, guard_enabled
 
 # A paused ad is resumed only by a refresh that starts this long after the pause, so an ad that
 # EP-4 shows online while EP-7 keeps refusing it costs two calls a refresh period, not a loop.
 PAUSE_MIN_S = 10.0
+# A floating ad takes its price from my row of the book (its reference moves), but not from a
+# book logged this soon after an acknowledged reprice: its pages may predate the update.
+FLOAT_SETTLE_S = 2.0
 
 # The events the ads actor applies besides BookSnapshot; all are its own.
 OWN_TYPES = (MyAdsLoaded, AdRepriced, RepriceFailed, AdPaused, RepriceDone)
@@ -50,6 +56,20 @@ class AdState:
         self.busy = False  # a reprice is under way (from its decision to its RepriceDone)
         self.last_ack_seq = 0  # seq of the last AdRepriced
         self.rate_cap = RateCap(strategy.max_reprices_per_min, strategy.min_reprice_gap_s)
+        # The price-war guard (strategies.war): a fold of this ad's decisions.
+        self.war = WarGuard(ad.side, strategy) if guard_enabled(strategy) else None
+        self.ratios: dict[Decimal, Decimal] = {}  # a floating ad's decided price -> its ratio
+        self.acked_at = -math.inf  # session time of the last acknowledged reprice
+
+
+def ratio_of(st: AdState, price: Decimal) -> Decimal | None:
+    """The ratio that gives a floating ad `price` (the one decided, else the nearest); None for
+    a fixed-price ad."""
+    if not floating.is_floating(st.ad):
+        return None
+    ratio = st.ratios.get(price)
+    return ratio if ratio is not None else floating.ratio_for(st.ad, price,
+                                                              up=price > st.ad.price)
 
 
 class AdsState:
@@ -81,14 +101,19 @@ def apply(state: AdsState, env: Envelope) -> AdsState:
     state.last_seq = max(state.last_seq, env.seq)
     match event:
         case BookSnapshot(ad_side=side):
+            for st in state.ads.values():
+                if (not st.busy and env.t - st.acked_at >= FLOAT_SETTLE_S
+                        and (event.asset, event.fiat) == (st.ad.asset, st.ad.fiat)):
+                    st.ad = floating.as_listed(st.ad, event)  # a floating ad follows its reference
             state.books[side] = event
             state.book_seqs[side] = env.seq
         case MyAdsLoaded():
             _apply_loaded(state, event)
         case AdRepriced(adv_no=adv_no, new_price=price):
             if (st := state.ads.get(adv_no)) is not None:
-                st.ad = msgspec.structs.replace(st.ad, price=price)
+                st.ad = floating.moved(st.ad, price, ratio_of(st, price))
                 st.last_ack_seq = env.seq
+                st.acked_at = env.t
         case RepriceFailed(adv_no=adv_no):
             if (st := state.ads.get(adv_no)) is not None:
                 if not event.sent:
@@ -113,8 +138,10 @@ def _apply_loaded(state: AdsState, loaded: MyAdsLoaded) -> None:
             continue
         if st.busy or st.last_ack_seq > loaded.asked_after_seq:
             # EP-4 answered with the price as it was when asked; a reprice acknowledged
-            # since (or in flight) is newer, so keep it and take the rest.
-            st.ad = msgspec.structs.replace(ad, price=st.ad.price)
+            # since (or in flight) is newer, so keep it and take the rest (a floating ad the
+            # ratio that goes with that price).
+            st.ad = floating.moved(ad, st.ad.price, st.ad.floating_ratio
+                                   if floating.is_floating(ad) else None)
         else:
             st.ad = ad
         if ad.adv_no in resumed:
@@ -122,24 +149,30 @@ def _apply_loaded(state: AdsState, loaded: MyAdsLoaded) -> None:
 
 
 def apply_decision(state: AdsState, decided: RepriceDecided) -> None:
-    """Apply one of the actor's own decisions: a reprice counts against the rate cap when it is
-    sent and makes the ad busy until its RepriceDone (in a dry run it takes the price at once)."""
-    if decided.action != "reprice":
-        return
+    """Apply one of the actor's own decisions: the war guard folds it; a reprice counts against
+    the rate cap when it is sent and makes the ad busy until its RepriceDone (in a dry run it
+    takes the price at once)."""
     st = state.ads.get(decided.adv_no)
     if st is None:
         return
+    if st.war is not None:
+        st.war.apply(decided)
+    if decided.action != "reprice":
+        return
     st.rate_cap.record(decided.send_at if decided.send_at is not None else decided.at)
+    if decided.new_ratio is not None:
+        st.ratios = {decided.new_price: decided.new_ratio}
     if state.dry_run:
-        st.ad = msgspec.structs.replace(st.ad, price=decided.new_price)
+        st.ad = floating.moved(st.ad, decided.new_price, decided.new_ratio)
     else:
         st.busy = True
 
 
 def decide(state: AdsState, snap: BookSnapshot, now: Callable[[str], float] | float
-           ) -> list[RepriceDecided]:
+           ) -> list[RepriceDecided | PriceWarDetected]:
     """The verdicts on `snap` for each ad it prices: my online ads of its side and market that
-    are neither paused nor busy with a reprice (those are skipped, and log nothing).
+    are neither paused nor busy with a reprice (those are skipped, and log nothing); a
+    PriceWarDetected goes before the verdict that saw a war begin.
 
     `now` is the session time of the decision, or a function of the advNo giving it (a replay
     gives each ad the time its recorded decision read).
@@ -153,7 +186,11 @@ def decide(state: AdsState, snap: BookSnapshot, now: Callable[[str], float] | fl
         if st.paused or st.busy or ad.status != 1:
             continue
         at = now(ad.adv_no) if callable(now) else now
-        out.append(decide_one(st, snap, opposite, at))
+        decided = decide_one(st, snap, opposite, at)
+        war = st.war.take_started() if st.war is not None else None
+        if war is not None:
+            out.append(war)
+        out.append(decided)
     return out
 
 
@@ -163,7 +200,7 @@ def decide_one(st: AdState, snap: BookSnapshot, opposite: BookSnapshot | None,
     (83628) for this ad, then the gap since its last reprice (the reprice waits it out)."""
     s = st.strategy
     quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
-                            rate_cap=st.rate_cap, now_s=now)
+                            rate_cap=st.rate_cap, now_s=now, war=st.war)
     if quote.price is not None and now < st.cooldown_until:
         quote = msgspec.structs.replace(
             quote, price=None, rule="cooldown",
@@ -180,7 +217,8 @@ def decide_one(st: AdState, snap: BookSnapshot, opposite: BookSnapshot | None,
         adv_no=st.ad.adv_no, strategy=s.name, action="reprice" if reprice else "hold",
         old_price=st.ad.price, new_price=quote.price, rule=quote.rule, reason=quote.reason,
         competitor=quote.competitor, competitor_price=quote.competitor_price,
-        clamp=quote.clamp, at=now, send_at=round(now + wait, 6) if reprice else None)
+        clamp=quote.clamp, at=now, send_at=round(now + wait, 6) if reprice else None,
+        new_ratio=quote.ratio if reprice else None)
 
 
 def restore_session(state: AdsState, envelopes: Iterable[Envelope]) -> list[str]:
@@ -193,6 +231,10 @@ def restore_session(state: AdsState, envelopes: Iterable[Envelope]) -> list[str]
             continue
         if isinstance(event, RepriceDecided):
             apply_decision(state, event)
+        elif isinstance(event, PriceWarDetected):
+            st = state.ads.get(event.adv_no)
+            if st is not None and st.war is not None:
+                st.war.apply(event)
         elif isinstance(event, (BookSnapshot, *OWN_TYPES)):
             apply(state, env)
     return [adv_no for adv_no, st in state.ads.items() if st.busy]

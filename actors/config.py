@@ -60,6 +60,11 @@ class AdOverride(_Section, frozen=True, omit_defaults=True):
     min_reprice_gap_s: float | None = None
     rank: int | None = None
     min_margin: Decimal | None = None
+    war_guard: bool | None = None
+    war_rounds: int | None = None
+    war_window_s: float | None = None
+    war_cooldown_s: float | None = None
+    war_backoff_rank: int | None = None
     exclude_nicknames: tuple[str, ...] | None = None
     min_month_orders: int | None = None
     min_finish_rate: Decimal | None = None
@@ -189,6 +194,14 @@ def _pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[
         problems["max_reprices_per_min"] = " must be >= 0"
     if strategy.min_reprice_gap_s < 0:
         problems["min_reprice_gap_s"] = " must be >= 0"
+    if strategy.war_rounds < 1:
+        problems["war_rounds"] = " must be >= 1"
+    if strategy.war_window_s <= 0:
+        problems["war_window_s"] = " must be > 0"
+    if strategy.war_cooldown_s < 0:
+        problems["war_cooldown_s"] = " must be >= 0"
+    if strategy.war_backoff_rank < 0:
+        problems["war_backoff_rank"] = " must be >= 0 (0 holds)"
     if not Decimal("0") <= filters.min_finish_rate <= Decimal("1"):
         problems["min_finish_rate"] = " must be within 0..1"
     return problems

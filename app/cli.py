@@ -101,6 +101,8 @@ def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors,
                           now_ms)
         log.end_session(sid, now_ms(), reason)
     print(f"session {sid} ({mode}) ended: {reason}. {summary_line(view)}")
+    for line in view.pnl_lines():
+        print(f"profit: {line}")
     print(f"replay it: python run.py replay {args.db} --session {sid}")
     return 1 if reason.startswith("fatal") else 0
 

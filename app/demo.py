@@ -85,6 +85,8 @@ def _print_summary(sid, args, view: StatusView, exchange, reason: str) -> None:
     print()
     print(f"demo session {sid} recorded in {args.db} ({reason})")
     print(f"  bot:       {summary_line(view)}")
+    for line in view.pnl_lines():
+        print(f"  profit:    {line}")
     print(f"  exchange:  {report.render() if hasattr(report, 'render') else report}")
     print("try next:")
     print(f"  python run.py replay {args.db} --session {sid}")
@@ -101,17 +103,22 @@ def virtual_now_ms() -> int:
 
 
 def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercut",
-                sim_cfg: SimConfig | None = None, quiet: bool = True) -> tuple[int, object]:
+                sim_cfg: SimConfig | None = None, quiet: bool = True,
+                cfg: BotConfig | None = None,
+                exchange: SimExchange | None = None) -> tuple[int, object]:
     """Run the demo's bot and simulator in memory under trio's MockClock.
 
     An hour of trading takes seconds: the same actors and the same exchange, reached through
-    `sim.inprocess` instead of sockets. Returns (session id, the simulator's report).
+    `sim.inprocess` instead of sockets; `cfg` replaces the demo's bot.toml (its exchange URLs
+    are not used); `exchange` (made with `virtual_now_ms`) replaces the one made from
+    `sim_cfg`. Returns (session id, the simulator's report).
     """
     from sim.inprocess import SimTransport, chat_connector
 
-    sim_cfg = sim_cfg or SimConfig(seed=seed)
-    exchange = SimExchange(sim_cfg, now_ms=virtual_now_ms)
-    cfg = demo_config(VIRTUAL_URL, sim_cfg, strategy)
+    if exchange is None:
+        exchange = SimExchange(sim_cfg or SimConfig(seed=seed), now_ms=virtual_now_ms)
+    sim_cfg = exchange.cfg
+    cfg = cfg or demo_config(VIRTUAL_URL, sim_cfg, strategy)
     sid = log.start_session("demo", config_json(cfg, actors=LIVE_ACTORS, seed=seed),
                             VIRTUAL_BASE_MS)
     view = StatusView()

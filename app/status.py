@@ -2,7 +2,8 @@
 
 `StatusView.apply` is fed every envelope through a bus tap; `render()` draws one rich screen: my
 ads with price, rank and best competitor, the last reprice and its reason, open orders, requests
-per second used and the breaker's state. `summary()` gives the counts for the end-of-run line.
+per second used, the breaker's state, and realised spread PnL and inventory per market
+(app.pnl). `summary()` gives the counts for the end-of-run line, `pnl_lines()` the profit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from decimal import Decimal
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+
+from app.pnl import MarketPnl, PnlFold
 
 from events import (ActorFailed, AdPaused, AdRepriced, AdResumed, ApiError, ApiRequest,
                     ApiResponse, BookSnapshot, BreakerClosed, BreakerOpened, ChatMessageReceived,
@@ -40,6 +43,7 @@ class StatusView:
         self.breaker = "closed"
         self.sent_at: deque[float] = deque()
         self.now = 0.0
+        self.pnl = PnlFold()
 
     def apply(self, env: Envelope) -> None:
         """Fold one logged event into the view."""
@@ -66,7 +70,9 @@ class StatusView:
             case OrderOpened(order_no=order_no, status=status):
                 self.counts["orders"] += 1
                 self.orders[order_no] = status
+                self.pnl.apply(e)
             case OrderStatusChanged(order_no=order_no, new_status=status):
+                self.pnl.apply(e)
                 if status in (1, 2, 3):
                     self.orders[order_no] = status
                 else:
@@ -109,6 +115,14 @@ class StatusView:
     def open_orders(self) -> int:
         return sum(1 for s in self.orders.values() if s in (1, 2, 3))
 
+    def profit(self) -> list[MarketPnl]:
+        """Realised spread PnL and inventory per market, from this session's fills."""
+        return self.pnl.figures()
+
+    def pnl_lines(self) -> list[str]:
+        """One line per market with a fill; one saying so when nothing was filled."""
+        return [m.line() for m in self.profit()] or ["no completed orders this session"]
+
     def render(self) -> Group:
         """One screen of status."""
         table = Table(title="my ads", expand=True)
@@ -122,4 +136,5 @@ class StatusView:
             f"t={self.now:6.1f}s  req/s={self.requests_per_s():.2f}  breaker={self.breaker}  "
             f"reprices={c['reprices']}  open orders={self.open_orders()}  orders={c['orders']}  "
             f"chat in/out={c['chat_in']}/{c['chat_out']}  errors={c['errors']}")
-        return Group(table, line)
+        profit = Text("profit  " + "  |  ".join(self.pnl_lines()))
+        return Group(table, line, profit)

@@ -4,7 +4,7 @@
         [--set step=0.05] [--set filters.min_month_orders=50] [--set backtest.fee_rate=0.001]
         [--set ads.overrides.<advNo>.floor=1500] [--plot chart.png]
         [--sweep step=0.01:0.10:0.01 [--sweep rank=1:3:1]] [--workers N]
-        [--objective pnl|volume|equity|fills|margin] [--walk-forward 0.5]
+        [--objective pnl|volume|equity|fills|margin] [--walk-forward 0.5] [--war-guard-both]
 
 Without --session, the latest session holding any BookSnapshot is used. Settings start from
 that session's recorded [strategy], [filters], [ads.overrides] and [backtest]; --set overrides
@@ -12,8 +12,10 @@ them, a per-ad key only for the recorded ad with that advNo (a per-ad `name` win
 --strategy for that ad). The fill model is fitted on the recording first (one line says how).
 --sweep takes the same keys (not backtest.*), runs the grid across all cores and ranks it by
 the --objective (default realised PnL), then filled volume. --walk-forward F ranks everything on
-the first F of the time line and reports the rest, in that order. Results print as a table and
-are logged as a new "backtest" session with one BacktestCompleted per strategy (or grid point).
+the first F of the time line and reports the rest, in that order. --war-guard-both runs every
+strategy twice, war guard on and off, so the table's war columns (`backtest.wars`) compare what
+wars cost with and without it. Results print as a table and are logged as a new "backtest"
+session with one BacktestCompleted per strategy (or grid point).
 How fills are inferred is in `backtest.fills`; what is measured in `backtest.metrics`.
 """
 
@@ -68,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what --sweep and --walk-forward rank by (default: pnl)")
     parser.add_argument("--walk-forward", type=float, default=None, metavar="F",
                         help="rank on the first F (0 < F < 1) of the recording, report the rest")
+    parser.add_argument("--war-guard-both", action="store_true",
+                        help="run each strategy with the war guard on and off")
 
 
 def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
@@ -153,6 +157,14 @@ def _survey(log, sessions, cfg: BacktestConfig) -> Survey:
     reprices = (e for s in sessions
                 for e in log.events(s.id, types=(RepriceDecided, AdRepriced)))
     return survey(tapes(log, sessions), reprices, cfg)
+def with_and_without_guard(specs: Sequence[RunSpec]) -> list[RunSpec]:
+    """Return each spec twice: war guard on, then off (labelled "war_guard=on/off")."""
+    out = []
+    for spec in specs:
+        for on in (True, False):
+            label = " ".join(p for p in (spec.label, f"war_guard={'on' if on else 'off'}") if p)
+            out.append(replace(spec, cfg=replace(spec.cfg, war_guard=on), label=label))
+    return out
 
 
 def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
@@ -185,6 +197,8 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
             return run_backtest(tapes(log, sessions), specs, trace=trace, on_progress=progress,
                                 calibration=cal, window=window)
 
+        if getattr(args, "war_guard_both", False):
+            specs = with_and_without_guard(specs)
         with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
                        ) as progress:
             results = run_all(specs, fit, trace=bool(args.plot) and fit is None,

@@ -38,6 +38,7 @@ from backtest.choice import Calibration, calibrate, orders_of
 from backtest.fills import detect_orders
 from backtest.side import RunSpec, Seen, SideRun, Trace, patch_book, virtual_ad
 from backtest.metrics import Metrics, Money
+from backtest.wars import WarCost
 from strategies.book import market_best, other_side
 
 PROGRESS_EVERY = 2048
@@ -67,6 +68,8 @@ class StrategyResult(msgspec.Struct, kw_only=True):
     money: Money | None = None
     fills: Decimal = Decimal(0)  # the expected number of orders
     trace: Trace | None = None
+    war_cost: WarCost | None = None  # backtest.wars: the ratchet and fiat given away in wars
+    guard_wars: int = 0  # wars as the war guard sees them (acting or only watching)
 
 
 class Survey(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,11 +129,15 @@ class _Runner:
         if self.trace is not None:
             self.metrics.equity.curve = self.trace.equity
         self.sides: dict[tuple[str, str, str], SideRun] = {}
+        self.war_cost = WarCost()
+        self.guard_wars = 0
 
     def start_session(self) -> None:
         """Close the sides of the session before (their price wars count) and start afresh."""
         for side in self.sides.values():
             self.metrics.wars += side.close()
+            self.war_cost.add(side.war_cost)
+            self.guard_wars += side.guard.wars
         self.sides = {}
 
     def step(self, t: float, key: tuple[str, str, str], snap: BookSnapshot, seen: Seen,
@@ -253,11 +260,13 @@ def _result(runner: _Runner, sessions: tuple[int, ...], snapshots: int, duration
         filters=runner.spec.filters_json(), fills=m.fills.quantize(Decimal("0.01")),
         pnl=money.pnl, equity=money.equity, fees=money.fees, max_drawdown=money.max_drawdown,
         pnl_ci_low=money.pnl_ci[0] if money.pnl_ci else None,
-        pnl_ci_high=money.pnl_ci[1] if money.pnl_ci else None)
+        pnl_ci_high=money.pnl_ci[1] if money.pnl_ci else None,
+        war_ratchet=runner.war_cost.ratchet, war_cost=runner.war_cost.fiat)
     trace = runner.trace
     if trace is not None and best_trace is not None:
         trace.best = best_trace.best
     return StrategyResult(
         spec=runner.spec, summary=summary, sell_volume=m.sides["SELL"].volume,
         buy_volume=m.sides["BUY"].volume, sell_vwap=summary.vwap_sell,
-        buy_vwap=summary.vwap_buy, money=money, fills=m.fills, trace=trace)
+        buy_vwap=summary.vwap_buy, money=money, fills=m.fills, trace=trace,
+        war_cost=runner.war_cost, guard_wars=runner.guard_wars)

@@ -107,7 +107,8 @@ def recheck(envelopes: Iterable[Envelope], cfg: StrategyConfig, filters: Filters
             continue
         recorded = {e.event.adv_no: e for e in by_cause.pop(env.seq, ())}
         again = {d.adv_no: d for d in ads_core.decide(
-            state, event, lambda adv_no: _time_read(recorded.get(adv_no), env.t))}
+            state, event, lambda adv_no: _time_read(recorded.get(adv_no), env.t))
+            if isinstance(d, RepriceDecided)}
         for adv_no in sorted(set(recorded) | set(again)):
             rec_env, new = recorded.get(adv_no), again.get(adv_no)
             if rec_env is not None and adv_no not in state.ads:

@@ -13,9 +13,12 @@ from events import BookSnapshot, MyAd
 from backtest.choice import Calibration
 from backtest.fills import Order, infer_fills
 from backtest.metrics import Metrics, WarTracker, ahead_of
+from backtest.wars import WarCost
 from actors import ads_core
 from strategies import FiltersConfig, StrategyConfig, get_strategy
 from strategies.book import market_best
+from strategies import floating
+from strategies.war import WarGuard, guard_enabled
 
 UNLIMITED = Decimal("Infinity")
 DEFAULT_SCALE = 2
@@ -140,6 +143,9 @@ class SideRun:
         # The ads actor's own per-ad state, decided on by its own core (actors/ads_core.py).
         self.core = ads_core.AdState(ad, self.cfg, self.filters)
         self.wars = WarTracker()
+        self.guard = WarGuard(ad.side, self.cfg, acting=guard_enabled(self.cfg))
+        self.core.war = self.guard  # the decision consults it (tracking wars even when off)
+        self.war_cost = WarCost()
         self.rank = 0
         self.last_t: float | None = None
         self.before = ad.price  # the price shown until the last reprice is live
@@ -156,11 +162,17 @@ class SideRun:
             self.trace.add_mine(self.ad.side, t, self.ad.price)
         if self.wars.waiting:
             self.wars.observe(t, ahead_of(book, self.ad.price))
-        price = self.decide(t, snap, seen.opposite).new_price
+        decided = self.decide(t, snap, seen.opposite)
+        self.guard.take_started()  # counted in guard.wars
+        price = decided.new_price
         ahead = ahead_of(book, self.ad.price if price is None else price)
         if price is not None:
+            self.war_cost.repriced(self.guard.record(t, self.ad.price, price, decided.competitor,
+                                                     decided.competitor_price),
+                                   self.ad.price, price)
             self.before, self.live_at = self.ad.price, t + self.calibration.reaction_s
-            self.ad = replace(self.ad, price=price)
+            # A floating ad keeps the reference it was recorded with: its ratio moves instead.
+            self.ad = floating.moved(self.ad, price, decided.new_ratio)
             self.metrics.reprices += 1
             self.wars.repriced(t, ahead)
             if self.trace is not None:
@@ -200,6 +212,7 @@ class SideRun:
                                   best.price if best else None,
                                   theirs.price if theirs else None, fill.chance)
             self.remaining -= fill.qty
+            self.war_cost.filled(self.guard, fill.qty, t)
             if self.trace is not None:
                 self.trace.add_fill(t, fill.qty)
 

@@ -15,7 +15,7 @@ from backtest.metrics import REQUEST_BUDGET_PER_S
 
 _HEADERS = ("strategy", "snapshots", "filled", "fills", "sell vwap", "buy vwap", "vs best",
             "margin", "pnl", "equity", "max dd", "pnl 90% ci", "rank 1", "top 3", "reprices",
-            "req/s", "budget", "wars")
+            "req/s", "budget", "wars", "guard wars", "ratchet", "war cost")
 
 
 def _num(value: Decimal | None, places: int) -> str:
@@ -40,8 +40,15 @@ def _row(r: StrategyResult) -> list[str]:
         _num(s.pnl, 2), _num(s.equity, 2), _num(s.max_drawdown, 2), _ci(s),
         _pct(s.share_rank1),
         _pct(s.share_top3), f"{s.reprices:,}", _num(s.requests_per_s, 4),
-        _pct(s.requests_per_s / REQUEST_BUDGET_PER_S), str(s.price_wars),
+        _pct(s.requests_per_s / REQUEST_BUDGET_PER_S), str(s.price_wars), *_war_cells(r),
     ]
+
+
+def _war_cells(r: StrategyResult) -> list[str]:
+    cost = r.war_cost
+    if cost is None:
+        return ["-", "-", "-"]
+    return [str(r.guard_wars), _num(cost.ratchet, 2), _num(cost.fiat, 2)]
 
 
 def format_table(results: Sequence[StrategyResult], *, numbered: bool = False) -> str:

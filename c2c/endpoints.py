@@ -150,6 +150,21 @@ def update_price(request_id: str, *, adv_no: str, price: Decimal) -> ApiRequest:
     return _sapi(request_id, "EP-7", "POST", "/ads/update", body=body, purpose=adv_no)
 
 
+def update_ratio(request_id: str, *, adv_no: str, ratio: Decimal) -> ApiRequest:
+    """Build EP-7 for a floating-price ad: the body is exactly {"advNo", "priceFloatingRatio"}.
+
+    A floating ad's price is the reference price times the ratio (percent); BPA moves its
+    floating ads with this body (reference §4). The ratio is written as a JSON number, as the
+    price is; the caller rounds it (strategies.floating).
+
+    Raises:
+        TypeError: `ratio` is not a Decimal.
+        ValueError: `ratio` is not positive and finite.
+    """
+    body = _body({"advNo": adv_no, "priceFloatingRatio": _money(ratio, "ratio")})
+    return _sapi(request_id, "EP-7", "POST", "/ads/update", body=body, purpose=adv_no)
+
+
 def update_status(
     request_id: str, *, adv_nos: Sequence[str], status: int, as_string: bool = False
 ) -> ApiRequest:

@@ -90,8 +90,10 @@ class MyAdDetail(_Wire, frozen=True):
     fiat_unit: str
     price: Decimal
     adv_status: int
-    price_type: int | None = None
-    price_floating_ratio: Decimal | None = None
+    # 1 fixed, 2 floating (reference §4, SAPI74; captured as the integer 1). A string ("2",
+    # "FLOATING") is taken too: no capture shows a floating ad.
+    price_type: int | str | None = None
+    price_floating_ratio: Decimal | None = None  # percent, "100.00000000" as captured
     surplus_amount: Decimal | None = None
     tradable_quantity: Decimal | None = None
     init_amount: Decimal | None = None
@@ -104,7 +106,18 @@ class MyAdDetail(_Wire, frozen=True):
 
     def __post_init__(self) -> None:
         _require_finite(self.price, self.surplus_amount, self.min_single_trans_amount,
-                        self.max_single_trans_amount)
+                        self.max_single_trans_amount, self.price_floating_ratio)
+
+
+FIXED, FLOATING = 1, 2
+_PRICE_TYPES = {"1": FIXED, "2": FLOATING, "fixed": FIXED, "floating": FLOATING}
+
+
+def price_type_of(value: int | str | None) -> int:
+    """Return EP-4's priceType as 1 (fixed) or 2 (floating); anything unknown is fixed."""
+    if isinstance(value, str):
+        return _PRICE_TYPES.get(value.strip().lower(), FIXED)
+    return FLOATING if value == FLOATING else FIXED
 
 
 class Order(_Wire, frozen=True):
@@ -269,4 +282,13 @@ def to_my_ad(detail: MyAdDetail) -> MyAd:
         max_amount=detail.max_single_trans_amount or _ZERO,
         pay_methods=_pay_methods(detail.trade_methods),
         price_scale=detail.price_scale if detail.price_scale is not None else 2,
+        **_floating(detail),
     )
+
+
+def _floating(detail: MyAdDetail) -> dict:
+    # A floating ad without a usable ratio cannot be moved through it: managed as fixed.
+    ratio = detail.price_floating_ratio
+    if price_type_of(detail.price_type) != FLOATING or ratio is None or ratio <= 0:
+        return {}
+    return {"price_type": FLOATING, "floating_ratio": ratio}

@@ -172,6 +172,10 @@ class MyAd(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     max_amount: Decimal = Decimal("0")
     pay_methods: tuple[str, ...] = ()
     price_scale: int = 2
+    # EP-4's priceType (reference §4): 1 fixed, 2 floating. A floating ad's price is the
+    # reference price times floating_ratio / 100, and EP-7 moves it through the ratio.
+    price_type: int = 1
+    floating_ratio: Decimal | None = None  # percent, as EP-4's priceFloatingRatio
 
 
 class MyAdsLoaded(Event, frozen=True, kw_only=True):
@@ -201,6 +205,25 @@ class RepriceDecided(Event, frozen=True, kw_only=True):
     clamp: str | None = None  # "floor" / "ceiling" when a bound changed the price
     at: float = 0.0  # session time the decision was made at (the rate cap's clock)
     send_at: float | None = None  # a reprice leaves then: `at`, or later to keep the gap
+    new_ratio: Decimal | None = None  # a floating ad's priceFloatingRatio that sets new_price
+
+
+class PriceWarDetected(Event, frozen=True, kw_only=True):
+    """One competitor and my ad undercut each other `rounds` times within `window_s`: for
+    `cooldown_s` from `at` the war guard keeps my price behind the rival's (or prices for rank
+    `backoff_rank`) instead of answering (strategies.war)."""
+
+    adv_no: str
+    competitor: str  # advNo of the rival
+    competitor_name: str = ""  # its nickname, when the book showed one
+    rounds: int
+    window_s: float
+    my_price: Decimal
+    competitor_price: Decimal
+    base_price: Decimal  # my price before the first round: what the war has cost so far
+    cooldown_s: float
+    backoff_rank: int = 0  # 0: hold
+    at: float = 0.0  # session time of the decision that saw the war
 
 
 class AdRepriced(Event, frozen=True, kw_only=True):
@@ -380,6 +403,8 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     vwap_sell: Decimal | None = None  # my SELL ad's fills only
     vwap_buy: Decimal | None = None  # my BUY ad's fills only
     filters: str = ""  # the FiltersConfig as JSON
+    war_ratchet: Decimal | None = None  # backtest.wars: fiat per unit my price gave in rounds
+    war_cost: Decimal | None = None  # fiat given away on fills during wars
     fills: Decimal | None = None  # the expected number of orders
     pnl: Decimal | None = None  # fiat: realised spread on the matched volume, less its fees
     equity: Decimal | None = None  # fiat: cash - fees + inventory marked to the mid

@@ -44,7 +44,8 @@ class WhatIfSender:
     async def send(self, req: ApiRequest, build) -> RawReply:
         if req.endpoint == "EP-7":
             body = json.loads(req.body or "{}")
-            self.my_prices[str(body.get("advNo"))] = Decimal(str(body.get("price")))
+            if "price" in body:  # a floating ad's ratio update leaves its recorded price shown
+                self.my_prices[str(body.get("advNo"))] = Decimal(str(body["price"]))
             return await self._synth(OK_TRUE)
         if req.endpoint == "EP-8":
             return await self._synth(OK_STATUS)

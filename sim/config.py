@@ -152,6 +152,9 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     Account:
         api_key, api_secret: the bot account's credentials.
         bot_nickname, bot_surplus, bot_min_amount, bot_max_amount: the bot's two ads.
+        bot_floating_sides: sides ("SELL", "BUY") whose bot ad is a floating-price ad
+            (priceType 2): its price is the reference times its priceFloatingRatio / 100,
+            following the reference as it drifts (reference §4).
     """
 
     seed: int = 7
@@ -172,6 +175,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     bot_surplus: Decimal = Decimal("2500.00")
     bot_min_amount: Decimal = Decimal("5000.00")
     bot_max_amount: Decimal = Decimal("800000.00")
+    bot_floating_sides: tuple[str, ...] = ()
     status_list_reject_share: float = 0.0
     unsigned_detail_answer: str = "401-1002"
     recv_window_refusal: str = "-1102"
@@ -208,6 +212,8 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         _check("offline_ad_update", self.offline_ad_update, OFFLINE_AD_ANSWERS)
         _check("rest_mode_answer", self.rest_mode_answer, REST_MODE_ANSWERS)
         _check("ws_bad_frame_answer", self.ws_bad_frame_answer, BAD_FRAME_ANSWERS)
+        for side in self.bot_floating_sides:
+            _check("bot_floating_sides", side, ("SELL", "BUY"))
         low, high = self.chat_read_delay_s
         if not 0 <= low <= high:
             raise ValueError("chat_read_delay_s must be (low, high) with 0 <= low <= high")

@@ -1,7 +1,7 @@
 """My ads: EP-4 (list), EP-7 (update) and EP-8 (updateStatus), reference §4 and §7.
 
 EP-7 is a selective update: only the fields sent change (`price` as a JSON number or a string,
-`priceFloatingRatio`, `minSingleTransAmount`, `maxSingleTransAmount`, `payTimeLimit`, `remarks`,
+`priceFloatingRatio` likewise, `minSingleTransAmount`, `maxSingleTransAmount`, `payTimeLimit`, `remarks`,
 `autoReplyMsg`). Its refusals, in the order checked:
 
     advNo missing                      400 -1102 "Mandatory parameter 'advNo'..." (sample)
@@ -16,7 +16,13 @@ EP-7 is a selective update: only the fields sent change (`price` as a JSON numbe
     surplusAmount sent, or an order opened on the ad within order_race_window_s
                                        -9000/187049 (AutoP2P; BNP)
     remaining balance below 10         83762 "Ad remaining balance should not be less than 10"
-    price outside the band             -9000/187055 (AutoP2P)
+    price outside the band             -9000/187055 (AutoP2P); for a floating ad (priceType 2),
+                                       the price its new ratio gives at today's reference
+
+A floating ad's `priceFloatingRatio` (percent, at most 8 places as EP-4 writes it) sets its price
+to reference × ratio / 100 at once and as the reference drifts. What Binance does with a ratio
+sent for a fixed ad, or a price for a floating one, is not known: here the ratio is stored and
+the fixed price stays, and a floating ad's price goes back to its ratio at the next market step.
 
 Success: `{"code":"000000","message":"success","data":<ep7_success>,"success":true}`.
 """
@@ -28,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from sim import answers, shapes
-from sim.market import TICK
+from sim.market import RATIO_PLACES, TICK, floating_price
 from sim.params import as_int, page_of, paged
 from sim.rules import SlidingWindow
 from sim.wire import Request, Response, decode_body, ep7_ok, mandatory, sapi_ok
@@ -40,6 +46,7 @@ MIN_BALANCE = Decimal("10")
 _MONEY_FIELDS = {"price": "price", "priceFloatingRatio": "price_floating_ratio",
                  "minSingleTransAmount": "min_amount", "maxSingleTransAmount": "max_amount"}
 _TEXT_FIELDS = {"remarks": "remarks", "autoReplyMsg": "auto_reply"}
+_PLACES = {"price": TICK, "priceFloatingRatio": RATIO_PLACES}
 
 
 class UpdateGuard:
@@ -92,7 +99,7 @@ def _changes(body: dict) -> dict | Response:
     changes: dict = {}
     for key, attr in _MONEY_FIELDS.items():
         if key in body:
-            value = _money(body[key], TICK if key == "price" else None)
+            value = _money(body[key], _PLACES.get(key))
             if value is None:
                 return mandatory(key)
             changes[attr] = value
@@ -138,6 +145,9 @@ def update_ad(ex: SimExchange, req: Request, now: float) -> Response:
     if refusal is not None:
         return refusal
     price = changes.pop("price", None)
+    ratio = changes.get("price_floating_ratio")
+    if ratio is not None and ad.price_type == 2:
+        price = floating_price(ex.market.ref, ratio)
     if price is not None and abs(price - ex.market.ref) > ex.market.ref * ex.cfg.band:
         return answers.answer("187055")
     if changes.get("min_amount", ad.min_amount) > changes.get("max_amount", ad.max_amount):

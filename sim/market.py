@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from sim.config import SimConfig
@@ -64,6 +64,7 @@ class SimAd:
     remarks: str | None = None
     auto_reply: str | None = None
     price_floating_ratio: Decimal | None = None
+    price_type: int = 1  # 2: floating, the price follows the reference times the ratio
     order_at: float = -math.inf  # when the last order opened on it (trio time)
 
     @property
@@ -79,6 +80,14 @@ def quantize(price: Decimal) -> Decimal:
 def beats(side: str, a: Decimal, b: Decimal) -> bool:
     """True when price `a` is strictly better than `b` for an ad on `side`."""
     return a < b if side == "SELL" else a > b
+
+
+RATIO_PLACES = Decimal("0.00000001")  # EP-4 writes priceFloatingRatio with 8 places
+
+
+def floating_price(ref: Decimal, ratio: Decimal) -> Decimal:
+    """The price of a floating ad: the reference times its ratio (percent), on the tick."""
+    return quantize(ref * ratio / 100)
 
 
 def one_better(side: str, price: Decimal) -> Decimal:
@@ -154,6 +163,15 @@ class Market:
     def _bot_ad(self, rng: random.Random, side: str) -> SimAd:
         sign = 1 if side == "SELL" else -1
         cfg = self.cfg
+        if side in cfg.bot_floating_sides:
+            ratio = Decimal(100 + sign * 3)
+            return replace(self._fixed_bot_ad(rng, side), price_type=2,
+                           price_floating_ratio=ratio, price=floating_price(self.ref0, ratio))
+        return self._fixed_bot_ad(rng, side)
+
+    def _fixed_bot_ad(self, rng: random.Random, side: str) -> SimAd:
+        sign = 1 if side == "SELL" else -1
+        cfg = self.cfg
         return SimAd(
             adv_no=new_id(rng, 1), side=side, nickname=cfg.bot_nickname, user_no="s" + "b0" * 16,
             user_type="merchant", price=quantize(self.ref0 * (1 + sign * Decimal("0.03"))),
@@ -193,6 +211,11 @@ class Market:
             ad.price = price
             ad.changed_at = now
 
+    def follow_reference(self, ad: SimAd, now: float) -> None:
+        """Move a floating ad to its ratio of the current reference (a fixed one stays)."""
+        if ad.price_type == 2 and ad.price_floating_ratio:
+            self.set_price(ad.adv_no, floating_price(self.ref, ad.price_floating_ratio), now)
+
     def watch_bot(self, adv_no: str, now: float) -> None:
         """Let reactive competitors that the bot's ad now beats answer after a few seconds."""
         rng = self.streams.reactions
@@ -217,6 +240,7 @@ class Market:
         moved = False
         for ad in list(self.ads.values()):
             if ad.mine:
+                self.follow_reference(ad, now)
                 continue
             target = self._decide(self.streams.moves.random(), ad, now, dt)
             if target is not None:

@@ -119,8 +119,8 @@ def ad_detail(ad: SimAd, cfg: SimConfig) -> dict:
     """My ad as EP-4 lists it (AdDetailResp: flat, with status and price type)."""
     return {
         "advNo": ad.adv_no, "classify": "profession", "tradeType": ad.side, "asset": cfg.asset,
-        "fiatUnit": cfg.fiat, "advStatus": ad.status, "priceType": 1,
-        "priceFloatingRatio": ad.price_floating_ratio or Decimal("100.00000000"),
+        "fiatUnit": cfg.fiat, "advStatus": ad.status, "priceType": ad.price_type,
+        "priceFloatingRatio": _q(ad.price_floating_ratio or Decimal(100), _Q8),
         "rateFloatingRatio": Decimal("0.00000000"),
         "price": ad.price, "initAmount": _q(ad.init_amount, _Q8),
         "surplusAmount": _q(ad.surplus, _Q8), "tradableQuantity": _q(ad.surplus, _Q8),

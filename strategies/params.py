@@ -19,6 +19,12 @@ class StrategyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     min_reprice_gap_s: float = 1.2
     rank: int = 2  # "rank": the place to hold
     min_margin: Decimal = Decimal("0")  # "spread": fiat kept against the opposite side's best
+    # Price-war guard (strategies.war): None is "on for the strategies that chase the best".
+    war_guard: bool | None = None
+    war_rounds: int = 3  # answered undercuts of one competitor that make a war...
+    war_window_s: float = 120.0  # ...within this many seconds
+    war_cooldown_s: float = 300.0  # how long the guard then holds or backs off
+    war_backoff_rank: int = 0  # 0: hold my price; N >= 1: price for rank N meanwhile
 
 
 class FiltersConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -1,6 +1,6 @@
 """The one decision pipeline that the ads actor and the backtester both call.
 
-    strategy -> round to the tick -> clamp to my side's bound -> hold if unchanged
+    strategy -> war guard -> round to the tick -> clamp to my side's bound -> hold if unchanged
              -> hold inside the deadband -> hold when the rate cap is exhausted
 
 Rounding goes away from the price the quote was made against, so it never crosses it: one step
@@ -9,6 +9,10 @@ A quote against nothing rounds towards my side (SELL up, BUY down). Each side th
 a SELL ad the floor (rounded up), a BUY ad the ceiling (rounded down), so neither is crossed.
 The other side's bound never moves it: a merchant's floor is usually above its ceiling (sell
 never below 1500, buy never above 1490), and that spread is the point, not an error.
+
+A floating-price ad (strategies.floating) is placed through its ratio instead of the tick: the
+ratio is rounded the same way round (never across the competitor, never across the bound), and
+its price is what the ratio gives at the ad's reference.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from msgspec.structs import replace
 from events import BookSnapshot, MyAd
 from strategies.params import FiltersConfig, StrategyConfig
 from strategies.quote import Quote, RateCap
+from strategies import floating
 from strategies.registry import get_strategy
+from strategies.war import WarGuard
 
 _TICKS = {scale: Decimal(1).scaleb(-scale) for scale in range(0, 13)}
 
@@ -31,13 +37,30 @@ def tick_of(my_ad: MyAd) -> Decimal:
     return tick if tick is not None else Decimal(1).scaleb(-my_ad.price_scale)
 
 
-def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
+def _rounds_up(quote: Quote, raw: Decimal, side: str) -> bool:
     ref = quote.competitor_price
     if ref is None or raw == ref:
-        up = side == "SELL"
-    else:
-        up = raw > ref
+        return side == "SELL"
+    return raw > ref
+
+
+def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
+    up = _rounds_up(quote, raw, side)
     return raw.quantize(tick, rounding=ROUND_CEILING if up else ROUND_FLOOR)
+
+
+def _place_floating(quote: Quote, raw: Decimal, my_ad: MyAd, cfg: StrategyConfig,
+                    tick: Decimal) -> tuple[Decimal, Decimal, str | None]:
+    ratio = floating.ratio_for(my_ad, raw, up=_rounds_up(quote, raw, my_ad.side))
+    price = floating.price_at(my_ad, ratio, tick)
+    clamp = None
+    if my_ad.side == "SELL" and price < cfg.floor:
+        ratio, clamp = floating.ratio_for(my_ad, cfg.floor, up=True), "floor"
+    elif my_ad.side == "BUY" and price > cfg.ceiling:
+        ratio, clamp = floating.ratio_for(my_ad, cfg.ceiling, up=False), "ceiling"
+    if clamp is not None:
+        price = floating.price_at(my_ad, ratio, tick)
+    return price, ratio, clamp
 
 
 def _clamp(price: Decimal, side: str, cfg: StrategyConfig,
@@ -51,7 +74,8 @@ def _clamp(price: Decimal, side: str, cfg: StrategyConfig,
 
 
 def _hold(quote: Quote, rule: str, why: str, clamp: str | None) -> Quote:
-    return replace(quote, price=None, rule=rule, reason=f"{quote.reason}; {why}", clamp=clamp)
+    return replace(quote, price=None, rule=rule, reason=f"{quote.reason}; {why}", clamp=clamp,
+                   ratio=None)
 
 
 def _out_of_bounds(price: Decimal, side: str, cfg: StrategyConfig) -> bool:
@@ -60,11 +84,13 @@ def _out_of_bounds(price: Decimal, side: str, cfg: StrategyConfig) -> bool:
 
 def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
              filters: FiltersConfig, opposite: BookSnapshot | None = None, *,
-             rate_cap: RateCap | None = None, now_s: float = 0.0) -> Quote:
+             rate_cap: RateCap | None = None, now_s: float = 0.0,
+             war: WarGuard | None = None) -> Quote:
     """Decide `my_ad`'s price on `book`: run strategy `name`, then round, clamp and gate it.
 
     The rate cap's 60 s window is only consulted: the caller records a reprice when it sends
     one, and waits out the cap's gap since the last reprice (`RateCap.gap_wait`) before sending.
+    `war`, my ad's price-war guard, may hold or back off the strategy's quote (strategies.war).
     Only the bound of my ad's side applies: the floor to a SELL ad, the ceiling to a BUY ad.
     A hold while my current price breaks that bound (it changed) still moves the price to it.
 
@@ -79,6 +105,8 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
         raise ValueError(f"a {my_ad.side} ad competes in the {my_ad.side} book, "
                          f"not the {book.ad_side} one")
     quote = get_strategy(name)(book, my_ad, cfg, filters, opposite)
+    if war is not None:
+        quote = war.check(quote, book, my_ad, filters, opposite, now_s)
     current = my_ad.price
     if quote.price is None:
         if not _out_of_bounds(current, my_ad.side, cfg):
@@ -87,9 +115,18 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
     else:
         raw = quote.price
     tick = tick_of(my_ad)
-    price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), my_ad.side, cfg, tick)
+    ratio = None
+    if floating.is_floating(my_ad):
+        price, ratio, clamp = _place_floating(quote, raw, my_ad, cfg, tick)
+    else:
+        price, clamp = _clamp(_round(quote, raw, my_ad.side, tick), my_ad.side, cfg, tick)
     if clamp is not None:
         quote = replace(quote, reason=f"{quote.reason}; clamped to {clamp} {price}")
+    if ratio is not None:
+        if ratio == my_ad.floating_ratio:
+            return _hold(quote, "unchanged", f"already at ratio {ratio}% ({my_ad.price})", clamp)
+        quote = replace(quote, ratio=ratio,
+                        reason=f"{quote.reason}; ratio {ratio}% gives {price}")
     return _gate(quote, price, clamp, my_ad, cfg, rate_cap, now_s)
 
 

@@ -20,6 +20,7 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
         competitor: advNo of the ad priced against, if any.
         competitor_price: that ad's price.
         clamp: "floor" or "ceiling" when a bound changed the price.
+        ratio: a floating ad's new priceFloatingRatio, which gives `price`.
     """
 
     price: Decimal | None
@@ -28,6 +29,7 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     competitor: str | None = None
     competitor_price: Decimal | None = None
     clamp: str | None = None
+    ratio: Decimal | None = None
 
 
 class UnknownStrategy(KeyError):

@@ -13,7 +13,9 @@ from store import open_log
 
 from tests.test_backtest import history
 
-RECORDED_CONFIG = {"strategy": {"name": "undercut", "step": "1", "max_reprices_per_min": 3}}
+# Without the war guard, as tests/test_backtest.py works the history out by hand.
+RECORDED_CONFIG = {"strategy": {"name": "undercut", "step": "1", "max_reprices_per_min": 3,
+                                "war_guard": False}}
 
 
 @pytest.fixture
@@ -131,7 +133,7 @@ def test_a_bot_sessions_recorded_settings_are_read_from_its_bot_toml(tmp_path, c
     from actors.config import config_json, load_config
 
     path = tmp_path / "bot.db"
-    bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3},
+    bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3, "war_guard": False},
                        "filters": {"min_month_orders": 7}})
     with open_log(path) as log:
         sid = log.start_session("demo", config_json(bot, actors=("ads",)), 1_000)
@@ -178,7 +180,7 @@ def test_set_per_ad_changes_only_that_ads_side(tmp_path, capsys):
 def test_the_sessions_own_per_ad_overrides_apply_and_set_overrides_them(tmp_path, capsys):
     from actors.config import load_config
 
-    bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3},
+    bot = load_config({"strategy": {"step": "1", "max_reprices_per_min": 3, "war_guard": False},
                        "ads": {"overrides": {"111": {"floor": "1002"}}}})
     path = two_ads_log(tmp_path, bot)
     assert result_of(path).vwap_sell == D("1002.00000000")  # recorded floor 1002: behind A
