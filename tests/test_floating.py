@@ -153,7 +153,7 @@ async def test_the_bot_prices_its_floating_ad_from_the_price_the_book_shows_for_
         tmp_path, autojump_clock):
     # The reference drifts: the ad's price moves without any EP-7, and the bot reads it from my
     # row of the book, except from a book logged within FLOAT_SETTLE_S of an acknowledged EP-7.
-    from actors.ads import FLOAT_SETTLE_S
+    from actors.ads_core import FLOAT_SETTLE_S
     from events import AdRepriced, BookSnapshot
 
     sim = SimConfig(seed=5, bot_floating_sides=("SELL",), order_rate_per_s=0.0,

@@ -31,8 +31,9 @@ def test_the_guard_stops_the_ratchet_of_the_hand_worked_history():
     assert (on.war_cost.ratchet, off.war_cost.ratchet) == (D("4"), D("6"))
     assert (on.summary.war_ratchet, off.summary.war_ratchet) == (D("4"), D("6"))
     assert on.guard_wars == off.guard_wars == 1
-    # Sold out at t=40, before any fill could happen more than one round deep.
-    assert on.war_cost.fiat == off.war_cost.fiat == D("0")
+    # The fill model gives my ad its expected share of each order (backtest.choice), so some
+    # fills land a round deep; with the guard the price given stops growing, and so its cost.
+    assert D("0") < on.war_cost.fiat <= off.war_cost.fiat
 
 
 def test_a_fill_during_a_fight_costs_its_quantity_times_the_price_given_in_its_rounds():
@@ -60,10 +61,12 @@ def test_war_guard_both_prints_each_strategy_with_the_guard_on_and_off(tmp_path,
     args = parser.parse_args([str(path), "--strategy", "undercut", "--war-guard-both"])
     assert backtest.main(args, now_ms=lambda: 1) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith("wars  guard wars  ratchet  war cost")
-    rows = {" ".join(line.split()[:2]): line.split() for line in lines[2:4]}
-    assert rows["undercut war_guard=on"][-2:] == ["4.00", "0.00"]
-    assert rows["undercut war_guard=off"][-2:] == ["6.00", "0.00"]
+    head = next(i for i, line in enumerate(lines) if line.startswith("strategy"))  # after the
+    assert lines[head].endswith("wars  guard wars  ratchet  war cost")  # fitted model's line
+    rows = {" ".join(line.split()[:2]): line.split() for line in lines[head + 2:head + 4]}
+    assert rows["undercut war_guard=on"][-2] == "4.00"
+    assert rows["undercut war_guard=off"][-2] == "6.00"
+    assert D(rows["undercut war_guard=on"][-1]) <= D(rows["undercut war_guard=off"][-1])
     with open_log(path, create=False) as log:
         saved = [e.event for e in log.events(log.latest_session().id)]
     assert [(type(e), json.loads(e.params)["war_guard"], e.war_ratchet) for e in saved] == [
