@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from events import BookSnapshot, Envelope, MyAd, MyAdsLoaded
+from events import AdRepriced, BookSnapshot, Envelope, MyAd, MyAdsLoaded, RepriceDecided
 from store.errors import LogError, UnknownSession
 from store.export import FORMAT, pyarrow_modules
 from store.log import SessionInfo
@@ -82,7 +82,8 @@ class ParquetBooks:
         return self._sessions[sid]
 
     def events(self, sid: int, types: tuple[type, ...] | None = None) -> Iterator[Envelope]:
-        """Yield session `sid`'s BookSnapshots and/or MyAdsLoaded in seq order.
+        """Yield session `sid`'s BookSnapshots, MyAdsLoaded, RepriceDecided and AdRepriced (the
+        ones asked for; by default the first two) in seq order.
 
         Raises:
             UnknownSession: the export does not hold it.
@@ -95,9 +96,35 @@ class ParquetBooks:
             streams.append(self._my_ads(sid))
         if BookSnapshot in types:
             streams.append(self._books(sid))
+        for table, cls in (("decisions", RepriceDecided), ("reprices", AdRepriced)):
+            if cls in types:
+                streams.append(self._rows(table, cls, sid))
         if len(streams) == 1:
             return streams[0]
         return iter(sorted((e for s in streams for e in s), key=lambda e: e.seq))
+
+    def _rows(self, table: str, cls: type, sid: int) -> Iterator[Envelope]:
+        """One event per row of an exported events table (`store.export_schema.TABLES`): the
+        backtest's fill model measures the reaction time from decisions and reprices."""
+        names = tuple(cls.__struct_fields__)
+        files = sorted((self.root / table).glob(f"asset=*/fiat=*/date=*/session-{sid}-*.parquet"))
+        if not files:
+            return iter(())
+        c = self._columns(table, sid, _ENVELOPE + ("kind",) + names)
+        out = []
+        for k in range(len(c["seq"])):
+            if c["kind"][k] != cls.__name__:
+                continue
+            try:
+                event = msgspec.convert({n: c[n][k] for n in names},
+                                        cls, strict=False)
+            except msgspec.ValidationError as exc:
+                raise NotAnExport(self.path, f"session {sid}'s {table} in {self.root} do not "
+                                             f"decode: {exc}") from None
+            out.append(Envelope(session=c["session"][k], seq=c["seq"][k], ts_ms=c["ts_ms"][k],
+                                t=c["t"][k], source=c["source"][k], cause=c["cause"][k],
+                                event=event))
+        return iter(out)
 
     # --- reading ----------------------------------------------------------------------------
 
