@@ -206,7 +206,9 @@ def _final_malformed(envelopes) -> list:
     return out
 
 
-@settings(max_examples=200, **SETTINGS)
+# 60 derandomized examples: each runs the whole bot for a few virtual minutes (~1 s here);
+# 200 took 3.5 of CI's minutes.
+@settings(max_examples=60, **SETTINGS)
 @given(recipes=st.lists(st.tuples(st.sampled_from(ENDPOINTS), junk), min_size=5, max_size=40))
 def test_junk_answers_through_the_running_bot_are_logged_typed_and_the_run_goes_on(
         tmp_path_factory, recipes):
