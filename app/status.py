@@ -58,7 +58,11 @@ class StatusView:
                 self.counts["snapshots"] += 1
                 self._ranks(e)
             case RepriceDecided(adv_no=adv_no, reason=reason) if adv_no in self.ads:
-                self.ads[adv_no].last_reason = reason
+                view = self.ads[adv_no]
+                view.last_reason = reason
+                # The competitor the decision priced against: the filters' choice, not
+                # merely the book's first other ad (which may be one the filters exclude).
+                view.best_other = e.competitor_price
             case AdRepriced(adv_no=adv_no, new_price=price):
                 self.counts["reprices"] += 1
                 if adv_no in self.ads:
@@ -104,8 +108,6 @@ class StatusView:
                 continue
             ranks = [i for i, ad in enumerate(snap.ads, 1) if ad.adv_no == view.adv_no]
             view.rank = ranks[0] if ranks else None
-            others = [ad.price for ad in snap.ads if not ad.mine]
-            view.best_other = others[0] if others else None
 
     def requests_per_s(self, window_s: float = 10.0) -> float:
         while self.sent_at and self.sent_at[0] < self.now - window_s:

@@ -94,3 +94,27 @@ async def test_the_bots_profit_matches_the_orders_the_simulator_completed(
     sell_fiat = sum((o.total for o in completed if o.side == "SELL"), D(0))
     exact = min(bought, sold) * (sell_fiat / sold - buy_fiat / bought)
     assert abs(mine.realised - exact) < D("0.0001")
+
+
+def test_the_status_screen_shows_the_competitor_the_decision_priced_against():
+    """Not the book's first other ad: one the filters exclude (a non-merchant with
+    `filters.merchants_only`, say) can lead the book while the decision prices elsewhere."""
+    from app.status import StatusView
+    from events import BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded, RepriceDecided
+
+    mine = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1610"), status=1,
+                surplus=D("10"), min_amount=D("1"), max_amount=D("100"))
+    book = BookSnapshot(asset="USDT", fiat="NGN", ad_side="SELL", pages=1, ads=(
+        BookAd(adv_no="user", price=D("1590"), surplus=D("5"), min_amount=D("1"),
+               max_amount=D("9"), user_type="user"),
+        BookAd(adv_no="rival", price=D("1605"), surplus=D("5"), min_amount=D("1"),
+               max_amount=D("9"))))
+    decided = RepriceDecided(adv_no="me", strategy="undercut", action="reprice",
+                             old_price=D("1610"), new_price=D("1604.99"), rule="undercut",
+                             reason="best competitor rival at 1605", competitor="rival",
+                             competitor_price=D("1605"))
+    view = StatusView()
+    for seq, event in enumerate((MyAdsLoaded(ads=(mine,)), book, decided), 1):
+        view.apply(Envelope(session=1, seq=seq, ts_ms=0, t=float(seq), source="x", cause=None,
+                            event=event))
+    assert view.ads["me"].best_other == D("1605")
