@@ -210,6 +210,7 @@ def test_urgent_calls_keep_a_reserved_slot_that_routine_polls_cannot_take():
 
 async def test_a_restart_right_after_a_crash_waits_out_the_dead_runs_last_second(
         tmp_path, autojump_clock):
+    from actors.limiter import QUIET_AFTER_MS
     from actors.restore import Restored
     fake = FakeBinance()
     died_ms = fake.now_ms() - 200  # the killed run's last committed event, 0.2 s ago
@@ -218,7 +219,8 @@ async def test_a_restart_right_after_a_crash_waits_out_the_dead_runs_last_second
         await h.emit(endpoints.list_orders("tester-1", page=1))
         await h.final_reply("tester-1")
     first_call = fake.requests[0][0]
-    assert first_call == pytest.approx(0.9)  # 0.2 s ago + 1.1 s of quiet
+    assert first_call == pytest.approx(QUIET_AFTER_MS / 1000 - 0.2)  # 0.2 s ago + the quiet
+    assert QUIET_AFTER_MS >= 1100  # the window and the writer's batch delay at the least
 
 
 async def test_a_restart_long_after_the_last_run_calls_at_once(tmp_path, autojump_clock):
