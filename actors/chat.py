@@ -24,7 +24,6 @@ from collections import OrderedDict
 from functools import partial
 from typing import AsyncContextManager, Callable
 
-import msgspec
 import trio
 
 from actors.calls import Calls, decode_reply
@@ -274,9 +273,7 @@ def _build(ctx: ActorContext):
     """Earlier sessions' greetings, seen messages and open orders, and this session's so far
     when restarted: a restarted chat greets no order twice and answers no message twice."""
     deps = ctx.deps
-    r = fold(ctx.history, msgspec.structs.replace(
-        deps.restored, orders=dict(deps.restored.orders), greeted=set(deps.restored.greeted),
-        seen_ids=set(deps.restored.seen_ids)))
+    r = fold(ctx.history, deps.restored.copy())
     return partial(run, ctx.inbox, ctx.emit, config=deps.config, connect=deps.connect,
                    now_ms=deps.now_ms, rng=random.Random(deps.seed + 1), dry_run=deps.dry_run,
                    greeted=r.greeted, seen_ids=r.seen_ids, open_orders=r.open_orders,

@@ -23,9 +23,11 @@ from events import (ChatMessageReceived, ChatSendRequest, DryRunSkipped, Envelop
 RESTORE_TYPES = (OrderOpened, OrderStatusChanged, ChatSendRequest, ChatMessageReceived,
                  DryRunSkipped)
 LIVE_MODES = ("live", "demo")
-ACTIVE = (1, 2, 3)
 MAX_SEEN_IDS = 50_000  # chat ids carried by a summary: duplicates arrive within minutes
 CALLING_MODES = ("live", "demo", "record")  # runs whose limiter called Binance
+
+
+ACTIVE = (1, 2, 3)
 
 
 class Restored(msgspec.Struct, kw_only=True):
@@ -36,7 +38,12 @@ class Restored(msgspec.Struct, kw_only=True):
 
     @property
     def open_orders(self) -> set[str]:
-        return {o for o, status in self.orders.items() if status in (1, 2, 3)}
+        return {o for o, status in self.orders.items() if status in ACTIVE}
+
+    def copy(self) -> Restored:
+        """A copy whose containers a fold may change without touching this one."""
+        return Restored(orders=dict(self.orders), greeted=set(self.greeted),
+                        seen_ids=set(self.seen_ids), last_event_ms=self.last_event_ms)
 
 
 def fold(envelopes: Iterable[Envelope], state: Restored | None = None) -> Restored:
@@ -75,9 +82,7 @@ class Summarizer:
     so that `summary()` costs nothing at the end of a day-long run."""
 
     def __init__(self, restored: Restored) -> None:
-        self.state = Restored(orders=dict(restored.orders), greeted=set(restored.greeted),
-                              seen_ids=set(restored.seen_ids),
-                              last_event_ms=restored.last_event_ms)
+        self.state = restored.copy()
 
     def tap(self, env: Envelope) -> None:
         if isinstance(env.event, RESTORE_TYPES):
