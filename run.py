@@ -31,13 +31,16 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from strategies.registry import help_lines
+
     parser = argparse.ArgumentParser(
         prog="python run.py",
         description="Binance P2P (C2C) merchant bot. With no subcommand, runs the demo.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="subcommands:\n" + "\n".join(
             f"  {k:<9} {v}{'' if k not in MODULES or _load(MODULES[k]) else ' [not built yet]'}"
-            for k, v in SUBCOMMANDS.items()),
+            for k, v in SUBCOMMANDS.items())
+        + "\n\nstrategies ([strategy] name, --strategy):\n" + help_lines(),
     )
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     from app import cli as bot_cli

@@ -27,7 +27,7 @@ import msgspec
 
 from events import (AdPaused, AdRepriced, BookSnapshot, Envelope, MyAd, MyAdsLoaded,
                     PriceWarDetected, RepriceDecided, RepriceDone, RepriceFailed)
-from strategies import FiltersConfig, Quote, RateCap, StrategyConfig, evaluate, floating
+from strategies import FiltersConfig, Quote, RateCap, StrategyParams, evaluate, floating
 from strategies.war import WarGuard, guard_enabled
 
 # A paused ad is resumed only by a refresh that starts this long after the pause, so an ad that
@@ -40,13 +40,13 @@ FLOAT_SETTLE_S = 2.0
 # The events the ads actor applies besides BookSnapshot; all are its own.
 OWN_TYPES = (MyAdsLoaded, AdRepriced, RepriceFailed, AdPaused, RepriceDone)
 
-PricingFor = Callable[[str], tuple[StrategyConfig, FiltersConfig]]
+PricingFor = Callable[[str], tuple[StrategyParams, FiltersConfig]]
 
 
 class AdState:
     """One managed ad as the actor knows it."""
 
-    def __init__(self, ad: MyAd, strategy: StrategyConfig, filters: FiltersConfig) -> None:
+    def __init__(self, ad: MyAd, strategy: StrategyParams, filters: FiltersConfig) -> None:
         self.ad = ad
         self.strategy = strategy  # this ad's own pricing: [strategy] and [filters], its
         self.filters = filters  # [ads.overrides."<advNo>"] applied
@@ -199,7 +199,7 @@ def decide_one(st: AdState, snap: BookSnapshot, opposite: BookSnapshot | None,
     """One ad's verdict on `snap` at session time `now`: the strategy, then Binance's cool-down
     (83628) for this ad, then the gap since its last reprice (the reprice waits it out)."""
     s = st.strategy
-    quote: Quote = evaluate(s.name, snap, st.ad, s, st.filters, opposite,
+    quote: Quote = evaluate(snap, st.ad, s, st.filters, opposite,
                             rate_cap=st.rate_cap, now_s=now, war=st.war)
     if quote.price is not None and now < st.cooldown_until:
         quote = msgspec.structs.replace(

@@ -9,6 +9,7 @@ so a config can be logged with the session.
 from __future__ import annotations
 
 import tomllib
+import typing
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -16,8 +17,10 @@ from typing import Literal
 import msgspec
 from msgspec.structs import replace
 
-from strategies.params import FiltersConfig, StrategyConfig
-from strategies.registry import STRATEGIES
+from strategies.params import FiltersConfig, StrategyParams
+from strategies.quote import UnknownStrategy
+from strategies.registry import (STRATEGIES, AnyParams, ParamsError, all_keys, decode_params,
+                                 default_params, foreign_keys, keys_of, retag)
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -45,37 +48,27 @@ class MarketConfig(_Section, frozen=True):
     publisher_type: Literal["merchant", "all"] = "merchant"
 
 
-class AdOverride(_Section, frozen=True, omit_defaults=True):
-    """One ad's own pricing, `[ads.overrides."<advNo>"]`: any [strategy] or [filters] key.
-
-    A key left unset (None) takes the global [strategy] or [filters] value.
-    """
-
-    name: str | None = None
-    step: Decimal | None = None
-    floor: Decimal | None = None
-    ceiling: Decimal | None = None
-    deadband_ticks: int | None = None
-    max_reprices_per_min: int | None = None
-    min_reprice_gap_s: float | None = None
-    rank: int | None = None
-    min_margin: Decimal | None = None
-    war_guard: bool | None = None
-    war_rounds: int | None = None
-    war_window_s: float | None = None
-    war_cooldown_s: float | None = None
-    war_backoff_rank: int | None = None
-    exclude_nicknames: tuple[str, ...] | None = None
-    min_month_orders: int | None = None
-    min_finish_rate: Decimal | None = None
-    shared_pay_method: bool | None = None
-    overlapping_limits: bool | None = None
-    merchants_only: bool | None = None
+def _override_struct() -> type[msgspec.Struct]:
+    # Every key of every registered strategy and of [filters], each optional: built from the
+    # registry so that a new strategy's keys can be overridden per ad without an edit here.
+    hints: dict[str, object] = {"name": str}
+    for spec in STRATEGIES.values():
+        own = typing.get_type_hints(spec.params)
+        hints.update({k: own[k] for k in spec.params.__struct_fields__ if k not in hints})
+    filters = typing.get_type_hints(FiltersConfig)
+    hints.update({k: filters[k] for k in FiltersConfig.__struct_fields__})
+    return msgspec.defstruct(
+        "AdOverride", [(k, t | None, None) for k, t in hints.items()], bases=(_Section,),
+        module=__name__, frozen=True, omit_defaults=True)
 
 
+# One ad's own pricing, `[ads.overrides."<advNo>"]`: any [strategy] or [filters] key (a key
+# left unset, None, takes the global [strategy] or [filters] value); a `name` picks another
+# strategy, whose own keys the override must then set or take as defaults.
+AdOverride = _override_struct()
 OVERRIDE_KEYS = AdOverride.__struct_fields__
 OVERRIDE_PREFIX = "ads.overrides."
-_STRATEGY_KEYS = frozenset(StrategyConfig.__struct_fields__)
+_STRATEGY_KEYS = frozenset(all_keys())
 
 
 class AdsConfig(_Section, frozen=True):
@@ -155,7 +148,7 @@ class BotConfig(_Section, frozen=True):
     exchange: ExchangeConfig = ExchangeConfig()
     market: MarketConfig = MarketConfig()
     ads: AdsConfig = AdsConfig()
-    strategy: StrategyConfig = StrategyConfig()
+    strategy: AnyParams = default_params()
     filters: FiltersConfig = FiltersConfig()
     limits: LimitsConfig = LimitsConfig()
     orders: OrdersConfig = OrdersConfig()
@@ -163,7 +156,7 @@ class BotConfig(_Section, frozen=True):
     backtest: BacktestConfig = BacktestConfig()
     alerts: AlertsConfig = AlertsConfig()
 
-    def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
+    def pricing_for(self, adv_no: str) -> tuple[StrategyParams, FiltersConfig]:
         """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""
         return merge_override(self.strategy, self.filters, self.ads.overrides.get(adv_no))
 
@@ -172,51 +165,52 @@ class ConfigError(Exception):
     """bot.toml cannot be used; the message says which key and why, in one line."""
 
 
-def merge_override(strategy: StrategyConfig, filters: FiltersConfig,
-                   override: AdOverride | None) -> tuple[StrategyConfig, FiltersConfig]:
-    """Return `strategy` and `filters` with the keys `override` sets replaced (None: as given)."""
+def merge_override(strategy: StrategyParams, filters: FiltersConfig,
+                   override: AdOverride | None) -> tuple[StrategyParams, FiltersConfig]:
+    """Return `strategy` and `filters` with the keys `override` sets replaced (None: as given).
+
+    A `name` makes the ad another strategy's: the global keys that strategy takes carry over.
+
+    Raises:
+        UnknownStrategy: the override names no registered strategy.
+        ParamsError: the override sets a key its strategy does not take.
+    """
     if override is None:
         return strategy, filters
     ours = {k: v for k in OVERRIDE_KEYS if (v := getattr(override, k)) is not None}
-    return (replace(strategy, **{k: v for k, v in ours.items() if k in _STRATEGY_KEYS}),
+    mine = {k: v for k, v in ours.items() if k in _STRATEGY_KEYS and k != "name"}
+    base = retag(strategy, ours.get("name", strategy.name))
+    foreign = foreign_keys(mine, base.name)
+    if foreign:
+        raise ParamsError(f"{foreign[0]}: not a key of strategy {base.name!r} "
+                          f"(its keys: {', '.join(keys_of(base.name))})")
+    return (replace(base, **mine),
             replace(filters, **{k: v for k, v in ours.items() if k not in _STRATEGY_KEYS}))
 
 
-def _pricing_problems(strategy: StrategyConfig, filters: FiltersConfig) -> dict[str, str]:
+def _pricing_problems(strategy: StrategyParams, filters: FiltersConfig) -> dict[str, str]:
     # key -> the rest of a sentence that starts with the key's path
-    problems = {}
-    if strategy.name not in STRATEGIES:
-        problems["name"] = (f": unknown strategy {strategy.name!r} "
-                            f"(known: {', '.join(sorted(STRATEGIES))})")
-    if strategy.step <= 0:
-        problems["step"] = " must be > 0"
-    if strategy.max_reprices_per_min < 0:
-        problems["max_reprices_per_min"] = " must be >= 0"
-    if strategy.min_reprice_gap_s < 0:
-        problems["min_reprice_gap_s"] = " must be >= 0"
-    if strategy.war_rounds < 1:
-        problems["war_rounds"] = " must be >= 1"
-    if strategy.war_window_s <= 0:
-        problems["war_window_s"] = " must be > 0"
-    if strategy.war_cooldown_s < 0:
-        problems["war_cooldown_s"] = " must be >= 0"
-    if strategy.war_backoff_rank < 0:
-        problems["war_backoff_rank"] = " must be >= 0 (0 holds)"
+    problems = strategy.problems()
     if not Decimal("0") <= filters.min_finish_rate <= Decimal("1"):
         problems["min_finish_rate"] = " must be within 0..1"
     return problems
 
 
-def _override_problems(adv_no: str, strategy: StrategyConfig, filters: FiltersConfig,
+def _override_problems(adv_no: str, strategy: StrategyParams, filters: FiltersConfig,
                        override: AdOverride) -> list[str]:
     # The merged settings are checked, but only the keys the override sets are reported: the
     # inherited ones are the global config's, reported once under their own path.
-    merged = _pricing_problems(*merge_override(strategy, filters, override))
+    try:
+        merged = _pricing_problems(*merge_override(strategy, filters, override))
+    except UnknownStrategy as exc:
+        return [f'ads.overrides."{adv_no}".name: {exc}']
+    except ParamsError as exc:
+        return [f'ads.overrides."{adv_no}".{exc}']
     return [f'ads.overrides."{adv_no}".{key}{why}' for key, why in merged.items()
             if getattr(override, key) is not None]
 
 
-def decode_overrides(raw: dict, strategy: StrategyConfig,
+def decode_overrides(raw: dict, strategy: StrategyParams,
                      filters: FiltersConfig) -> dict[str, AdOverride]:
     """Decode `ads.overrides` tables (advNo -> {key: value}) and check each merged over these.
 
@@ -346,11 +340,25 @@ def load_config(data: dict) -> BotConfig:
     problems = _override_key_problems(ads.get("overrides") if isinstance(ads, dict) else None)
     if problems:
         raise ConfigError("; ".join(problems))
+    data = _named_strategy(data)
     try:
         cfg = msgspec.convert(data, BotConfig, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"bad configuration: {exc}") from None
     return _check(cfg)
+
+
+def _named_strategy(data: dict, *, lenient: bool = False) -> dict:
+    # [strategy] names its strategy ("undercut" when it does not) and holds only that one's
+    # keys; msgspec then decodes it into that strategy's Struct.
+    table = data.get("strategy")
+    if not isinstance(table, dict):
+        return data  # absent (the default), or of the wrong type: msgspec says so
+    try:
+        params = decode_params(table, lenient=lenient)
+    except ParamsError as exc:
+        raise ConfigError(str(exc)) from None
+    return {**data, "strategy": params}
 
 
 def read_config(path: str | Path | None) -> BotConfig:
@@ -396,6 +404,12 @@ def session_config(text: str) -> SessionConfig:
         ConfigError: the stored config does not decode (another program's session).
     """
     try:
-        return msgspec.json.decode(text, type=SessionConfig)
+        raw = msgspec.json.decode(text)
+        if isinstance(raw, dict) and isinstance(raw.get("bot"), dict):
+            # Sessions stored before each strategy owned its keys carry every strategy's.
+            bot = _named_strategy(raw["bot"], lenient=True)
+            raw["bot"] = {**bot, "strategy": msgspec.to_builtins(bot["strategy"])} \
+                if "strategy" in bot else bot
+        return msgspec.json.decode(msgspec.json.encode(raw), type=SessionConfig)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ConfigError(f"the session's stored config cannot be read: {exc}") from None

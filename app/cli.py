@@ -21,6 +21,7 @@ from actors.restore import restore
 from actors.notify_channels import NotifyConfigError, channels_from_env
 from app.status import StatusView
 from app.web import WebError, WebView, serve_web, web_bind
+from strategies.registry import DEFAULT, STRATEGIES
 from actors.system import LIVE_ACTORS, RECORD_ACTORS, BotDeps, run_bot
 from c2c.credentials import Credentials, CredentialsError, from_env
 from store import LogError, open_log
@@ -51,7 +52,8 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--db", default="demo.db", help="event log to record into (default demo.db)")
     p.add_argument("--seed", type=int, default=7, help="the simulated market's seed")
-    p.add_argument("--strategy", default="undercut", help="pricing strategy (undercut, rank, spread)")
+    p.add_argument("--strategy", default=DEFAULT, choices=list(STRATEGIES),
+                   help=f"pricing strategy: {', '.join(STRATEGIES)} (default {DEFAULT})")
     p.add_argument("--error-rate", type=float, default=0.0, help="simulator fault: error share")
     p.add_argument("--public-error-rate", type=float, default=0.0,
                    help="simulator fault: share of EP-0 calls answered 429 (public host only)")

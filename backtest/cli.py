@@ -32,7 +32,7 @@ from msgspec.structs import replace
 from actors.config import BacktestConfig
 from backtest.engine import StrategyResult, Survey, run_backtest, survey
 from backtest.side import RunSpec
-from backtest.source import (BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
+from backtest.source import (FILTERS_PREFIX, BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
                                     open_source, parse_sets, parse_sweeps, pick_sessions,
                                     recorded_ads, recorded_config, recorded_overrides, tapes)
 from backtest.table import format_table
@@ -41,8 +41,10 @@ from backtest.cluster import ClusterError, run_grid_on_cluster
 from backtest.sweep import OBJECTIVES, ranked, run_grid
 from events import AdRepriced, RepriceDecided
 from store import LogError
-from actors.config import AdOverride
-from strategies import STRATEGIES, FiltersConfig, StrategyConfig, UnknownStrategy, get_strategy
+from actors.config import OVERRIDE_PREFIX, AdOverride
+from strategies import (STRATEGIES, FiltersConfig, StrategyParams, UnknownStrategy, get_strategy,
+                        retag)
+from strategies.registry import help_lines, keys_of
 
 PLOT_TOP = 5  # sweep results re-run with traces for the chart
 
@@ -55,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="session to replay (repeatable; default: the latest with books)")
     parser.add_argument("--strategy", default=",".join(STRATEGIES), metavar="NAME[,NAME...]",
                         help=f"strategies to compare (default: {','.join(STRATEGIES)})")
+    parser.epilog = "strategies:\n" + help_lines()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--set", action="append", default=[], dest="sets",
                         metavar="KEY=VALUE", help="override a [strategy] key, filters.KEY, or "
                         "one recorded ad's key: ads.overrides.<advNo>.KEY")
@@ -101,27 +105,51 @@ def _names(spec: str) -> list[str]:
     return names
 
 
-def build_specs(names: Sequence[str], cfg: StrategyConfig, filters: FiltersConfig,
+def build_specs(names: Sequence[str], cfg: StrategyParams, filters: FiltersConfig,
                 sets: dict[str, str], grid: Sequence[dict[str, str]] | None,
                 overrides: dict[str, AdOverride] | None = None) -> list[RunSpec]:
     """Return one RunSpec per strategy name and grid point, with `sets` then the point applied.
+
+    Each strategy starts from `cfg`'s common keys and takes only the [strategy] keys it owns
+    (`--strategy undercut,rank --sweep rank=1:3:1` runs undercut once and rank three times).
 
     Args:
         overrides: the recorded per-ad overrides, which per-ad `sets` keys then change.
 
     Raises:
-        BacktestError: a value that does not fit its field.
+        BacktestError: a value that does not fit its field, or a [strategy] key none of the
+            strategies takes.
     """
-    specs = []
+    _check_owned(names, [*sets, *(grid[0] if grid else {})])
+    specs, seen = [], set()
     for name in names:
         for point in grid or [{}]:
-            both = {**sets, **point}
-            c, f = apply_sets(cfg, filters, both)
-            c = replace(c, name=name)
+            point = {k: v for k, v in point.items() if _applies(k, name)}
+            if (name, tuple(point.items())) in seen:
+                continue  # the grid varies only keys this strategy does not take
+            seen.add((name, tuple(point.items())))
+            both = {k: v for k, v in {**sets, **point}.items() if _applies(k, name)}
+            c, f = apply_sets(retag(cfg, name), filters, both)
             ads = apply_ad_sets(c, f, overrides or {}, both)
             label = " ".join(f"{k}={v}" for k, v in point.items())
             specs.append(RunSpec(name=name, cfg=c, filters=f, overrides=ads, label=label))
     return specs
+
+
+def _is_strategy_key(key: str) -> bool:
+    return not key.startswith((FILTERS_PREFIX, OVERRIDE_PREFIX, BACKTEST_PREFIX))
+
+
+def _applies(key: str, name: str) -> bool:
+    return not _is_strategy_key(key) or key in keys_of(name)
+
+
+def _check_owned(names: Sequence[str], keys: Sequence[str]) -> None:
+    for key in keys:
+        if _is_strategy_key(key) and not any(key in keys_of(n) for n in names):
+            owners = [n for n in STRATEGIES if key in keys_of(n)]
+            raise BacktestError(f"{key} is a key of strategy {', '.join(owners)}, not of "
+                                f"{', '.join(names)} (see --help)")
 
 
 BACKTEST_PREFIX = "backtest."

@@ -30,6 +30,7 @@ from backtest.engine import run_backtest, survey
 from backtest.metrics import realised_pnl
 from backtest.side import RunSpec
 from backtest.source import recorded_config, tapes
+from strategies import retag
 from events import AdRepriced, RepriceDecided
 from store import open_log
 
@@ -89,8 +90,7 @@ def backtest(rec: Recording, strategy: str, cfg: BacktestConfig) -> Outcome:
     with open_log(rec.db, create=False) as log:
         info = log.session(rec.session)
         strat, filters = recorded_config(info)
-        spec = RunSpec(name=strategy, cfg=msgspec.structs.replace(strat, name=strategy),
-                       filters=filters)
+        spec = RunSpec(name=strategy, cfg=retag(strat, strategy), filters=filters)
         reprices = list(log.events(rec.session, types=(RepriceDecided, AdRepriced)))
         fitted = survey(tapes(log, [info]), reprices, cfg)
         [result] = run_backtest(tapes(log, [info]), [spec], calibration=fitted.calibration)

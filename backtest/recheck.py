@@ -21,7 +21,7 @@ import msgspec
 
 from actors import ads_core
 from events import BookSnapshot, Envelope, RepriceDecided
-from strategies import FiltersConfig, StrategyConfig
+from strategies import FiltersConfig, StrategyParams
 
 RECHECK_TYPES = (BookSnapshot, RepriceDecided, *ads_core.OWN_TYPES)
 SKIPPED = ("skip", None, "busy or paused")
@@ -74,7 +74,7 @@ def _why(rec: RepriceDecided | None, new: RepriceDecided | None) -> str:
     return "the strategy answered differently on the same inputs"
 
 
-def recheck(envelopes: Iterable[Envelope], cfg: StrategyConfig, filters: FiltersConfig, *,
+def recheck(envelopes: Iterable[Envelope], cfg: StrategyParams, filters: FiltersConfig, *,
             pricing_for=None, reasons: bool = False) -> DecisionCheck:
     """Re-decide every RepriceDecided of one session and count the identical verdicts.
 

@@ -15,7 +15,8 @@ from backtest.fills import Order, infer_fills
 from backtest.metrics import Metrics, WarTracker, ahead_of
 from backtest.wars import WarCost
 from actors import ads_core
-from strategies import FiltersConfig, StrategyConfig, get_strategy
+from strategies import (AnyParams, FiltersConfig, StrategyParams, default_params, get_strategy,
+                        retag)
 from strategies.book import market_best
 from strategies import floating
 from strategies.war import WarGuard, guard_enabled
@@ -28,12 +29,13 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     """A strategy to backtest: its registered name, parameters and competitor filters.
 
     `overrides` give one recorded ad (by advNo) its own keys, as `[ads.overrides]` does live;
-    they apply over `name`, `cfg` and `filters`, a per-ad `name` included. `label` tells grid
+    they apply over `name`, `cfg` and `filters`, a per-ad `name` included. `cfg` is taken as
+    strategy `name`'s (`strategies.retag`: the common keys kept, another strategy's dropped). `label` tells grid
     points apart in a sweep ("step=0.05"); empty for a plain run.
     """
 
     name: str
-    cfg: StrategyConfig = StrategyConfig()
+    cfg: AnyParams = default_params()
     filters: FiltersConfig = FiltersConfig()
     overrides: dict[str, AdOverride] = {}
     label: str = ""
@@ -46,14 +48,14 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
         """The name shown in tables and plots."""
         return f"{self.name} {self.label}" if self.label else self.name
 
-    def pricing_for(self, adv_no: str) -> tuple[StrategyConfig, FiltersConfig]:
+    def pricing_for(self, adv_no: str) -> tuple[StrategyParams, FiltersConfig]:
         """Return the settings that price ad `adv_no`: this strategy's, its override applied."""
-        return merge_override(replace(self.cfg, name=self.name), self.filters,
+        return merge_override(retag(self.cfg, self.name), self.filters,
                               self.overrides.get(adv_no))
 
     def params_json(self) -> str:
-        """Return the StrategyConfig, named after this strategy, as JSON."""
-        return msgspec.json.encode(replace(self.cfg, name=self.name)).decode()
+        """Return this strategy's parameters as JSON."""
+        return msgspec.json.encode(retag(self.cfg, self.name)).decode()
 
     def filters_json(self) -> str:
         """Return the FiltersConfig as JSON."""

@@ -20,14 +20,15 @@ from actors.config import (OVERRIDE_KEYS, OVERRIDE_PREFIX, AdOverride, ConfigErr
                            decode_overrides, split_ad_key)
 from events import BookSnapshot, MyAd, MyAdsLoaded
 from backtest.engine import SessionTape
-from strategies import FiltersConfig, StrategyConfig
+from strategies import FiltersConfig, ParamsError, StrategyParams, decode_params, default_params
+from strategies.registry import all_keys
 
 if TYPE_CHECKING:
     from store import EventLog, SessionInfo
 
 MAX_GRID = 10_000
 FILTERS_PREFIX = "filters."
-_STRATEGY_KEYS = tuple(f for f in StrategyConfig.__struct_fields__ if f != "name")
+_STRATEGY_KEYS = tuple(f for f in all_keys() if f != "name")
 _FILTER_KEYS = FiltersConfig.__struct_fields__
 
 
@@ -121,20 +122,22 @@ def recorded_overrides(session: SessionInfo) -> dict[str, AdOverride]:
         return {}
 
 
-def recorded_config(session: SessionInfo) -> tuple[StrategyConfig, FiltersConfig]:
+def recorded_config(session: SessionInfo) -> tuple[StrategyParams, FiltersConfig]:
     """Return the [strategy] and [filters] the session ran with (defaults where unreadable).
 
     Sessions the bot ran store the whole bot.toml under "bot" (`actors.config.config_json`);
-    a bare {"strategy": ..., "filters": ...} is read too.
+    a bare {"strategy": ..., "filters": ...} is read too. Keys the recorded strategy does not
+    take (sessions stored before each strategy owned its keys held every one) are dropped.
     """
     try:
         raw = msgspec.json.decode(session.config)
         if isinstance(raw.get("bot"), dict):
             raw = raw["bot"]
-        cfg = msgspec.convert(raw.get("strategy", {}), StrategyConfig, strict=False)
+        cfg = decode_params(raw.get("strategy", {}), lenient=True)
         filters = msgspec.convert(raw.get("filters", {}), FiltersConfig, strict=False)
-    except (msgspec.DecodeError, msgspec.ValidationError, AttributeError):
-        return StrategyConfig(), FiltersConfig()
+    except (msgspec.DecodeError, msgspec.ValidationError, ParamsError, AttributeError,
+            TypeError):
+        return default_params(), FiltersConfig()
     return cfg, filters
 
 
@@ -167,13 +170,14 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     return dict(_split(item, "--set") for item in items)
 
 
-def apply_sets(cfg: StrategyConfig, filters: FiltersConfig,
-               sets: dict[str, str]) -> tuple[StrategyConfig, FiltersConfig]:
+def apply_sets(cfg: StrategyParams, filters: FiltersConfig,
+               sets: dict[str, str]) -> tuple[StrategyParams, FiltersConfig]:
     """Return `cfg` and `filters` with `sets` applied (filters keys prefixed "filters.";
     per-ad keys are left to `apply_ad_sets`).
 
     Raises:
-        BacktestError: a value that does not fit its field.
+        BacktestError: a value that does not fit its field, or a key `cfg`'s strategy does not
+            take.
     """
     strat = msgspec.to_builtins(cfg)
     filt = msgspec.to_builtins(filters)
@@ -185,13 +189,15 @@ def apply_sets(cfg: StrategyConfig, filters: FiltersConfig,
         else:
             strat[key] = value
     try:
-        return (msgspec.convert(strat, StrategyConfig, strict=False),
+        return (decode_params(strat),
                 msgspec.convert(filt, FiltersConfig, strict=False))
+    except ParamsError as exc:
+        raise BacktestError(f"bad --set value: {exc}") from None
     except msgspec.ValidationError as exc:
         raise BacktestError(f"bad --set value: {exc}") from None
 
 
-def apply_ad_sets(cfg: StrategyConfig, filters: FiltersConfig, overrides: dict[str, AdOverride],
+def apply_ad_sets(cfg: StrategyParams, filters: FiltersConfig, overrides: dict[str, AdOverride],
                   sets: dict[str, str]) -> dict[str, AdOverride]:
     """Return `overrides` with the per-ad `sets` (`ads.overrides.<advNo>.<key>`) applied, each
     checked merged over `cfg` and `filters` as bot.toml's are.

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from events import BookAd, BookSnapshot, Envelope, MyAd  # noqa: E402
 from backtest.engine import SessionTape, run_backtest  # noqa: E402
 from backtest.side import RunSpec  # noqa: E402
-from strategies import STRATEGIES, StrategyConfig  # noqa: E402
+from strategies import STRATEGIES, SpreadParams  # noqa: E402
 
 TICK = Decimal("0.01")
 PAYS = ("BankTransfer", "Opay", "Kuda", "PalmPay")
@@ -95,7 +95,7 @@ def main() -> None:
     envs = generate(a.snapshots, a.ads, a.seed)
     print(f"generated {len(envs):,} snapshots of {a.ads} ads (seed {a.seed}) "
           f"in {time.perf_counter() - start:.1f} s")
-    cfg = StrategyConfig(min_margin=Decimal("5"), max_reprices_per_min=6)
+    cfg = SpreadParams(min_margin=Decimal("5"), max_reprices_per_min=6)  # each takes its keys
     specs = [RunSpec(name=n, cfg=cfg) for n in STRATEGIES]
     for spec in specs:
         elapsed, [r] = measure(envs, [spec])

@@ -388,7 +388,7 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     """One strategy's result over the books of one or more recorded sessions."""
 
     strategy: str
-    params: str  # the StrategyConfig as JSON
+    params: str  # the strategy's parameters as JSON (strategies.registry.AnyParams)
     source_sessions: tuple[int, ...]
     snapshots: int
     filled_volume: Decimal  # crypto

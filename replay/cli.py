@@ -14,6 +14,8 @@ import sys
 
 import msgspec
 
+from strategies import UnknownStrategy, retag
+from strategies.registry import all_keys
 from actors.config import (BotConfig, ConfigError, cli_value, load_config, session_config,
                            split_ad_key)
 from events import MyAdsLoaded
@@ -39,6 +41,11 @@ def with_overrides(bot: BotConfig, sets: list[str], strategy: str | None) -> Bot
     Raises:
         ConfigError: a malformed override, an unknown key or a bad value.
     """
+    if strategy:
+        try:  # the new strategy keeps the common keys; set its own with --set strategy.KEY
+            bot = msgspec.structs.replace(bot, strategy=retag(bot.strategy, strategy))
+        except UnknownStrategy as exc:
+            raise ConfigError(f"--strategy: {exc}") from None
     data = msgspec.to_builtins(bot)
     for item in sets:
         key, sep, value = item.partition("=")
@@ -49,11 +56,9 @@ def with_overrides(bot: BotConfig, sets: list[str], strategy: str | None) -> Bot
         section, dot, field = key.partition(".")
         if not sep or not dot or section not in data or not isinstance(data[section], dict):
             raise ConfigError(f"--set wants SECTION.KEY=VALUE (e.g. strategy.step=0.05), got {item!r}")
-        if field not in data[section]:
+        if field not in data[section] and not (section == "strategy" and field in all_keys()):
             raise ConfigError(f"unknown config key {key!r}")
         data[section][field] = cli_value(field, value)
-    if strategy:
-        data["strategy"]["name"] = strategy
     return load_config(data)
 
 

@@ -22,7 +22,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from msgspec.structs import replace
 
 from events import BookSnapshot, MyAd
-from strategies.params import FiltersConfig, StrategyConfig
+from strategies.params import FiltersConfig, StrategyParams
 from strategies.quote import Quote, RateCap
 from strategies import floating
 from strategies.registry import get_strategy
@@ -49,7 +49,7 @@ def _round(quote: Quote, raw: Decimal, side: str, tick: Decimal) -> Decimal:
     return raw.quantize(tick, rounding=ROUND_CEILING if up else ROUND_FLOOR)
 
 
-def _place_floating(quote: Quote, raw: Decimal, my_ad: MyAd, cfg: StrategyConfig,
+def _place_floating(quote: Quote, raw: Decimal, my_ad: MyAd, cfg: StrategyParams,
                     tick: Decimal) -> tuple[Decimal, Decimal, str | None]:
     ratio = floating.ratio_for(my_ad, raw, up=_rounds_up(quote, raw, my_ad.side))
     price = floating.price_at(my_ad, ratio, tick)
@@ -63,7 +63,7 @@ def _place_floating(quote: Quote, raw: Decimal, my_ad: MyAd, cfg: StrategyConfig
     return price, ratio, clamp
 
 
-def _clamp(price: Decimal, side: str, cfg: StrategyConfig,
+def _clamp(price: Decimal, side: str, cfg: StrategyParams,
            tick: Decimal) -> tuple[Decimal, str | None]:
     if side == "SELL":
         if price < cfg.floor:
@@ -78,15 +78,15 @@ def _hold(quote: Quote, rule: str, why: str, clamp: str | None) -> Quote:
                    ratio=None)
 
 
-def _out_of_bounds(price: Decimal, side: str, cfg: StrategyConfig) -> bool:
+def _out_of_bounds(price: Decimal, side: str, cfg: StrategyParams) -> bool:
     return price < cfg.floor if side == "SELL" else price > cfg.ceiling
 
 
-def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
-             filters: FiltersConfig, opposite: BookSnapshot | None = None, *,
+def evaluate(book: BookSnapshot, my_ad: MyAd, cfg: StrategyParams, filters: FiltersConfig,
+             opposite: BookSnapshot | None = None, *,
              rate_cap: RateCap | None = None, now_s: float = 0.0,
              war: WarGuard | None = None) -> Quote:
-    """Decide `my_ad`'s price on `book`: run strategy `name`, then round, clamp and gate it.
+    """Decide `my_ad`'s price on `book`: run strategy `cfg.name`, then round, clamp and gate it.
 
     The rate cap's 60 s window is only consulted: the caller records a reprice when it sends
     one, and waits out the cap's gap since the last reprice (`RateCap.gap_wait`) before sending.
@@ -98,13 +98,13 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
         A Quote whose price is None (hold) or a new price on the tick, within the bounds.
 
     Raises:
-        UnknownStrategy: `name` is not registered.
+        UnknownStrategy: `cfg`'s strategy is not registered.
         ValueError: `book` lists the other side's ads.
     """
     if book.ad_side != my_ad.side:
         raise ValueError(f"a {my_ad.side} ad competes in the {my_ad.side} book, "
                          f"not the {book.ad_side} one")
-    quote = get_strategy(name)(book, my_ad, cfg, filters, opposite)
+    quote = get_strategy(cfg.name).fn(book, my_ad, cfg, filters, opposite)
     if war is not None:
         quote = war.check(quote, book, my_ad, filters, opposite, now_s)
     current = my_ad.price
@@ -130,7 +130,7 @@ def evaluate(name: str, book: BookSnapshot, my_ad: MyAd, cfg: StrategyConfig,
     return _gate(quote, price, clamp, my_ad, cfg, rate_cap, now_s)
 
 
-def _gate(quote: Quote, price: Decimal, clamp: str | None, my_ad: MyAd, cfg: StrategyConfig,
+def _gate(quote: Quote, price: Decimal, clamp: str | None, my_ad: MyAd, cfg: StrategyParams,
           rate_cap: RateCap | None, now_s: float) -> Quote:
     current = my_ad.price
     if price <= 0:

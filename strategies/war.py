@@ -25,17 +25,17 @@ from msgspec.structs import replace
 
 from events import BookSnapshot, MyAd, PriceWarDetected, RepriceDecided
 from strategies.book import is_better, label, step_better
-from strategies.params import FiltersConfig, StrategyConfig
+from strategies.params import FiltersConfig, StrategyParams, convert
+from strategies.rank import RankParams, rank
 from strategies.quote import Quote
 
-# Strategies whose quote chases the best competitor; the guard is on for them unless set off.
-CHASING = frozenset({"undercut", "spread"})
 RULE = "war_guard"
 
 
-def guard_enabled(cfg: StrategyConfig) -> bool:
-    """Return whether the war guard acts for `cfg` (`war_guard` unset: on for CHASING ones)."""
-    return cfg.name in CHASING if cfg.war_guard is None else cfg.war_guard
+def guard_enabled(cfg: StrategyParams) -> bool:
+    """Return whether the war guard acts for `cfg` (`war_guard` unset: on for the strategies
+    that chase the best competitor, `chases_best`)."""
+    return cfg.chases_best if cfg.war_guard is None else cfg.war_guard
 
 
 class WarGuard:
@@ -45,7 +45,7 @@ class WarGuard:
     "without the guard" figures) but no quote is changed and no event is made.
     """
 
-    def __init__(self, side: str, cfg: StrategyConfig, *, acting: bool = True) -> None:
+    def __init__(self, side: str, cfg: StrategyParams, *, acting: bool = True) -> None:
         self.side = side
         self.cfg = cfg
         self.acting = acting
@@ -167,9 +167,8 @@ class WarGuard:
         why = (f"war_guard: a price war ({cfg.war_rounds} answered undercuts within "
                f"{cfg.war_window_s:g} s)")
         if cfg.war_backoff_rank >= 1:
-            from strategies.pricing import rank  # pricing imports nothing of this module
-
-            back = rank(book, my_ad, replace(cfg, rank=cfg.war_backoff_rank), filters, opposite)
+            back = rank(book, my_ad, convert(cfg, RankParams, rank=cfg.war_backoff_rank), filters,
+                        opposite)
             if back.price is not None:
                 return replace(back, rule=RULE, reason=(
                     f"{back.reason}; {why}: backing off to rank {cfg.war_backoff_rank} for the "

@@ -7,13 +7,13 @@ from msgspec.structs import replace
 from events import BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded
 from backtest.engine import run_backtest, tape_of
 from backtest.side import RunSpec
-from strategies import StrategyConfig
+from strategies import UndercutParams
 
 MY_SELL = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,
                surplus=D("10"), min_amount=D("1000"), max_amount=D("5000"),
                pay_methods=("Bank",), price_scale=2)
 # The war guard acts on this history from 40 s: tests/test_war_backtest.py works that out.
-CFG = StrategyConfig(step=D("1"), max_reprices_per_min=3, war_guard=False)
+CFG = UndercutParams(step=D("1"), max_reprices_per_min=3, war_guard=False)
 
 
 def ad(adv_no, price, surplus, *, mine=False, pays=("Bank",)):

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from events import BacktestCompleted, BookSnapshot, MyAdsLoaded
-from strategies import StrategyConfig
+from strategies import UndercutParams
 from backtest import cli as backtest
 from store import open_log
 
@@ -153,7 +153,7 @@ def two_ads_log(tmp_path, bot=None):
     from tests.test_backtest import two_ads_envelopes
 
     path = tmp_path / "two.db"
-    bot = bot or BotConfig(strategy=StrategyConfig(step=D("1"), max_reprices_per_min=3))
+    bot = bot or BotConfig(strategy=UndercutParams(step=D("1"), max_reprices_per_min=3))
     with open_log(path) as log:
         sid = log.start_session("live", config_json(bot, actors=("ads",)), 1_000)
         for env in two_ads_envelopes():

@@ -16,13 +16,13 @@ from backtest.fills import detect_orders, infer_fills
 from backtest.side import RunSpec
 from events import (AdRepriced, BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded,
                     RepriceDecided)
-from strategies import StrategyConfig
+from strategies import UndercutParams
 
 ME = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,
           surplus=D("100"), min_amount=D("1000"), max_amount=D("5000"),
           pay_methods=("Bank",), price_scale=2)
 CAL = Calibration(decay=D("0.25"))
-FROZEN = StrategyConfig(step=D("1"), max_reprices_per_min=0)  # nobody reprices
+FROZEN = UndercutParams(step=D("1"), max_reprices_per_min=0)  # nobody reprices
 
 
 def ad(adv_no, price, surplus, *, mine=False, pays=("Bank",), low="500", high="100000"):
@@ -143,7 +143,7 @@ def test_a_reprice_goes_live_only_after_the_measured_reaction():
                 (0.0, sells(ad("A", "1002.00", "10"))),  # undercut: 1003 -> 1001 at t=0
                 (10.0, sells(ad("A", "1002.00", "7"))),
             ], 1)]
-    cfg = StrategyConfig(step=D("1"), max_reprices_per_min=30)
+    cfg = UndercutParams(step=D("1"), max_reprices_per_min=30)
     spec = RunSpec(name="undercut", cfg=cfg)
     [at_once] = run_backtest([tape_of(7, envs)], [spec], calibration=CAL)
     [late] = run_backtest([tape_of(7, envs)], [spec],

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actors.config import AdOverride, BotConfig, ConfigError, load_config, read_config
-from strategies import FiltersConfig, StrategyConfig
+from strategies import STRATEGIES, FiltersConfig, UndercutParams
 
 AD = "12345678901234567890"
 
@@ -51,7 +51,8 @@ def test_an_override_changes_only_its_own_ad(tmp_path):
 
 
 def test_an_override_may_set_every_strategy_and_filters_key_and_nothing_else():
-    assert set(AdOverride.__struct_fields__) == (set(StrategyConfig.__struct_fields__)
+    strategy_keys = {"name"}.union(*(s.params.__struct_fields__ for s in STRATEGIES.values()))
+    assert set(AdOverride.__struct_fields__) == (strategy_keys
                                                  | set(FiltersConfig.__struct_fields__))
 
 
@@ -96,7 +97,7 @@ def test_the_global_strategy_name_is_checked_too():
 
 def test_no_overrides_is_the_default():
     assert BotConfig().ads.overrides == {}
-    assert BotConfig().pricing_for("1") == (StrategyConfig(), FiltersConfig())
+    assert BotConfig().pricing_for("1") == (UndercutParams(), FiltersConfig())
 
 
 def test_a_session_stores_its_overrides_and_replays_them(tmp_path):

@@ -5,11 +5,11 @@ from decimal import Decimal as D
 from events import (AdRepriced, BookAd, BookSnapshot, Envelope, MyAd, MyAdsLoaded,
                     RepriceDecided, RepriceDone)
 from backtest.recheck import recheck
-from strategies import FiltersConfig, StrategyConfig
+from strategies import FiltersConfig, SpreadParams, UndercutParams
 
 MINE = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1000.00"), status=1,
             surplus=D("10"), min_amount=D("1000"), max_amount=D("5000"), pay_methods=("Bank",))
-CFG = StrategyConfig(step=D("1"), max_reprices_per_min=1)
+CFG = UndercutParams(step=D("1"), max_reprices_per_min=1)
 
 
 def book(side, *prices):
@@ -81,7 +81,7 @@ def test_a_reprice_at_the_rate_caps_edge_is_explained_as_a_clock_difference():
 
 
 def test_spread_re_decides_against_the_opposite_book_the_actor_had_not_a_later_one():
-    spread = StrategyConfig(name="spread", step=D("1"), min_margin=D("5"))
+    spread = SpreadParams(step=D("1"), min_margin=D("5"))
     check = recheck(session(
         (0.0, MyAdsLoaded(ads=(MINE,)), None),
         (0.5, book("BUY", "990.00"), None),
@@ -112,7 +112,7 @@ def test_a_snapshot_that_came_while_a_reprice_was_under_way_is_skipped_as_live()
         (1.1, decided("1000.00", "1002.00", "already_leading"), 2),
         (1.2, book("SELL", "1003.00"), None),  # no decision: the reprice is under way
         *done(1.3, "1000.00", "1002.00"),
-    ), StrategyConfig(step=D("1")), FiltersConfig())
+    ), UndercutParams(step=D("1")), FiltersConfig())
     assert (check.total, check.same, check.mismatches) == (1, 1, ())
 
 
@@ -123,6 +123,6 @@ def test_a_decision_logged_on_a_snapshot_the_core_would_skip_is_a_mismatch():
         (1.1, decided("1000.00", "1002.00", "already_leading"), 2),
         (1.2, book("SELL", "1003.00"), None),
         (1.25, decided("1000.00", "1002.00", "already_leading"), 4),  # but it was busy
-    ), StrategyConfig(step=D("1")), FiltersConfig())
+    ), UndercutParams(step=D("1")), FiltersConfig())
     [m] = check.mismatches
     assert m.again[0] == "skip" and "skipped" in m.why

@@ -20,7 +20,7 @@ from events import (AdRepriced, ApiError, BookAd, BookSnapshot, MyAd, RepriceDec
                     RepriceFailed)
 from sim import DEMO_SECRET, SimConfig
 from sim.market import floating_price
-from strategies import FiltersConfig, StrategyConfig, evaluate
+from strategies import FiltersConfig, UndercutParams, evaluate
 from tests.simbot import bot_on_sim
 from tests.test_sim_ep7 import EP7, HEADERS, call, make, my_ad
 from sim.wire import Request
@@ -59,7 +59,7 @@ def test_ep4_fixed_or_ratioless_ads_are_fixed_ref_s4(price_type, ratio):
 FLOAT_SELL = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1648.00"),
                   status=1, price_type=2, floating_ratio=D("103"))  # reference 1600.00
 LOOSE = FiltersConfig(shared_pay_method=False, overlapping_limits=False)
-CFG = StrategyConfig(war_guard=False)
+CFG = UndercutParams(war_guard=False)
 
 
 def sells(*prices, side="SELL"):
@@ -70,27 +70,27 @@ def sells(*prices, side="SELL"):
 
 def test_a_floating_ad_is_placed_through_the_ratio_nearest_without_crossing():
     # One step under 1620.00 is 1619.99 = 101.249375% of 1600: down to 101.24% = 1619.84.
-    quote = evaluate("undercut", sells("1620.00"), FLOAT_SELL, CFG, LOOSE)
+    quote = evaluate(sells("1620.00"), FLOAT_SELL, CFG, LOOSE)
     assert (quote.ratio, quote.price) == (D("101.24"), D("1619.84"))
     assert "ratio 101.24% gives 1619.84" in quote.reason
 
 
 def test_a_floating_ads_bound_is_a_price_and_its_ratio_never_crosses_it():
-    quote = evaluate("undercut", sells("1620.00"), FLOAT_SELL,
-                     StrategyConfig(floor=D("1630"), war_guard=False), LOOSE)
+    quote = evaluate(sells("1620.00"), FLOAT_SELL,
+                     UndercutParams(floor=D("1630"), war_guard=False), LOOSE)
     # 1630 = 101.875%: up to 101.88% = 1630.08, never under the floor.
     assert (quote.ratio, quote.price, quote.clamp) == (D("101.88"), D("1630.08"), "floor")
     buy = MyAd(adv_no="b", side="BUY", asset="USDT", fiat="NGN", price=D("1552.00"), status=1,
                price_type=2, floating_ratio=D("97"))  # reference 1600.00
-    quote = evaluate("undercut", sells("1590.00", side="BUY"), buy,
-                     StrategyConfig(ceiling=D("1575"), war_guard=False), LOOSE)
+    quote = evaluate(sells("1590.00", side="BUY"), buy,
+                     UndercutParams(ceiling=D("1575"), war_guard=False), LOOSE)
     # 1575 = 98.4375%: down to 98.43% = 1574.88, never over the ceiling.
     assert (quote.ratio, quote.price, quote.clamp) == (D("98.43"), D("1574.88"), "ceiling")
 
 
 def test_a_floating_ad_already_at_its_ratio_holds():
     at = msgspec.structs.replace(FLOAT_SELL, price=D("1619.84"), floating_ratio=D("101.24"))
-    quote = evaluate("undercut", sells("1620.00"), at, CFG, LOOSE)
+    quote = evaluate(sells("1620.00"), at, CFG, LOOSE)
     assert quote.price is None and quote.rule in ("unchanged", "already_leading")
     assert quote.ratio is None
 

@@ -112,8 +112,8 @@ def strategy_step_changed(mp):
     """The strategy prices one step of 0.02 where the config says 0.01."""
     evaluate = _target(actors.ads_core, "evaluate")
 
-    def doubled(name, book, my_ad, cfg, *args, **kw):
-        return evaluate(name, book, my_ad, msgspec.structs.replace(cfg, step=cfg.step * 2),
+    def doubled(book, my_ad, cfg, *args, **kw):
+        return evaluate(book, my_ad, msgspec.structs.replace(cfg, step=cfg.step * 2),
                         *args, **kw)
 
     mp.setattr(actors.ads_core, "evaluate", doubled)

@@ -5,8 +5,9 @@ from decimal import Decimal as D
 import pytest
 
 from events import BookAd, BookSnapshot, MyAd
-from strategies import (STRATEGIES, FiltersConfig, Quote, RateCap, StrategyConfig,
-                        UnknownStrategy, competitors, evaluate, get_strategy)
+from strategies import (STRATEGIES, FiltersConfig, Quote, RankParams, RateCap, SpreadParams,
+                        UndercutParams, UnknownStrategy, competitors, evaluate, get_strategy,
+                        retag)
 
 NO_FILTERS = FiltersConfig(shared_pay_method=False, overlapping_limits=False)
 
@@ -28,13 +29,13 @@ def me(side, price, *, adv_no="me", lo="1000", hi="50000", pays=("Bank",), scale
                 price_scale=scale)
 
 
-CFG = StrategyConfig()
+CFG = UndercutParams()
 SELLS = book("SELL", ad("1", "461.50", nick="Bob"), ad("2", "461.60"), ad("3", "461.70"))
 BUYS = book("BUY", ad("7", "455.00"), ad("8", "454.90"), ad("9", "454.80"))
 
 
 def quote(name, bk, my, cfg=CFG, filters=FiltersConfig(), opposite=None, **kw):
-    return evaluate(name, bk, my, cfg, filters, opposite, **kw)
+    return evaluate(bk, my, retag(cfg, name), filters, opposite, **kw)
 
 
 # --- undercut -----------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def test_rank_2_sits_one_step_better_than_the_second_competitor():
 
 
 def test_rank_3_on_buy_side_leaves_two_buyers_ahead():
-    q = quote("rank", BUYS, me("BUY", "450.00"), StrategyConfig(rank=3))
+    q = quote("rank", BUYS, me("BUY", "450.00"), RankParams(rank=3))
     assert (q.price, q.competitor) == (D("454.81"), "9")
 
 
@@ -89,35 +90,35 @@ def test_rank_holds_once_in_place_and_backs_up_when_too_far_ahead():
 
 def test_rank_with_fewer_competitors_than_the_rank_behaves_like_undercut():
     q = quote("rank", book("SELL", ad("1", "461.50")), me("SELL", "462.00"),
-              StrategyConfig(rank=3))
+              RankParams(rank=3))
     assert (q.price, q.rule) == (D("461.49"), "undercut")
 
 
 # --- spread -------------------------------------------------------------------------------------
 
 def test_spread_undercuts_when_the_margin_allows():
-    q = quote("spread", SELLS, me("SELL", "462.00"), StrategyConfig(min_margin=D("5")),
+    q = quote("spread", SELLS, me("SELL", "462.00"), SpreadParams(min_margin=D("5")),
               opposite=BUYS)
     assert (q.price, q.rule) == (D("461.49"), "undercut")
 
 
 def test_spread_sell_stops_at_best_buyer_plus_margin():
-    q = quote("spread", SELLS, me("SELL", "462.00"), StrategyConfig(min_margin=D("7")),
+    q = quote("spread", SELLS, me("SELL", "462.00"), SpreadParams(min_margin=D("7")),
               opposite=BUYS)
     assert (q.price, q.rule, q.competitor) == (None, "unchanged", "7")  # already at 455 + 7
-    q = quote("spread", SELLS, me("SELL", "463.00"), StrategyConfig(min_margin=D("7")),
+    q = quote("spread", SELLS, me("SELL", "463.00"), SpreadParams(min_margin=D("7")),
               opposite=BUYS)
     assert (q.price, q.rule, q.competitor) == (D("462.00"), "spread", "7")
 
 
 def test_spread_buy_stays_at_or_below_best_seller_minus_margin():
-    q = quote("spread", BUYS, me("BUY", "450.00"), StrategyConfig(min_margin=D("7")),
+    q = quote("spread", BUYS, me("BUY", "450.00"), SpreadParams(min_margin=D("7")),
               opposite=SELLS)
     assert (q.price, q.rule, q.competitor) == (D("454.50"), "spread", "1")
 
 
 def test_spread_rounds_the_margin_bound_away_from_the_buyer_it_protects():
-    q = quote("spread", SELLS, me("SELL", "470.00"), StrategyConfig(min_margin=D("7.005")),
+    q = quote("spread", SELLS, me("SELL", "470.00"), SpreadParams(min_margin=D("7.005")),
               opposite=BUYS)
     assert q.price == D("462.01")  # 462.005 rounded up: never below buyer + margin
 
@@ -174,34 +175,34 @@ def test_competitors_come_best_first_for_each_side_whatever_the_book_order():
 # --- pipeline: tick, bounds, deadband, rate cap -------------------------------------------------
 
 def test_a_step_finer_than_the_tick_rounds_away_from_the_competitor():
-    cfg = StrategyConfig(step=D("0.005"))
+    cfg = UndercutParams(step=D("0.005"))
     assert quote("undercut", SELLS, me("SELL", "470"), cfg).price == D("461.49")
     assert quote("undercut", BUYS, me("BUY", "400"), cfg).price == D("455.01")
 
 
 def test_floor_stops_a_sell_ad_and_names_the_clamp():
-    q = quote("undercut", SELLS, me("SELL", "470"), StrategyConfig(floor=D("461.755")))
+    q = quote("undercut", SELLS, me("SELL", "470"), UndercutParams(floor=D("461.755")))
     assert (q.price, q.clamp, q.rule) == (D("461.76"), "floor", "undercut")
     assert "clamped to floor 461.76" in q.reason
 
 
 def test_ceiling_stops_a_buy_ad():
-    q = quote("undercut", BUYS, me("BUY", "400"), StrategyConfig(ceiling=D("454.999")))
+    q = quote("undercut", BUYS, me("BUY", "400"), UndercutParams(ceiling=D("454.999")))
     assert (q.price, q.clamp) == (D("454.99"), "ceiling")
 
 
 def test_a_hold_below_a_raised_floor_still_moves_up_to_the_floor():
-    q = quote("undercut", SELLS, me("SELL", "461.49"), StrategyConfig(floor=D("465")))
+    q = quote("undercut", SELLS, me("SELL", "461.49"), UndercutParams(floor=D("465")))
     assert (q.price, q.clamp) == (D("465.00"), "floor")
 
 
 def test_already_at_the_floor_holds_as_unchanged():
-    q = quote("undercut", SELLS, me("SELL", "465.00"), StrategyConfig(floor=D("465")))
+    q = quote("undercut", SELLS, me("SELL", "465.00"), UndercutParams(floor=D("465")))
     assert (q.price, q.rule, q.clamp) == (None, "unchanged", "floor")
 
 
 # A merchant's spread: sell never below 1500, buy never above 1490. Each bound binds its side only.
-MERCHANT = StrategyConfig(floor=D("1500"), ceiling=D("1490"))
+MERCHANT = UndercutParams(floor=D("1500"), ceiling=D("1490"))
 MERCHANT_SELLS = book("SELL", ad("1", "1520.00"), ad("2", "1530.00"))
 MERCHANT_BUYS = book("BUY", ad("7", "1480.00"), ad("8", "1470.00"))
 
@@ -248,7 +249,7 @@ def test_a_buy_ad_below_the_floor_is_not_moved_by_the_floor():
 
 
 def test_deadband_ignores_moves_smaller_than_its_ticks():
-    cfg = StrategyConfig(deadband_ticks=3)
+    cfg = UndercutParams(deadband_ticks=3)
     q = quote("undercut", SELLS, me("SELL", "461.51"), cfg)  # wants 461.49: 2 steps away
     assert (q.price, q.rule) == (None, "deadband")
     assert quote("undercut", SELLS, me("SELL", "461.52"), cfg).price == D("461.49")
@@ -286,10 +287,11 @@ def test_unknown_strategy_names_the_known_ones():
         quote("martingale", SELLS, me("SELL", "470"))
 
 
-def test_every_registered_strategy_is_reachable_by_name():
+def test_every_registered_strategy_is_reachable_by_name_with_its_own_params():
     assert sorted(STRATEGIES) == ["rank", "spread", "undercut"]
-    for name, fn in STRATEGIES.items():
-        assert get_strategy(name) is fn
+    for name, spec in STRATEGIES.items():
+        assert get_strategy(name) is spec
+        assert spec.params().name == name
 
 
 def test_pricing_against_the_wrong_side_of_the_book_is_refused():

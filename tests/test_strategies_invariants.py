@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from msgspec.structs import replace
 
 from events import BookAd, BookSnapshot, MyAd
-from strategies import STRATEGIES, FiltersConfig, StrategyConfig, evaluate, tick_of
+from strategies import STRATEGIES, FiltersConfig, evaluate, get_strategy, tick_of
 
 PAYS = ("Bank", "Cash", "Card")
 offsets = st.decimals(min_value=D("-20"), max_value=D("20"), places=3)
@@ -43,11 +43,14 @@ def scenarios(draw):
                  status=1, min_amount=D(draw(st.integers(0, 2000))),
                  max_amount=D(draw(st.integers(0, 90000))),
                  pay_methods=tuple(draw(st.sets(st.sampled_from(PAYS)))), price_scale=scale)
-    cfg = StrategyConfig(
+    name = draw(st.sampled_from(sorted(STRATEGIES)))
+    params = get_strategy(name).params
+    own = {"rank": draw(st.integers(1, 4)),
+           "min_margin": draw(st.decimals(min_value=0, max_value=10, places=2))}
+    cfg = params(
         step=draw(st.sampled_from([D("0.001"), D("0.005"), D("0.01"), D("0.05"), D("1")])),
-        floor=floor, ceiling=ceiling,
-        deadband_ticks=draw(st.integers(0, 3)), rank=draw(st.integers(1, 4)),
-        min_margin=draw(st.decimals(min_value=0, max_value=10, places=2)))
+        floor=floor, ceiling=ceiling, deadband_ticks=draw(st.integers(0, 3)),
+        **{k: v for k, v in own.items() if k in params.__struct_fields__})
     filters = FiltersConfig(
         exclude_nicknames=tuple(draw(st.sets(st.sampled_from(["Spam", "bob"])))),
         min_month_orders=draw(st.integers(0, 10)),
@@ -59,7 +62,6 @@ def scenarios(draw):
     if draw(st.booleans()):
         opposite = BookSnapshot(asset="USDT", fiat="NGN", ad_side=other, pages=1,
                                 ads=tuple(draw(book_ads(base, 4))))
-    name = draw(st.sampled_from(sorted(STRATEGIES)))
     return name, book, my_ad, cfg, filters, opposite
 
 
@@ -78,7 +80,7 @@ def with_my_other_ads(book, my_ad, extra_prices):
 @given(scenarios())
 def test_a_sell_price_is_never_below_the_floor_nor_a_buy_price_above_the_ceiling(scenario):
     name, book, my_ad, cfg, filters, opposite = scenario
-    q = evaluate(name, book, my_ad, cfg, filters, opposite)
+    q = evaluate(book, my_ad, cfg, filters, opposite)
     if q.price is None:
         return
     if my_ad.side == "SELL":
@@ -95,17 +97,17 @@ def test_a_sell_quote_ignores_the_ceiling_and_a_buy_quote_the_floor(scenario, ot
     name, book, my_ad, cfg, filters, opposite = scenario
     moved = (replace(cfg, ceiling=other_bound) if my_ad.side == "SELL"
              else replace(cfg, floor=other_bound))
-    assert (evaluate(name, book, my_ad, moved, filters, opposite)
-            == evaluate(name, book, my_ad, cfg, filters, opposite))
+    assert (evaluate(book, my_ad, moved, filters, opposite)
+            == evaluate(book, my_ad, cfg, filters, opposite))
 
 
 @settings(max_examples=150, deadline=None)
 @given(scenarios(), st.lists(prices, min_size=1, max_size=3))
 def test_my_other_ads_in_the_book_never_move_my_price(scenario, extra):
     name, book, my_ad, cfg, filters, opposite = scenario
-    plain = evaluate(name, book, my_ad, cfg, filters, opposite)
+    plain = evaluate(book, my_ad, cfg, filters, opposite)
     crowded_opposite = None if opposite is None else with_my_other_ads(opposite, my_ad, extra)
-    crowded = evaluate(name, with_my_other_ads(book, my_ad, extra), my_ad, cfg, filters,
+    crowded = evaluate(with_my_other_ads(book, my_ad, extra), my_ad, cfg, filters,
                        crowded_opposite)
     assert crowded == plain
 
@@ -114,9 +116,9 @@ def test_my_other_ads_in_the_book_never_move_my_price(scenario, extra):
 @given(scenarios())
 def test_no_reprice_when_nothing_changed_after_applying_the_first(scenario):
     name, book, my_ad, cfg, filters, opposite = scenario
-    first = evaluate(name, book, my_ad, cfg, filters, opposite)
+    first = evaluate(book, my_ad, cfg, filters, opposite)
     if first.price is None:
         return
     moved = replace(my_ad, price=first.price)
-    again = evaluate(name, book, moved, cfg, filters, opposite)
+    again = evaluate(book, moved, cfg, filters, opposite)
     assert again.price is None, (first, again)

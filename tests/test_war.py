@@ -7,10 +7,10 @@ from msgspec.structs import replace
 
 from actors.config import ConfigError, load_config
 from events import BookAd, BookSnapshot, MyAd, PriceWarDetected, RepriceDecided
-from strategies import FiltersConfig, StrategyConfig, evaluate
+from strategies import FiltersConfig, RankParams, SpreadParams, UndercutParams, evaluate
 from strategies.war import WarGuard, guard_enabled
 
-CFG = StrategyConfig(step=D("1"), max_reprices_per_min=100, min_reprice_gap_s=0)
+CFG = UndercutParams(step=D("1"), max_reprices_per_min=100, min_reprice_gap_s=0)
 FILTERS = FiltersConfig(shared_pay_method=False, overlapping_limits=False)
 ME = MyAd(adv_no="me", side="SELL", asset="USDT", fiat="NGN", price=D("1005"), status=1)
 
@@ -30,7 +30,7 @@ class Desk:
         self.log: list = []
 
     def at(self, t: float, snap: BookSnapshot):
-        quote = evaluate(self.cfg.name, snap, self.ad, self.cfg, FILTERS, now_s=t,
+        quote = evaluate(snap, self.ad, self.cfg, FILTERS, now_s=t,
                          war=self.guard)
         started = self.guard.take_started() if self.guard else None
         if started is not None:
@@ -143,11 +143,11 @@ def test_a_guard_rebuilt_from_the_logged_decisions_decides_as_the_live_one():
 
 
 def test_the_guard_is_on_by_default_for_the_strategies_that_chase_the_best():
-    assert guard_enabled(StrategyConfig(name="undercut"))
-    assert guard_enabled(StrategyConfig(name="spread"))
-    assert not guard_enabled(StrategyConfig(name="rank"))
-    assert guard_enabled(StrategyConfig(name="rank", war_guard=True))
-    assert not guard_enabled(StrategyConfig(name="undercut", war_guard=False))
+    assert guard_enabled(UndercutParams())
+    assert guard_enabled(SpreadParams())
+    assert not guard_enabled(RankParams())
+    assert guard_enabled(RankParams(war_guard=True))
+    assert not guard_enabled(UndercutParams(war_guard=False))
 
 
 def test_war_keys_are_accepted_globally_and_per_ad():

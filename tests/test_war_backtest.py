@@ -11,11 +11,11 @@ from backtest.side import RunSpec
 from backtest.wars import WarCost
 from events import BacktestCompleted
 from store import open_log
-from strategies import StrategyConfig
+from strategies import UndercutParams
 from strategies.war import WarGuard
 from tests.test_backtest import envelopes, history
 
-CFG = StrategyConfig(step=D("1"), max_reprices_per_min=3)
+CFG = UndercutParams(step=D("1"), max_reprices_per_min=3)
 
 
 def test_the_guard_stops_the_ratchet_of_the_hand_worked_history():
@@ -25,7 +25,7 @@ def test_the_guard_stops_the_ratchet_of_the_hand_worked_history():
     # t=80 (round 3, 2 more given).
     on, off = run_backtest([tape_of(7, envelopes())], [
         RunSpec(name="undercut", cfg=CFG, label="on"),
-        RunSpec(name="undercut", cfg=StrategyConfig(step=D("1"), max_reprices_per_min=3,
+        RunSpec(name="undercut", cfg=UndercutParams(step=D("1"), max_reprices_per_min=3,
                                                     war_guard=False), label="off")])
     assert (on.summary.reprices, off.summary.reprices) == (4, 5)  # BUY 1 + SELL 3 or 4
     assert (on.war_cost.ratchet, off.war_cost.ratchet) == (D("4"), D("6"))
@@ -37,7 +37,7 @@ def test_the_guard_stops_the_ratchet_of_the_hand_worked_history():
 
 
 def test_a_fill_during_a_fight_costs_its_quantity_times_the_price_given_in_its_rounds():
-    guard = WarGuard("SELL", StrategyConfig())
+    guard = WarGuard("SELL", UndercutParams())
     cost = WarCost()
     guard.record(0.0, D("1000"), D("998"), "A", D("999"))  # the fight starts at 1000
     cost.filled(guard, D("3"), 5.0)  # no round yet: plain undercutting
