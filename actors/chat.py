@@ -20,36 +20,34 @@ from __future__ import annotations
 import random
 import re
 import uuid as uuidlib
-from collections import OrderedDict
 from functools import partial
 from typing import AsyncContextManager, Callable
 
 import trio
 
+from actors import chat_core
 from actors.calls import Calls, decode_reply
+from actors.chat_core import Emit, Heard, Recent, Reply
 from actors.config import BotConfig
-from actors.restore import fold
 from actors.spec import ActorContext, ActorSpec
 from c2c import endpoints
-from c2c.chat import parse_frame, should_answer, socket_url, text_frame
+from c2c.chat import parse_frame, socket_url, text_frame
 from c2c.decode import parse_chat_credential, parse_chat_messages
 from c2c.errors import C2CError
 from c2c.models import ChatMessage, ChatServerFrame
 from events import (ChatConnected, ChatDisconnected, ChatFrameReceived, ChatFrameSent,
-                    ChatMessageReceived, ChatMessageSent, ChatNicknameSeen, ChatSendRequest,
-                    ChatServerError, DecodeFailed, DryRunSkipped, Envelope, OrderOpened,
-                    OrderStatusChanged)
+                    ChatMessageSent, ChatSendRequest, ChatServerError, DecodeFailed,
+                    DryRunSkipped, Envelope, OrderOpened, OrderStatusChanged)
 
 Connect = Callable[[str], AsyncContextManager]
-TERMINAL = (4, 6, 7)
+TERMINAL = chat_core.TERMINAL
 HEALTHY_SOCKET_S = 60.0
 
 
 class Chat:
     def __init__(self, inbox, emit, *, config: BotConfig, connect: Connect, now_ms,
-                 rng: random.Random, dry_run: bool = False, greeted: set[str] | None = None,
-                 seen_ids: set[str] | None = None, open_orders: set[str] | None = None,
-                 first_request: int = 0) -> None:
+                 rng: random.Random, dry_run: bool = False,
+                 state: chat_core.State | None = None, first_request: int = 0) -> None:
         self.inbox = inbox
         self.emit = emit
         self.cfg = config.chat
@@ -58,10 +56,8 @@ class Chat:
         self.rng = rng
         self.dry_run = dry_run
         self.calls = Calls("chat", emit, first=first_request)
-        self.greeted = Recent(greeted or ())
-        self.seen = Recent(seen_ids or ())
-        self.named = Recent((), cap=20_000)  # message ids whose sender's nickname is known
-        self.open_orders = set(open_orders or ())
+        self.state = state if state is not None else chat_core.State(
+            greeting=self.cfg.greeting, auto_replies=self.cfg.auto_replies)
         self.ws = None
         self._pending: list[Envelope] = []
         self._connected = trio.Event()
@@ -135,7 +131,7 @@ class Chat:
             await self._message(msg, "socket")
 
     async def _backfill(self) -> None:
-        for order_no in sorted(self.open_orders):
+        for order_no in sorted(self.state.open_orders):
             env = await self.calls.call(
                 lambda rid: endpoints.chat_messages(rid, page=1, order_no=order_no))
             got = await decode_reply(self.emit, env, parse_chat_messages)
@@ -147,52 +143,34 @@ class Chat:
     # --- messages in --------------------------------------------------------------------------
 
     async def _message(self, msg: ChatMessage, source: str, cause: int | None = None) -> None:
-        if msg.id and msg.id in self.seen:
-            await self._named(msg, cause)  # a read copy: the same message, maybe its sender
-            return
-        if msg.id:
-            self.seen.add(msg.id)
-            if msg.nickname:
-                self.named.add(msg.id)
-        await self.emit(ChatMessageReceived(
-            message_id=msg.id, order_no=msg.order_no, msg_type=msg.type, content=msg.content,
-            self_sent=msg.self_sent, create_time_ms=msg.create_time or 0, source=source,
-            nickname=msg.nickname), cause=cause)
-        if source == "socket" and should_answer(msg):
-            keyword = self._keyword(msg.content)
-            if keyword is not None:
-                await self._request(msg.order_no, self.cfg.auto_replies[keyword], "auto_reply",
-                                    keyword, cause)
+        await self._carry_out(chat_core.decide(self.state, Heard(msg, source),
+                                               trio.current_time()), cause)
 
-    async def _named(self, msg: ChatMessage, cause: int | None) -> None:
-        if msg.nickname and msg.id not in self.named:
-            self.named.add(msg.id)
-            await self.emit(ChatNicknameSeen(message_id=msg.id, order_no=msg.order_no,
-                                             nickname=msg.nickname), cause=cause)
-
-    def _keyword(self, content: str) -> str | None:
-        text = content.lower()
-        for keyword in sorted(self.cfg.auto_replies):
-            if keyword.lower() in text:
-                return keyword
-        return None
+    async def _carry_out(self, steps, cause: int | None) -> None:
+        for step in steps:
+            # Folded before the await: the socket and the backfill hear messages concurrently,
+            # and the second copy of one must find it seen.
+            match step:
+                case Emit(event=event):
+                    chat_core.apply_event(self.state, event)
+                    await self.emit(event, cause=cause)
+                case Reply():
+                    chat_core.apply_step(self.state, step)
+                    await self._request(step.order_no, step.content, step.reason, step.keyword,
+                                        cause)
 
     # --- messages out -------------------------------------------------------------------------
 
     async def _handle(self, env: Envelope) -> None:
         event = env.event
-        if isinstance(event, OrderOpened):
-            self.open_orders.add(event.order_no)
-            if event.order_no not in self.greeted and self.cfg.greeting:
-                self.greeted.add(event.order_no)
-                await self._request(event.order_no, self.cfg.greeting, "greeting", None, env.seq)
-        elif isinstance(event, OrderStatusChanged) and event.new_status in TERMINAL:
-            self.open_orders.discard(event.order_no)
-        elif isinstance(event, ChatSendRequest):
+        chat_core.apply(self.state, env)
+        if isinstance(event, ChatSendRequest):
             if self.ws is None:
                 self._pending.append(env)
             else:
                 await self._send(env)
+            return
+        await self._carry_out(chat_core.decide(self.state, event, trio.current_time()), env.seq)
 
     async def _request(self, order_no, content, reason, keyword, cause) -> None:
         if self.dry_run:
@@ -222,28 +200,6 @@ class Chat:
                                         content=req.content, reason=req.reason), cause=env.seq)
 
 
-class Recent:
-    """A set that forgets its oldest members past `cap`, so months of orders and messages stay
-    within a bounded memory (ids live a few days; the cap is far beyond that)."""
-
-    def __init__(self, items=(), cap: int = 200_000) -> None:
-        self.cap = cap
-        self._items: OrderedDict[str, None] = OrderedDict()
-        for item in items:
-            self.add(item)
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def add(self, item: str) -> None:
-        self._items[item] = None
-        if len(self._items) > self.cap:
-            self._items.popitem(last=False)
-
-
 _CREDENTIAL = re.compile(r"(token=)[^&\s'\"]+|c2c_[0-9A-Za-z]+_v2|TOKEN[0-9A-Za-z]+")
 
 
@@ -261,23 +217,24 @@ def _first_line(exc: BaseException) -> str:
 
 
 async def run(inbox, emit, *, config: BotConfig, connect: Connect, now_ms, rng,
-              dry_run: bool = False, greeted=None, seen_ids=None, open_orders=None,
+              dry_run: bool = False, state: chat_core.State | None = None,
               first_request: int = 0, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Keep the chat socket and answer in it forever; never returns unless cancelled."""
     await Chat(inbox, emit, config=config, connect=connect, now_ms=now_ms, rng=rng,
-               dry_run=dry_run, greeted=greeted, seen_ids=seen_ids,
-               open_orders=open_orders, first_request=first_request).run(task_status=task_status)
+               dry_run=dry_run, state=state,
+               first_request=first_request).run(task_status=task_status)
 
 
 def _build(ctx: ActorContext):
     """Earlier sessions' greetings, seen messages and open orders, and this session's so far
     when restarted: a restarted chat greets no order twice and answers no message twice."""
-    deps = ctx.deps
-    r = fold(ctx.history, deps.restored.copy())
+    deps, r = ctx.deps, ctx.deps.restored
+    state = chat_core.fold(ctx.history, chat_core.State(
+        greeting=deps.config.chat.greeting, auto_replies=deps.config.chat.auto_replies,
+        greeted=Recent(r.greeted), seen=Recent(r.seen_ids), open_orders=r.open_orders))
     return partial(run, ctx.inbox, ctx.emit, config=deps.config, connect=deps.connect,
                    now_ms=deps.now_ms, rng=random.Random(deps.seed + 1), dry_run=deps.dry_run,
-                   greeted=r.greeted, seen_ids=r.seen_ids, open_orders=r.open_orders,
-                   first_request=ctx.first_request)
+                   state=state, first_request=ctx.first_request)
 
 
 SPEC = ActorSpec(name="chat", subscribes=(OrderOpened, OrderStatusChanged, ChatSendRequest),

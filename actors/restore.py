@@ -17,6 +17,7 @@ from typing import Iterable
 
 import msgspec
 
+from actors import chat_core, orders_core
 from events import (ChatMessageReceived, ChatSendRequest, DryRunSkipped, Envelope, OrderOpened,
                     OrderStatusChanged, SessionSummary)
 
@@ -26,8 +27,7 @@ LIVE_MODES = ("live", "demo")
 MAX_SEEN_IDS = 50_000  # chat ids carried by a summary: duplicates arrive within minutes
 CALLING_MODES = ("live", "demo", "record")  # runs whose limiter called Binance
 
-
-ACTIVE = (1, 2, 3)
+ACTIVE = orders_core.ACTIVE
 
 
 class Restored(msgspec.Struct, kw_only=True):
@@ -47,19 +47,14 @@ class Restored(msgspec.Struct, kw_only=True):
 
 
 def fold(envelopes: Iterable[Envelope], state: Restored | None = None) -> Restored:
-    """Apply events in order to `state` (a new one by default) and return it."""
+    """Apply events in order to `state` (a new one by default) and return it: the orders and
+    chat actors' own folds (`orders_core.apply`, `chat_core.apply`) onto its containers."""
     state = state or Restored()
+    orders = orders_core.State(state.orders)
+    chat = chat_core.State(greeted=state.greeted, seen=state.seen_ids, open_orders=set())
     for env in envelopes:
-        event = env.event
-        match event:
-            case OrderOpened(order_no=order_no, status=status):
-                state.orders[order_no] = status
-            case OrderStatusChanged(order_no=order_no, new_status=status):
-                state.orders[order_no] = status
-            case ChatSendRequest(order_no=order_no, reason="greeting"):
-                state.greeted.add(order_no)
-            case ChatMessageReceived(message_id=message_id) if message_id:
-                state.seen_ids.add(message_id)
+        orders_core.apply(orders, env)
+        chat_core.apply(chat, env)
     return state
 
 

@@ -53,6 +53,7 @@ from run import wall_ms
 from sim import DEMO_API_KEY, DEMO_SECRET, SimConfig, SimExchange, SimReport
 from sim.inprocess import SimTransport, chat_connector
 from store import open_log
+from strategies import retag
 
 TARGET = Decimal("0.20")  # the backtest's volume within 20% of the truth
 CANCELLED = 6  # SimOrder.status of an order the counterparty cancelled
@@ -288,8 +289,7 @@ def backtest_session(db: str, sid: int, strategy: str
     with open_log(db, create=False) as log:
         info = log.session(sid)
         cfg, filters = recorded_config(info)
-        spec = RunSpec(name=strategy, cfg=msgspec.structs.replace(cfg, name=strategy),
-                       filters=filters)
+        spec = RunSpec(name=strategy, cfg=retag(cfg, strategy), filters=filters)
         [tape] = [msgspec.structs.replace(t, envelopes=list(t.envelopes))
                   for t in tapes(log, [info])]
         reprices = list(log.events(sid, types=(RepriceDecided, AdRepriced)))

@@ -14,7 +14,7 @@ import sys
 
 import msgspec
 
-from strategies import UnknownStrategy, retag
+from strategies import STRATEGIES, UnknownStrategy, retag
 from strategies.registry import all_keys
 from actors.config import (BotConfig, ConfigError, cli_value, load_config, session_config,
                            split_ad_key)
@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="what-if: replay with this config value changed (repeatable); one "
                         "ad's own: ads.overrides.<advNo>.KEY=VALUE")
-    p.add_argument("--strategy", default=None, help="what-if: replay with this strategy")
+    p.add_argument("--strategy", default=None, choices=list(STRATEGIES),
+                   help=f"what-if: replay with this strategy ({', '.join(STRATEGIES)})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

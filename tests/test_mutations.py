@@ -23,6 +23,7 @@ import trio
 import actors.ads
 import actors.ads_core
 import actors.chat
+import actors.chat_core
 import actors.limiter
 import actors.market
 from actors.ratelimit import RateWindow
@@ -131,15 +132,16 @@ def search_removed(mp):
 
 def greeting_repeated(mp):
     """The chat greets an order again whenever it hears of it again (a status change)."""
-    handle = _target(actors.chat.Chat, "_handle")
+    decide = _target(actors.chat_core, "decide")
 
-    async def greet_again(self, env):
-        await handle(self, env)
-        event = env.event
+    def greet_again(state, event, now=0.0):
+        steps = decide(state, event, now)
         if isinstance(event, OrderStatusChanged):
-            await self._request(event.order_no, self.cfg.greeting, "greeting", None, env.seq)
+            steps.append(actors.chat_core.Reply(order_no=event.order_no, content=state.greeting,
+                                                reason="greeting"))
+        return steps
 
-    mp.setattr(actors.chat.Chat, "_handle", greet_again)
+    mp.setattr(actors.chat_core, "decide", greet_again)
 
 
 # The type of the first divergence says the replay caught the mutation for the right reason.

@@ -23,8 +23,8 @@ from actors.chat import Chat
 from actors.limiter import Limiter
 from actors.market import Market
 from actors.orders import Orders
-from events import (ActorFailed, ActorStarted, AdRepriced, ApiRequest, ChatSendRequest,
-                    OrderOpened)
+from events import (ActorFailed, ActorStarted, AdRepriced, ApiRequest, ChatMessageReceived,
+                    ChatSendRequest, OrderOpened)
 from replay.runner import replay_session
 from sim import SimConfig
 from store import open_log
@@ -97,6 +97,8 @@ async def test_a_restarted_actor_repeats_nothing_it_already_did(tmp_path, autoju
     assert opened and max(opened.values()) == 1, "an order opened twice"
     greeted = Counter(e.order_no for e in run.events(ChatSendRequest) if e.reason == "greeting")
     assert greeted and max(greeted.values()) == 1, "an order greeted twice"
+    received = Counter(e.message_id for e in run.events(ChatMessageReceived) if e.message_id)
+    assert received and max(received.values()) == 1, "a chat message received twice"
     probes = [e for e in run.events(ApiRequest) if e.endpoint == "EP-13" and not e.signed]
     assert len(probes) <= 1, "EP-13 probed unsigned again after the first refusal"
     details = Counter(e.purpose for e in run.events(ApiRequest)

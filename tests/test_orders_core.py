@@ -1,0 +1,104 @@
+"""The orders actor's pure core: a fold of the log and a decision per listing or detail, tested
+without trio. The shell (actors/orders.py) carries the steps out; tests/test_restart.py kills it."""
+
+from decimal import Decimal as D
+
+from actors import orders_core as core
+from actors.orders_core import (DetailAnswered, Emit, FollowClosed, Forget, Listed, OpenOrder,
+                                State, Tried)
+from c2c import endpoints
+from c2c.models import Order, OrderDetail
+from events import Envelope, OrderOpened, OrderStatusChanged
+
+
+def env(seq, event, source="orders"):
+    return Envelope(session=1, seq=seq, ts_ms=0, t=float(seq), source=source, cause=None,
+                    event=event)
+
+
+def row(no, status=1):
+    return Order(order_number=no, order_status=status, adv_no="A1", trade_type="SELL",
+                 asset="USDT", fiat="NGN", amount=D("10"), total_price=D("15000"))
+
+
+def detail(no, status=1):
+    return OrderDetail(order_number=no, order_status=status, adv_order_number="A1",
+                       trade_type="SELL", asset="USDT", fiat_unit="NGN", amount=D("10"),
+                       price=D("1500"), total_price=D("15000"), buyer_nickname="Ann")
+
+
+def opened(no, status=1):
+    return core.opened(row(no, status), detail(no, status))
+
+
+def test_the_fold_keeps_each_orders_last_status_and_whether_ep13_is_signed():
+    state = core.fold([
+        env(1, opened("o1")),
+        env(2, OrderStatusChanged(order_no="o1", old_status=1, new_status=2)),
+        env(3, endpoints.order_detail("orders-3", order_no="o1", signed=False)),
+    ])
+    assert state.orders == {"o1": 2} and not state.sign_detail
+    core.apply(state, env(4, endpoints.order_detail("orders-4", order_no="o1", signed=True)))
+    assert state.sign_detail
+
+
+def test_a_listing_opens_new_orders_reports_changes_and_follows_the_vanished():
+    state = State({"known": 1, "paid": 1, "gone": 2, "ended": 4})
+    listed = Listed(((row("new"), 10), (row("known"), 10), (row("paid", 2), 11)))
+    steps = core.decide(state, listed)
+    assert steps == [
+        OpenOrder(row("new"), 10),
+        Emit(OrderStatusChanged(order_no="paid", old_status=1, new_status=2), 11),
+        FollowClosed("gone"),
+    ]
+    assert core.forgotten(state, listed) == [Forget("ended")]
+
+
+def test_a_restarted_core_opens_nothing_it_already_opened():
+    """The fold of this session's OrderOpened is what keeps a restart from opening again."""
+    state = core.fold([env(1, opened("o1"))])
+    assert core.decide(state, Listed(((row("o1"), 5),))) == []
+
+
+def test_a_new_orders_detail_opens_it_with_the_details_values_first():
+    answer = DetailAnswered(order_no="o1", detail=detail("o1"), answered=True, cause=7,
+                            listed=row("o1"))
+    [step] = core.decide(State(), answer)
+    assert step == Emit(OrderOpened(
+        order_no="o1", adv_no="A1", side="SELL", asset="USDT", fiat="NGN", amount=D("10"),
+        price=D("1500"), total_price=D("15000"), status=1, counterparty="Ann",
+        create_time_ms=0), 7)
+    refused = DetailAnswered(order_no="o1", detail=None, answered=True, cause=7,
+                             listed=row("o1"))
+    assert core.decide(State(), refused) == []  # tried again at the next poll
+
+
+def test_a_closed_orders_detail_tells_how_it_ended():
+    state = State({"o1": 2, "o1-tried": 1})
+    state.follow_tries["o1"] = 1
+    steps = core.decide(state, DetailAnswered(order_no="o1", detail=detail("o1", 4),
+                                              answered=True, cause=9))
+    assert steps == [Tried("o1", 0),
+                     Emit(OrderStatusChanged(order_no="o1", old_status=2, new_status=4), 9)]
+    core.apply_step(state, steps[0])
+    assert state.follow_tries == {}
+
+
+def test_a_closed_order_binance_keeps_refusing_is_dropped_after_three_answers():
+    """Reference §5: EP-13 answers 400 -1102 for an order it does not know."""
+    state = State({"o1": 1})
+    refused = DetailAnswered(order_no="o1", detail=None, answered=True, cause=3)
+    for tries in (1, 2):
+        [step] = core.decide(state, refused)
+        assert step == Tried("o1", tries)
+        core.apply_step(state, step)
+    assert core.decide(state, refused) == [Forget("o1")]
+    core.apply_step(state, Forget("o1"))
+    assert state.orders == {} and state.follow_tries == {}
+
+
+def test_an_outage_never_drops_a_closed_order():
+    state = State({"o1": 1})
+    state.follow_tries["o1"] = 5
+    unanswered = DetailAnswered(order_no="o1", detail=None, answered=False, cause=3)
+    assert core.decide(state, unanswered) == [Tried("o1", 6)]
