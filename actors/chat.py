@@ -8,11 +8,17 @@ messages become ChatMessageReceived once per message id: Binance pushes each mes
 logged and never answered, nor are our own echoes (`self: true`), `system` frames and the server's
 `error` frames (ChatServerError; the server closes the socket after one, and any close is followed
 by a fresh credential and a new socket). A new order gets the configured greeting
-once ever (orders greeted in earlier sessions are passed in `greeted`), and keyword auto-replies
-answer counterparties' messages. A reply is first a ChatSendRequest, which the bus makes durable
-before it comes back here to be sent: a crash can lose a reply but never repeat one. After each
-(re)connect EP-34 backfills the history of open orders; the socket is re-opened with a fresh
-credential when it drops and before the credential gets old.
+once ever, and keyword auto-replies answer counterparties' messages. A reply is first a
+ChatSendRequest, which the bus makes durable before it comes back here to be sent: a crash can
+lose a reply but never repeat one. After each (re)connect EP-34 backfills the history of open
+orders; the socket is re-opened with a fresh credential when it drops and before the credential
+gets old.
+
+What a message or an order calls for is decided by the pure core (`actors/chat_core.py`); this
+shell keeps the socket, draws the replies' uuids from its seeded rng, emits, and folds its inbox
+and what it emits into the core's state. That state is a fold of the log: earlier sessions'
+greetings and messages on a new run, and this session's so far when the supervisor restarts
+the actor, so a restarted chat greets no order twice and receives no message twice.
 """
 
 from __future__ import annotations
