@@ -11,6 +11,12 @@ fresh log in batches (one durable commit each, as `LogWriter` does) and reads th
 `EventLog.events` (bodies restored, payloads unpacked, typed events); then does the same in the
 previous layout (layout 2: each body base64 inside its payload, no packing; the reader glued rows
 the same way) as the counterfactual. Prints medians and the ratio of the two within one run.
+
+Each run also reads the same file four ways, interleaved, to price laziness (store/rows.py):
+  eager        log.events(sid): every body decompressed, every snapshot's ads decoded;
+  lazy         log.events(sid, lazy=True): typed events, bodies and ads left until touched;
+  lazy+touch   lazy, then every body fetched (log.body_of) and every snapshot's prices summed;
+  eager+touch  eager, then the same prices summed (the bodies are already there).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.demo import run_virtual  # noqa: E402
-from events import Envelope, codec  # noqa: E402
+from events import ApiResponse, BookSnapshot, Envelope, codec  # noqa: E402
 from store import open_log  # noqa: E402
 from tests.oldlayout import _DDL as LAYOUT2_DDL  # noqa: E402
 
@@ -59,6 +65,34 @@ def this_layout(path: Path, envs: list[Envelope], batch: int) -> tuple[float, fl
         read_s = time.perf_counter() - t0
     assert count == len(envs)
     return append_s, read_s, _size(path)
+
+
+def _touch(log, env: Envelope, bodies: bool) -> int:
+    e = env.event
+    if type(e) is BookSnapshot:
+        return len(str(sum(ad.price for ad in e.ads)))
+    if bodies and type(e) is ApiResponse:
+        return len(log.body_of(env))
+    return 0
+
+
+def read_ways(path: Path) -> dict[str, float]:
+    """Seconds to read the file's one session each way (see the module's docstring)."""
+    out = {}
+    with open_log(path, create=False) as log:
+        sid = log.latest_session().id
+        for name, lazy, touch in (("eager", False, False), ("lazy", True, False),
+                                  ("lazy+touch", True, True), ("eager+touch", False, True)):
+            # A fresh handle each time: no body or decompressor cached by an earlier way.
+            with open_log(path, create=False) as fresh:
+                t0 = time.perf_counter()
+                if touch:
+                    n = sum(1 + 0 * _touch(fresh, env, lazy) for env in fresh.events(sid, lazy=lazy))
+                else:
+                    n = sum(1 for _ in fresh.events(sid, lazy=lazy))
+                out[name] = time.perf_counter() - t0
+            assert n == log.session(sid).events
+    return out
 
 
 def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
@@ -110,15 +144,18 @@ def main() -> None:
         print(f"{n:,} events recorded in {args.minutes:g} virtual minutes; average payload "
               f"{payload:.0f} bytes as layout 2 stored it; mix: " + ", ".join(
                   f"{k} {100 * v / n:.0f}%" for k, v in mix.most_common(8)))
-        new, old = [], []
+        new, old, ways = [], [], []
         for i in range(args.runs):
             a = this_layout(Path(tmp) / f"new{i}.db", envs, args.batch)
             b = layout2(Path(tmp) / f"old{i}.db", envs, args.batch)
+            w = read_ways(Path(tmp) / f"new{i}.db")
             new.append(a)
             old.append(b)
+            ways.append(w)
             print(f"run {i + 1}: this layout append {n / a[0]:,.0f}/s read+decode "
                   f"{n / a[1]:,.0f}/s {a[2] / n:,.0f} B/event | layout 2 append "
-                  f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event")
+                  f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event | "
+                  + ", ".join(f"{k} {n / v:,.0f}/s" for k, v in w.items()))
         for name, runs in (("this layout", new), ("layout 2", old)):
             print(f"{name}: append {n / statistics.median(r[0] for r in runs):,.0f} events/s, "
                   f"read+decode {n / statistics.median(r[1] for r in runs):,.0f} events/s, "
@@ -128,6 +165,9 @@ def main() -> None:
         size = [b[2] / a[2] for a, b in zip(new, old)]
         print(f"read+decode this/layout 2: {statistics.median(ratio):.2f}x; file layout 2/this: "
               f"{statistics.median(size):.1f}x")
+        for k in ways[0]:
+            print(f"{k}: {n / statistics.median(w[k] for w in ways):,.0f} events/s "
+                  f"(median of {args.runs}); /eager {statistics.median(w['eager'] / w[k] for w in ways):.2f}x")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ from typing import Callable
 import msgspec
 
 from events import SCHEMA_VERSION, AnyEvent, Envelope
+from events.lazy import enc_hook
 
-_encoder = msgspec.json.Encoder()
+# enc_hook: a snapshot read lazily (events.lazy) encodes to the JSON it was read from.
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 _decoder = msgspec.json.Decoder(AnyEvent)
 _envelopes_decoder = msgspec.json.Decoder(list[Envelope])
 _envelope_decoder = msgspec.json.Decoder(Envelope)
