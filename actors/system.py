@@ -68,7 +68,8 @@ def _incarnations(spec: ActorSpec, ctx: ActorContext, history):
             so_far = tuple(await history())
             this = ActorContext(inbox=ctx.inbox, emit=ctx.emit, deps=ctx.deps,
                                 record_only=ctx.record_only, session_time=ctx.session_time,
-                                history=so_far, first_request=requests_made(spec.name, so_far))
+                                history=so_far, first_request=max(
+                                    ctx.first_request, requests_made(spec.name, so_far)))
         await spec.build(this)(task_status=task_status)
 
     return entry
@@ -140,8 +141,10 @@ async def _run_actors(bus: Bus, deps: BotDeps, actors, duration, stop, extra, hi
         await nursery.start(bus.run)
         sup_emit = bus.emitter("supervisor")
         for name in actors:
+            # Request ids go on from the last session's (see actors.restore.carry).
             ctx = ActorContext(inbox=inboxes[name], emit=bus.emitter(name), deps=deps,
-                               record_only=record_only, session_time=bus.session_time)
+                               record_only=record_only, session_time=bus.session_time,
+                               first_request=deps.restored.requests.get(name, 0))
             entry = _incarnations(ACTORS[name], ctx, history)
             await nursery.start(partial(supervise, name, entry, sup_emit))
         task_status.started((bus, others))
