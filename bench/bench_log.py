@@ -1,6 +1,6 @@
 """Benchmark the event log on a real recording's events: appends, read + decode, bytes.
 
-    python bench/bench_log.py [--minutes 20] [--runs 3] [--batch 2000]
+    python bench/bench_log.py [--minutes 20] [--runs 3] [--batch 2000] [--baseline DIR]
 
 The events are a recording, not a synthetic mix: the demo's bot trades for `--minutes` of
 virtual time against the in-process simulator at the 5 requests/s budget (`app.demo.
@@ -16,7 +16,8 @@ Each run also reads the same file four ways, interleaved, to price laziness (sto
   eager        log.events(sid): every body decompressed, every snapshot's ads decoded;
   lazy         log.events(sid, lazy=True): typed events, bodies and ads left until touched;
   lazy+touch   lazy, then every body fetched (log.body_of) and every snapshot's prices summed;
-  eager+touch  eager, then the same prices summed (the bodies are already there).
+  eager+touch  eager, then the same prices summed (the bodies are already there);
+  baseline     with --baseline DIR: eager, by the reader of the checkout at DIR (before).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import collections
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,23 +78,48 @@ def _touch(log, env: Envelope, bodies: bool) -> int:
     return 0
 
 
-def read_ways(path: Path) -> dict[str, float]:
-    """Seconds to read the file's one session each way (see the module's docstring)."""
+WAYS = (("eager", False, False), ("lazy", True, False), ("lazy+touch", True, True),
+        ("eager+touch", False, True))
+# The reader of another checkout (--baseline DIR) on the same file, in a child process.
+_BASELINE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from store import open_log
+with open_log(sys.argv[2], create=False) as log:
+    sid = log.latest_session().id
+    t0 = time.perf_counter()
+    n = sum(1 for _ in log.events(sid))
+    print(time.perf_counter() - t0, n)
+"""
+
+
+def read_ways(path: Path, run: int, baseline: str | None) -> dict[str, float]:
+    """Seconds to read the file's one session each way (see the module's docstring), in an
+    order that turns with `run` so that no way always goes first."""
     out = {}
+    ways = list(WAYS) + ([("baseline", None, None)] if baseline else [])
+    ways = ways[run % len(ways):] + ways[:run % len(ways)]
     with open_log(path, create=False) as log:
         sid = log.latest_session().id
-        for name, lazy, touch in (("eager", False, False), ("lazy", True, False),
-                                  ("lazy+touch", True, True), ("eager+touch", False, True)):
+        events = log.session(sid).events
+    for name, lazy, touch in ways:
+        if name == "baseline":
+            child = subprocess.run([sys.executable, "-c", _BASELINE, baseline, str(path)],
+                                   cwd=baseline, capture_output=True, text=True, check=True)
+            seconds, n = child.stdout.split()
+            out[name], n = float(seconds), int(n)
+        else:
             # A fresh handle each time: no body or decompressor cached by an earlier way.
             with open_log(path, create=False) as fresh:
                 t0 = time.perf_counter()
                 if touch:
-                    n = sum(1 + 0 * _touch(fresh, env, lazy) for env in fresh.events(sid, lazy=lazy))
+                    n = sum(1 + 0 * _touch(fresh, env, lazy)
+                            for env in fresh.events(sid, lazy=lazy))
                 else:
                     n = sum(1 for _ in fresh.events(sid, lazy=lazy))
                 out[name] = time.perf_counter() - t0
-            assert n == log.session(sid).events
-    return out
+        assert n == events
+    return {name: out[name] for name, *_ in WAYS + (("baseline",),) if name in out}
 
 
 def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
@@ -135,6 +162,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=20.0)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--batch", type=int, default=2000)
+    p.add_argument("--baseline", metavar="DIR", default=None,
+                   help="also read each file eagerly with the checkout at DIR (e.g. main)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         envs = record(Path(tmp) / "recording.db", args.minutes)
@@ -148,7 +177,7 @@ def main() -> None:
         for i in range(args.runs):
             a = this_layout(Path(tmp) / f"new{i}.db", envs, args.batch)
             b = layout2(Path(tmp) / f"old{i}.db", envs, args.batch)
-            w = read_ways(Path(tmp) / f"new{i}.db")
+            w = read_ways(Path(tmp) / f"new{i}.db", i, args.baseline)
             new.append(a)
             old.append(b)
             ways.append(w)

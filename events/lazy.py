@@ -15,7 +15,7 @@ import typing
 from collections.abc import Iterator, Sequence
 
 import msgspec
-from msgspec.structs import replace
+from msgspec.structs import asdict, astuple, replace
 
 from events import AnyEvent, BookAd, BookSnapshot, Envelope, Event
 from events.types import Side
@@ -97,7 +97,23 @@ _LazyEvent = typing.Union[tuple(  # type: ignore[misc]
 
 
 class _LazyEnvelope(Envelope, frozen=True, kw_only=True):
+    # Decoded as this subclass (its event may be a _StoredBook until fixed up below), and
+    # handed out as it: it equals and hashes as the Envelope of the same fields, so a lazily
+    # read envelope compares with any other; making each a plain Envelope cost ~1 us more.
     event: _LazyEvent  # type: ignore[valid-type]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Envelope):
+            return astuple(self) == astuple(other)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, Envelope):
+            return astuple(self) != astuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(Envelope(**asdict(self)))
 
 
 _lazy_decoder = msgspec.json.Decoder(list[_LazyEnvelope])

@@ -38,6 +38,11 @@ def test_lazy_read_gives_the_same_events_with_bodies_on_request_byte_exact(tmp_p
             else:
                 assert env.event == event
                 assert codec.encode(env.event) == codec.encode(event)
+        eager = list(log.events(sid))
+        same = [(a, b) for a, b in zip(lazy, eager) if type(b.event) is not ApiResponse]
+        assert all(a == b and b == a and not a != b and not b != a and hash(a) == hash(b)
+                   for a, b in same)
+        assert lazy[1] != eager[2] and eager[2] != lazy[1]
 
 
 def test_lazy_snapshot_ads_are_decimal_book_ads_equal_to_the_logged_tuple(tmp_path):
