@@ -79,16 +79,18 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
                   actors: tuple[str, ...] = LIVE_ACTORS, duration: float | None = None,
                   stop: trio.Event | None = None, taps: tuple[Callable[[Envelope], None], ...] = (),
                   first_seq: int = 1, extra: dict[str, tuple[type, ...]] | None = None,
-                  writer=None, task_status=trio.TASK_STATUS_IGNORED) -> str:
+                  writer=None, rotate: bool = False,
+                  task_status=trio.TASK_STATUS_IGNORED) -> str:
     """Run the actors until `duration` passes, `stop` is set, or a fatal error.
 
     Every event is logged through one LogWriter; on the way out the bus's last events are
     logged and the writer commits them before this returns. `extra` subscribes more inboxes
     (tests, tools) before anything flows; `task_status.started((bus, inboxes))` reports them once
-    every actor listens.
+    every actor listens. With `rotate`, `duration` is where the run goes on in a new session
+    (app/rotate.py): reaching it stops as "rotated", with no stop alert.
 
     Returns:
-        The stop reason: "duration", "stopped", or "fatal: <message>".
+        The stop reason: "duration", "rotated", "stopped", or "fatal: <message>".
     """
     writer = writer or LogWriter(log)
     reason = "stopped"
@@ -111,6 +113,8 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
                                        history, task_status)
         except* Fatal as group:
             reason = f"fatal: {group.exceptions[0]}"
+        if rotate and reason == "duration":
+            reason = "rotated"
         bus.drain_nowait()
         if summarizer is not None:
             # Next to last, so a new run reads it instead of the whole history.
@@ -118,7 +122,7 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
         stopped = RunStopped(reason=reason.split(":")[0], message=reason)
         bus.emit_nowait("run", stopped)
         bus.drain_nowait()
-        if "notify" in actors and deps.alert_channels:
+        if "notify" in actors and deps.alert_channels and reason != "rotated":
             # After RunStopped is logged, so the session's end is when the actors stopped.
             await notify.alert_stop(deps.alert_channels, deps.config.alerts, stopped,
                                     bus.emitter("notify"))

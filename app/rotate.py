@@ -3,7 +3,8 @@
 A session is what replay, backtest and export take as a unit, and replay holds one in memory;
 so a live or record run of weeks is cut into sessions of `rotate_after_h` hours. At the
 boundary the run stops as a `--duration` would (the actors stop, the last events and the
-SessionSummary are committed, the session is ended with the reason "rotated") and at once
+SessionSummary are committed, RunStopped and the session's end say "rotated", and no stop
+alert is sent) and at once
 starts the next session of the same mode and config from that summary (`actors.restore`): the
 open orders, the greeted orders and the chat ids seen, and what the actors carry on with, the
 request number each reached (ids go on, never reused), each host's pause or open breaker, and
@@ -69,8 +70,8 @@ async def run_rotating(log, sessions: Sessions, deps, *, actors, duration: float
         began = trio.current_time()
         reason = await run_bot(log, sessions.current, deps, actors=actors,
                                duration=rotate_after_s if rotating else left, stop=stop,
-                               taps=taps)
-        if not rotating or reason != "duration":
+                               taps=taps, rotate=rotating)
+        if reason != ROTATED:
             return reason
         if left is not None:
             left -= trio.current_time() - began

@@ -436,7 +436,7 @@ class SessionSummary(Event, frozen=True, kw_only=True):
 
 
 class RunStopped(Event, frozen=True, kw_only=True):
-    reason: str  # "duration", "signal", "fatal", "done"
+    reason: str  # "duration", "signal", "fatal", "done", "rotated" (app/rotate.py)
     message: str = ""
 
 

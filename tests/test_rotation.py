@@ -175,3 +175,50 @@ def test_restore_after_a_clean_end_gives_what_the_summary_carries(tmp_path):
 def test_a_negative_rotate_after_h_is_refused_in_one_line():
     with pytest.raises(ConfigError, match="log.rotate_after_h must be >= 0"):
         load_config({"log": {"rotate_after_h": -1}})
+
+
+def test_a_rotation_stops_as_rotated_and_alerts_only_the_runs_real_stop(tmp_path):
+    import random
+
+    import httpx
+    import trio
+    import trio.testing
+
+    from actors.config import config_json
+    from actors.system import LIVE_ACTORS, BotDeps
+    from app.demo import virtual_now_ms
+    from app.rotate import Sessions, run_rotating
+    from c2c.credentials import Credentials
+    from events import AlertSent, RunStopped
+    from sim import DEMO_API_KEY, DEMO_SECRET, SimExchange
+    from sim.inprocess import SimTransport, chat_connector
+    from tests.test_notify import FakeAlerts, channels
+
+    cfg, fake = _cfg(0.01), FakeAlerts()  # a session every 36 s
+    log = open_log(tmp_path / "bot.db")
+    sessions = Sessions(log, log.start_session("live", config_json(cfg, actors=LIVE_ACTORS),
+                                               VIRTUAL_BASE_MS), virtual_now_ms)
+
+    async def main():
+        exchange = SimExchange(SimConfig(seed=7), now_ms=virtual_now_ms)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(exchange.run_market)
+            async with httpx.AsyncClient(transport=SimTransport(exchange, rng=random.Random(1))) \
+                    as client, httpx.AsyncClient(transport=fake.transport()) as alert_client:
+                deps = BotDeps(config=cfg, client=client, connect=chat_connector(exchange),
+                               credentials=Credentials(DEMO_API_KEY, DEMO_SECRET),
+                               now_ms=virtual_now_ms, alert_channels=channels(alert_client))
+                reason = await run_rotating(log, sessions, deps, actors=LIVE_ACTORS,
+                                            duration=80, rotate_after_s=36)
+            nursery.cancel_scope.cancel()
+        return reason
+
+    reason = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    log.end_session(sessions.current, VIRTUAL_BASE_MS + 80_000, reason)
+    with log:
+        stops = [e.event.reason for s in sessions.ids
+                 for e in log.events(s, types=(RunStopped,))]
+        alerts = [e.event.kind for s in sessions.ids for e in log.events(s, types=(AlertSent,))]
+        ends = [s.end_reason for s in log.sessions()]
+    assert stops == ["rotated", "rotated", "duration"] and ends == stops
+    assert alerts.count("run_stopped") == 2  # the last stop, through telegram and the webhook
