@@ -29,6 +29,9 @@ from events import (ApiRequest, BreakerOpened, ChatMessageReceived, ChatSendRequ
 RESTORE_TYPES = (OrderOpened, OrderStatusChanged, ChatSendRequest, ChatMessageReceived,
                  DryRunSkipped)
 LIVE_MODES = ("live", "demo")
+# Runs that end with a summary restore can start from: a record run's carries the orders it
+# was given on, and its own request numbers and pauses.
+SUMMARY_MODES = ("live", "demo", "record")
 MAX_SEEN_IDS = 50_000  # chat ids carried by a summary: duplicates arrive within minutes
 CALLING_MODES = ("live", "demo", "record")  # runs whose limiter called Binance
 
@@ -154,14 +157,14 @@ def _summary(log, info) -> SessionSummary | None:
 
 
 def restore(log, *, before_session: int | None = None, summaries: bool = True) -> Restored:
-    """The state earlier runs leave to a new one: from the newest live or demo session older
-    than `before_session` that ended with a SessionSummary, then every session after it
+    """The state earlier runs leave to a new one: from the newest live, demo or record session
+    older than `before_session` that ended with a SessionSummary, then every session after it
     (`summaries=False` folds every session, as before summaries: the benchmark's baseline)."""
     sessions = [info for info in log.sessions()
                 if before_session is None or info.id < before_session]
     start, state = 0, Restored()
     for i in reversed(range(len(sessions)) if summaries else ()):
-        if sessions[i].mode in LIVE_MODES:
+        if sessions[i].mode in SUMMARY_MODES:
             summary = _summary(log, sessions[i])
             if summary is not None:
                 start, state = i + 1, from_summary(summary)

@@ -100,14 +100,13 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
         kept = getattr(writer, "envelopes", None)  # replay's in-memory writer keeps its own
         return list(kept) if kept is not None else list(log.events(session))
 
-    summarizer = Summarizer(deps.restored) if {"orders", "chat"} & set(actors) else None
+    summarizer = Summarizer(deps.restored)
     async with trio.open_nursery() as outer:
         await outer.start(writer.run)
         bus = Bus(writer, session, deps.now_ms, first_seq=first_seq)
         for tap in taps:
             bus.tap(tap)
-        if summarizer is not None:
-            bus.tap(summarizer.tap)
+        bus.tap(summarizer.tap)
         try:
             reason = await _run_actors(bus, deps, actors, duration, stop, extra or {},
                                        history, task_status)
@@ -116,9 +115,8 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
         if rotate and reason == "duration":
             reason = "rotated"
         bus.drain_nowait()
-        if summarizer is not None:
-            # Next to last, so a new run reads it instead of the whole history.
-            bus.emit_nowait("run", summarizer.summary())
+        # Next to last, so a new run reads it instead of the whole history.
+        bus.emit_nowait("run", summarizer.summary())
         stopped = RunStopped(reason=reason.split(":")[0], message=reason)
         bus.emit_nowait("run", stopped)
         bus.drain_nowait()

@@ -106,13 +106,15 @@ def virtual_now_ms() -> int:
 def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercut",
                 sim_cfg: SimConfig | None = None, quiet: bool = True,
                 cfg: BotConfig | None = None,
-                exchange: SimExchange | None = None) -> tuple[int, object]:
+                exchange: SimExchange | None = None, actors: tuple[str, ...] = LIVE_ACTORS,
+                mode: str = "demo") -> tuple[int, object]:
     """Run the demo's bot and simulator in memory under trio's MockClock.
 
     An hour of trading takes seconds: the same actors and the same exchange, reached through
     `sim.inprocess` instead of sockets; `cfg` replaces the demo's bot.toml (its exchange URLs
     are not used); `exchange` (made with `virtual_now_ms`) replaces the one made from
-    `sim_cfg`. Returns (the first session's id, the simulator's report); a run longer than
+    `sim_cfg`; `actors` and `mode` make it a record run (RECORD_ACTORS, "record").
+    Returns (the first session's id, the simulator's report); a run longer than
     `cfg.log.rotate_after_h` goes on in later sessions.
     """
     from sim.inprocess import SimTransport, chat_connector
@@ -121,8 +123,7 @@ def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercu
         exchange = SimExchange(sim_cfg or SimConfig(seed=seed), now_ms=virtual_now_ms)
     sim_cfg = exchange.cfg
     cfg = cfg or demo_config(VIRTUAL_URL, sim_cfg, strategy)
-    sid = log.start_session("demo", config_json(cfg, actors=LIVE_ACTORS, seed=seed),
-                            VIRTUAL_BASE_MS)
+    sid = log.start_session(mode, config_json(cfg, actors=actors, seed=seed), VIRTUAL_BASE_MS)
     sessions = Sessions(log, sid, virtual_now_ms)
     view = StatusView()
 
@@ -131,11 +132,12 @@ def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercu
             await nursery.start(exchange.run_market)
             async with httpx.AsyncClient(transport=SimTransport(exchange, rng=random.Random(seed))) as client:
                 deps = BotDeps(config=cfg, client=client, connect=chat_connector(exchange),
-                               credentials=Credentials(DEMO_API_KEY, DEMO_SECRET),
+                               credentials=Credentials(DEMO_API_KEY, DEMO_SECRET)
+                               if {"ads", "orders"} & set(actors) else None,  # record: none
                                now_ms=virtual_now_ms, seed=seed,
                                restored=restore(log, before_session=sid))
-                reason = await run_with_screen(log, sessions, deps, LIVE_ACTORS, duration,
-                                               view, quiet)
+                reason = await run_with_screen(log, sessions, deps, actors, duration, view,
+                                               quiet)
             nursery.cancel_scope.cancel()
         return reason
 

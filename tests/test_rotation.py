@@ -222,3 +222,19 @@ def test_a_rotation_stops_as_rotated_and_alerts_only_the_runs_real_stop(tmp_path
         ends = [s.end_reason for s in log.sessions()]
     assert stops == ["rotated", "rotated", "duration"] and ends == stops
     assert alerts.count("run_stopped") == 2  # the last stop, through telegram and the webhook
+
+
+def test_a_record_run_rotates_too_and_its_next_session_goes_on_with_its_request_ids(tmp_path):
+    from actors.system import RECORD_ACTORS
+    cfg = _cfg(0.01)  # a session every 36 s
+    with open_log(tmp_path / "bot.db") as log:
+        first, _ = run_virtual(log, duration=80, cfg=cfg, actors=RECORD_ACTORS, mode="record")
+        sessions = log.sessions()
+        assert [(s.mode, s.end_reason) for s in sessions] == [
+            ("record", "rotated"), ("record", "rotated"), ("record", "duration")]
+        numbers = [[_number(e.event.request_id)[1] for e in log.events(s.id, types=(ApiRequest,))
+                    if e.event.request_id.startswith("market-")] for s in sessions]
+        assert numbers[1][0] == max(numbers[0]) + 1 and numbers[2][0] == max(numbers[1]) + 1
+        for s in sessions:
+            result = replay_session(log, s.id)
+            assert result.equal, (s.id, result.divergence, result.unrecorded)
