@@ -69,6 +69,9 @@ class LazyAds(Sequence[BookAd]):
     def __add__(self, other: tuple) -> tuple:
         return self.ads + tuple(other)
 
+    def __radd__(self, other: tuple) -> tuple:
+        return tuple(other) + self.ads
+
     def __repr__(self) -> str:
         return repr(self.ads)
 

@@ -54,6 +54,7 @@ def test_lazy_snapshot_ads_are_decimal_book_ads_equal_to_the_logged_tuple(tmp_pa
     assert isinstance(got[0].ads, LazyAds)
     assert all(isinstance(ad.price, Decimal) for ad in got[0].ads)
     assert got[1].ads[0] == snaps[1].ads[0] and got[1].ads[:2] == snaps[1].ads[:2]
+    assert got[1].ads + () == () + got[1].ads == snaps[1].ads and len(got[1].ads) == 20
     assert sum(ad.price for ad in got[2].ads) == sum(ad.price for ad in snaps[2].ads)
     assert pickle.loads(pickle.dumps(got[3])) == snaps[3]  # a sweep's worker gets a tuple
     assert hash(got[4]) == hash(snaps[4])
