@@ -3,6 +3,8 @@ each replaying identical, with what the actors carry on with restored from the l
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 import pytest
 
@@ -16,8 +18,6 @@ from events import (ApiRequest, BookAd, BookSnapshot, ChatSendRequest, Envelope,
 from replay.runner import replay_session
 from sim import SimConfig
 from store import open_log
-
-from decimal import Decimal
 
 
 def _cfg(rotate_after_h: float, **sections):
