@@ -53,7 +53,7 @@ class Ads:
 
     def __init__(self, inbox, emit, *, config: BotConfig, dry_run: bool = False,
                  session_time=None, decision_clock=None, history=(),
-                 first_request: int = 0) -> None:
+                 first_request: int = 0, carried: dict | None = None) -> None:
         self.inbox = inbox
         # Session time (the envelopes' `t`), and the clock a decision reads: the session time
         # live, the recorded decision's time in a replay (so the rate cap reads what it read).
@@ -64,6 +64,7 @@ class Ads:
         self.dry_run = dry_run
         self.calls = Calls("ads", emit, first=first_request)
         self.core = AdsState(config.pricing_for, dry_run=dry_run)
+        self.core.carried = dict(carried or {})
         self._died_busy = ads_core.restore_session(self.core, history)
         self._nursery: trio.Nursery | None = None
         self._overrides_checked = bool(history)
@@ -275,18 +276,33 @@ def _never_sent(env: Envelope) -> bool:
 
 async def run(inbox, emit, *, config: BotConfig, dry_run: bool = False, session_time=None,
               decision_clock=None, history=(), first_request: int = 0,
+              carried: dict[str, tuple[float, ...]] | None = None,
               task_status=trio.TASK_STATUS_IGNORED) -> None:
-    """Manage my ads forever; never returns unless cancelled."""
+    """Manage my ads forever; never returns unless cancelled.
+
+    `carried` holds each ad's reprices that the last session sent within the last minute (in
+    this session's time, so negative), which its rate cap still counts.
+    """
     await Ads(inbox, emit, config=config, dry_run=dry_run, session_time=session_time,
-              decision_clock=decision_clock, history=history,
-              first_request=first_request).run(task_status=task_status)
+              decision_clock=decision_clock, history=history, first_request=first_request,
+              carried=carried).run(task_status=task_status)
+
+
+def _carried(ctx: ActorContext) -> dict[str, tuple[float, ...]]:
+    deps = ctx.deps
+    if not deps.restored.reprices_ms or ctx.session_time is None:
+        return {}
+    now_ms, now_t = deps.now_ms(), ctx.session_time()
+    return {adv_no: tuple(round(now_t - (now_ms - ms) / 1000, 3) for ms in times)
+            for adv_no, times in deps.restored.reprices_ms.items()}
 
 
 def _build(ctx: ActorContext):
     deps = ctx.deps
     return partial(run, ctx.inbox, ctx.emit, config=deps.config, dry_run=deps.dry_run,
                    session_time=ctx.session_time, decision_clock=deps.decision_clock,
-                   history=ctx.history, first_request=ctx.first_request)
+                   history=ctx.history, first_request=ctx.first_request,
+                   carried=_carried(ctx))
 
 
 SPEC = ActorSpec(name="ads", subscribes=SUBSCRIBES, build=_build)

@@ -82,6 +82,8 @@ class AdsState:
         self.books: dict[str, BookSnapshot] = {}
         self.book_seqs: dict[str, int] = {}
         self.last_seq = 0
+        # The last session's reprices still inside the rate cap's minute, per ad (session time).
+        self.carried: dict[str, tuple[float, ...]] = {}
 
 
 def resumed_by(state: AdsState, loaded: MyAdsLoaded) -> list[str]:
@@ -134,7 +136,9 @@ def _apply_loaded(state: AdsState, loaded: MyAdsLoaded) -> None:
     for ad in loaded.ads:
         st = state.ads.get(ad.adv_no)
         if st is None:
-            state.ads[ad.adv_no] = AdState(ad, *state.pricing_for(ad.adv_no))
+            st = state.ads[ad.adv_no] = AdState(ad, *state.pricing_for(ad.adv_no))
+            for t in state.carried.get(ad.adv_no, ()):
+                st.rate_cap.record(t)
             continue
         if st.busy or st.last_ack_seq > loaded.asked_after_seq:
             # EP-4 answered with the price as it was when asked; a reprice acknowledged

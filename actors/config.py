@@ -97,6 +97,14 @@ class ChatConfig(_Section, frozen=True):
     credential_refresh_s: float = 1800.0
 
 
+class LogConfig(_Section, frozen=True):
+    """`[log]`: the event log's sessions. A live or record run longer than `rotate_after_h`
+    hours goes on in a new session every `rotate_after_h` hours (app/rotate.py); 0 never
+    rotates."""
+
+    rotate_after_h: float = 24.0
+
+
 class BacktestConfig(_Section, frozen=True):
     """`[backtest]`: how a backtest counts money and fills.
 
@@ -155,6 +163,7 @@ class BotConfig(_Section, frozen=True):
     chat: ChatConfig = ChatConfig()
     backtest: BacktestConfig = BacktestConfig()
     alerts: AlertsConfig = AlertsConfig()
+    log: LogConfig = LogConfig()
 
     def pricing_for(self, adv_no: str) -> tuple[StrategyParams, FiltersConfig]:
         """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""
@@ -287,6 +296,8 @@ def _check(cfg: BotConfig) -> BotConfig:
     if not 0 < cfg.exchange.recv_window_ms <= MAX_RECV_WINDOW_MS:
         problems.append(f"exchange.recv_window_ms must be within 1..{MAX_RECV_WINDOW_MS} "
                         f"(Binance refuses more), not {cfg.exchange.recv_window_ms}")
+    if cfg.log.rotate_after_h < 0:
+        problems.append("log.rotate_after_h must be >= 0 (0: never rotate)")
     if cfg.limits.rps <= 0:
         problems.append("limits.rps must be > 0")
     if cfg.market.pages < 1:

@@ -65,7 +65,7 @@ class LimiterDeps:
                  credentials: Credentials | None, now_ms: Callable[[], int],
                  rng: random.Random, dry_run: bool = False, sync_clock: bool = True,
                  sender=None, not_before_ms: int = 0, history=(), first_request: int = 0,
-                 session_time=None) -> None:
+                 session_time=None, paused_until_ms: dict[str, int] | None = None) -> None:
         self.sender = sender or HttpxSender(client)
         self.config = config
         self.credentials = credentials
@@ -81,6 +81,7 @@ class LimiterDeps:
         self.history = history
         self.first_request = first_request
         self.session_time = session_time
+        self.paused_until_ms = paused_until_ms or {}  # the last session's pauses, by host
 
 
 class HostState:
@@ -123,6 +124,7 @@ class Limiter:
         self._wake = trio.Event()
         self._ids = deps.first_request
         self._restore_pauses(deps.history)
+        self._carry_pauses(deps.paused_until_ms)
         # Binance answers EP-0 pages asked faster than page_delay_s with empty pages; the gap
         # is kept here, where calls leave, with a margin for arrival jitter.
         self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
@@ -179,6 +181,16 @@ class Limiter:
                 continue
             host = self.hosts[event.host]
             host.paused_until = max(host.paused_until, until)
+
+    def _carry_pauses(self, paused_until_ms: dict[str, int]) -> None:
+        """A new session keeps the pauses and open breakers the last one left (restored from
+        its SessionSummary): a rotated run is not a reason to call a paused host."""
+        now_ms = self.deps.now_ms()
+        for name, until_ms in paused_until_ms.items():
+            host = self.hosts.get(name)
+            if host is not None and until_ms > now_ms:
+                until = trio.current_time() + (until_ms - now_ms) / 1000
+                host.paused_until = max(host.paused_until, until)
 
     def host(self, req: ApiRequest) -> HostState:
         return self.hosts[req.base]
@@ -518,7 +530,8 @@ def _build(ctx: ActorContext):
     ldeps = LimiterDeps(client=deps.client, config=deps.config, credentials=deps.credentials,
                         now_ms=deps.now_ms, rng=random.Random(deps.seed), dry_run=deps.dry_run,
                         sender=deps.sender, not_before_ms=not_before, history=ctx.history,
-                        first_request=ctx.first_request, session_time=ctx.session_time)
+                        first_request=ctx.first_request, session_time=ctx.session_time,
+                        paused_until_ms=deps.restored.paused_until_ms)
     return partial(run, ctx.inbox, ctx.emit, deps=ldeps)
 
 

@@ -9,6 +9,11 @@ already greeted (a ChatSendRequest is durable before its frame leaves, so counti
 rather than sends means a restart never greets twice), the chat message ids already seen, and
 when the last run was last heard of, so a restart right after a crash keeps Binance's limit
 across the two processes.
+
+A run that ends cleanly also leaves what the next session carries on with (`carry`): the
+request number each actor reached, each host's pause, each ad's reprices of the last minute.
+A run rotated to a new session (app/rotate.py) thereby goes on as if nothing had happened, and
+the new session's replay, which restores the same summary, starts the same way.
 """
 
 from __future__ import annotations
@@ -18,16 +23,21 @@ from typing import Iterable
 import msgspec
 
 from actors import chat_core, orders_core
-from events import (ChatMessageReceived, ChatSendRequest, DryRunSkipped, Envelope, OrderOpened,
-                    OrderStatusChanged, SessionSummary)
+from events import (ApiRequest, BreakerOpened, ChatMessageReceived, ChatSendRequest,
+                    DryRunSkipped, Envelope, LimiterBackoff, OrderOpened, OrderStatusChanged,
+                    RepriceDecided, SessionSummary)
 
 RESTORE_TYPES = (OrderOpened, OrderStatusChanged, ChatSendRequest, ChatMessageReceived,
                  DryRunSkipped)
 LIVE_MODES = ("live", "demo")
+# Runs that end with a summary restore can start from: a record run's carries the orders it
+# was given on, and its own request numbers and pauses.
+SUMMARY_MODES = ("live", "demo", "record")
 MAX_SEEN_IDS = 50_000  # chat ids carried by a summary: duplicates arrive within minutes
 CALLING_MODES = ("live", "demo", "record")  # runs whose limiter called Binance
 
 ACTIVE = orders_core.ACTIVE
+CARRY_TYPES = (ApiRequest, LimiterBackoff, BreakerOpened, RepriceDecided)
 
 
 class Restored(msgspec.Struct, kw_only=True):
@@ -35,6 +45,9 @@ class Restored(msgspec.Struct, kw_only=True):
     greeted: set[str] = set()
     seen_ids: set[str] = set()
     last_event_ms: int = 0  # wall clock of the last event an earlier run committed
+    requests: dict[str, int] = {}  # actor -> the request number it reached
+    paused_until_ms: dict[str, int] = {}  # host -> wall ms its pause or open breaker ends
+    reprices_ms: dict[str, list[int]] = {}  # advNo -> wall ms of its reprices, last minute
 
     @property
     def open_orders(self) -> set[str]:
@@ -43,7 +56,9 @@ class Restored(msgspec.Struct, kw_only=True):
     def copy(self) -> Restored:
         """A copy whose containers a fold may change without touching this one."""
         return Restored(orders=dict(self.orders), greeted=set(self.greeted),
-                        seen_ids=set(self.seen_ids), last_event_ms=self.last_event_ms)
+                        seen_ids=set(self.seen_ids), last_event_ms=self.last_event_ms,
+                        requests=dict(self.requests), paused_until_ms=dict(self.paused_until_ms),
+                        reprices_ms={k: list(v) for k, v in self.reprices_ms.items()})
 
 
 def fold(envelopes: Iterable[Envelope], state: Restored | None = None) -> Restored:
@@ -58,18 +73,55 @@ def fold(envelopes: Iterable[Envelope], state: Restored | None = None) -> Restor
     return state
 
 
+REPRICE_WINDOW_MS = 60_000  # a rate cap counts the reprices of the last minute
+
+
+def carry(env: Envelope, state: Restored) -> None:
+    """Fold what a next session carries on with (request numbers, pauses, recent reprices)."""
+    event = env.event
+    match event:
+        case ApiRequest(request_id=request_id):
+            actor, _, n = request_id.rpartition("-")
+            if n.isdigit() and int(n) > state.requests.get(actor, 0):
+                state.requests[actor] = int(n)
+        case LimiterBackoff(host=host, delay_s=delay_s) if host and event.reason != "weight":
+            _pause(state, host, env.ts_ms + round(delay_s * 1000))
+        case BreakerOpened(host=host, open_s=open_s) if host:
+            _pause(state, host, env.ts_ms + round(open_s * 1000))
+        case RepriceDecided(action="reprice", adv_no=adv_no):
+            wait = (event.send_at - event.at) if event.send_at is not None else 0.0
+            times = state.reprices_ms.setdefault(adv_no, [])
+            times.append(env.ts_ms + round(wait * 1000))
+            while times[0] <= times[-1] - REPRICE_WINDOW_MS:
+                del times[0]
+
+
+def _pause(state: Restored, host: str, until_ms: int) -> None:
+    state.paused_until_ms[host] = max(state.paused_until_ms.get(host, 0), until_ms)
+
+
 def summary_of(state: Restored) -> SessionSummary:
-    """What a later run needs of `state`: open orders, their greetings, recent chat ids."""
+    """What a later run needs of `state`: open orders, their greetings, recent chat ids, and
+    what a next session carries on with (pauses and reprices only while they still count)."""
     open_orders = {o: st for o, st in state.orders.items() if st in ACTIVE}
     seen = sorted(state.seen_ids)[-MAX_SEEN_IDS:]
+    last = state.last_event_ms
     return SessionSummary(orders=open_orders,
                           greeted=tuple(sorted(o for o in state.greeted if o in open_orders)),
-                          seen_ids=tuple(seen), last_event_ms=state.last_event_ms)
+                          seen_ids=tuple(seen), last_event_ms=last,
+                          requests=dict(state.requests),
+                          paused_until_ms={h: t for h, t in state.paused_until_ms.items()
+                                           if t > last},
+                          reprices_ms={a: tuple(ts) for a, ts in state.reprices_ms.items()
+                                       if ts and ts[-1] > last - REPRICE_WINDOW_MS})
 
 
 def from_summary(summary: SessionSummary) -> Restored:
     return Restored(orders=dict(summary.orders), greeted=set(summary.greeted),
-                    seen_ids=set(summary.seen_ids), last_event_ms=summary.last_event_ms)
+                    seen_ids=set(summary.seen_ids), last_event_ms=summary.last_event_ms,
+                    requests=dict(summary.requests),
+                    paused_until_ms=dict(summary.paused_until_ms),
+                    reprices_ms={a: list(ts) for a, ts in summary.reprices_ms.items()})
 
 
 class Summarizer:
@@ -82,6 +134,8 @@ class Summarizer:
     def tap(self, env: Envelope) -> None:
         if isinstance(env.event, RESTORE_TYPES):
             fold((env,), self.state)
+        elif isinstance(env.event, CARRY_TYPES):
+            carry(env, self.state)
         self.state.last_event_ms = max(self.state.last_event_ms, env.ts_ms)
 
     def summary(self) -> SessionSummary:
@@ -98,14 +152,14 @@ def _summary(log, info) -> SessionSummary | None:
 
 
 def restore(log, *, before_session: int | None = None, summaries: bool = True) -> Restored:
-    """The state earlier runs leave to a new one: from the newest live or demo session older
-    than `before_session` that ended with a SessionSummary, then every session after it
+    """The state earlier runs leave to a new one: from the newest live, demo or record session
+    older than `before_session` that ended with a SessionSummary, then every session after it
     (`summaries=False` folds every session, as before summaries: the benchmark's baseline)."""
     sessions = [info for info in log.sessions()
                 if before_session is None or info.id < before_session]
     start, state = 0, Restored()
     for i in reversed(range(len(sessions)) if summaries else ()):
-        if sessions[i].mode in LIVE_MODES:
+        if sessions[i].mode in SUMMARY_MODES:
             summary = _summary(log, sessions[i])
             if summary is not None:
                 start, state = i + 1, from_summary(summary)

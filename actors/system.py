@@ -68,7 +68,8 @@ def _incarnations(spec: ActorSpec, ctx: ActorContext, history):
             so_far = tuple(await history())
             this = ActorContext(inbox=ctx.inbox, emit=ctx.emit, deps=ctx.deps,
                                 record_only=ctx.record_only, session_time=ctx.session_time,
-                                history=so_far, first_request=requests_made(spec.name, so_far))
+                                history=so_far, first_request=max(
+                                    ctx.first_request, requests_made(spec.name, so_far)))
         await spec.build(this)(task_status=task_status)
 
     return entry
@@ -78,16 +79,18 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
                   actors: tuple[str, ...] = LIVE_ACTORS, duration: float | None = None,
                   stop: trio.Event | None = None, taps: tuple[Callable[[Envelope], None], ...] = (),
                   first_seq: int = 1, extra: dict[str, tuple[type, ...]] | None = None,
-                  writer=None, task_status=trio.TASK_STATUS_IGNORED) -> str:
+                  writer=None, rotate: bool = False,
+                  task_status=trio.TASK_STATUS_IGNORED) -> str:
     """Run the actors until `duration` passes, `stop` is set, or a fatal error.
 
     Every event is logged through one LogWriter; on the way out the bus's last events are
     logged and the writer commits them before this returns. `extra` subscribes more inboxes
     (tests, tools) before anything flows; `task_status.started((bus, inboxes))` reports them once
-    every actor listens.
+    every actor listens. With `rotate`, `duration` is where the run goes on in a new session
+    (app/rotate.py): reaching it stops as "rotated", with no stop alert.
 
     Returns:
-        The stop reason: "duration", "stopped", or "fatal: <message>".
+        The stop reason: "duration", "rotated", "stopped", or "fatal: <message>".
     """
     writer = writer or LogWriter(log)
     reason = "stopped"
@@ -97,27 +100,27 @@ async def run_bot(log: EventLog, session: int, deps: BotDeps, *,
         kept = getattr(writer, "envelopes", None)  # replay's in-memory writer keeps its own
         return list(kept) if kept is not None else list(log.events(session))
 
-    summarizer = Summarizer(deps.restored) if {"orders", "chat"} & set(actors) else None
+    summarizer = Summarizer(deps.restored)
     async with trio.open_nursery() as outer:
         await outer.start(writer.run)
         bus = Bus(writer, session, deps.now_ms, first_seq=first_seq)
         for tap in taps:
             bus.tap(tap)
-        if summarizer is not None:
-            bus.tap(summarizer.tap)
+        bus.tap(summarizer.tap)
         try:
             reason = await _run_actors(bus, deps, actors, duration, stop, extra or {},
                                        history, task_status)
         except* Fatal as group:
             reason = f"fatal: {group.exceptions[0]}"
+        if rotate and reason == "duration":
+            reason = "rotated"
         bus.drain_nowait()
-        if summarizer is not None:
-            # Next to last, so a new run reads it instead of the whole history.
-            bus.emit_nowait("run", summarizer.summary())
+        # Next to last, so a new run reads it instead of the whole history.
+        bus.emit_nowait("run", summarizer.summary())
         stopped = RunStopped(reason=reason.split(":")[0], message=reason)
         bus.emit_nowait("run", stopped)
         bus.drain_nowait()
-        if "notify" in actors and deps.alert_channels:
+        if "notify" in actors and deps.alert_channels and reason != "rotated":
             # After RunStopped is logged, so the session's end is when the actors stopped.
             await notify.alert_stop(deps.alert_channels, deps.config.alerts, stopped,
                                     bus.emitter("notify"))
@@ -140,8 +143,10 @@ async def _run_actors(bus: Bus, deps: BotDeps, actors, duration, stop, extra, hi
         await nursery.start(bus.run)
         sup_emit = bus.emitter("supervisor")
         for name in actors:
+            # Request ids go on from the last session's (see actors.restore.carry).
             ctx = ActorContext(inbox=inboxes[name], emit=bus.emitter(name), deps=deps,
-                               record_only=record_only, session_time=bus.session_time)
+                               record_only=record_only, session_time=bus.session_time,
+                               first_request=deps.restored.requests.get(name, 0))
             entry = _incarnations(ACTORS[name], ctx, history)
             await nursery.start(partial(supervise, name, entry, sup_emit))
         task_status.started((bus, others))

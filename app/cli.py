@@ -19,6 +19,7 @@ import trio_websocket
 from actors.config import BotConfig, ConfigError, config_json, read_config
 from actors.restore import restore
 from actors.notify_channels import NotifyConfigError, channels_from_env
+from app.rotate import Sessions, run_rotating
 from app.status import StatusView
 from app.web import WebError, WebView, serve_web, web_bind
 from strategies.registry import DEFAULT, STRATEGIES
@@ -99,9 +100,14 @@ def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors,
         sid = log.start_session(mode, config_json(cfg, actors=actors, seed=seed,
                                                   dry_run=dry_run), now_ms())
         restored = restore(log, before_session=sid)
-        reason = trio.run(_serve, log, sid, cfg, creds, actors, args, view, restored, seed,
+        sessions = Sessions(log, sid, now_ms)
+        reason = trio.run(_serve, log, sessions, cfg, creds, actors, args, view, restored, seed,
                           now_ms)
+        sid = sessions.current
         log.end_session(sid, now_ms(), reason)
+    if len(sessions.ids) > 1:
+        print(f"sessions {sessions.ids[0]}-{sid} ({mode}, rotated every "
+              f"{cfg.log.rotate_after_h:g} h)")
     print(f"session {sid} ({mode}) ended: {reason}. {summary_line(view)}")
     for line in view.pnl_lines():
         print(f"profit: {line}")
@@ -109,7 +115,7 @@ def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors,
     return 1 if reason.startswith("fatal") else 0
 
 
-async def _serve(log, sid, cfg, creds, actors, args, view, restored, seed, now_ms) -> str:
+async def _serve(log, sessions, cfg, creds, actors, args, view, restored, seed, now_ms) -> str:
     async with httpx.AsyncClient(timeout=10.0) as client, \
             httpx.AsyncClient(timeout=cfg.alerts.timeout_s) as alert_client:
         deps = BotDeps(config=cfg, client=client, connect=trio_websocket.open_websocket_url,
@@ -117,7 +123,7 @@ async def _serve(log, sid, cfg, creds, actors, args, view, restored, seed, now_m
                        dry_run=getattr(args, "dry_run", False), restored=restored,
                        alert_channels=channels_from_env(cfg.alerts, alert_client, os.environ,
                                                         now_ms))
-        return await run_with_screen(log, sid, deps, actors, args.duration, view, args.quiet,
+        return await run_with_screen(log, sessions, deps, actors, args.duration, view, args.quiet,
                                      web=getattr(args, "web", None))
 
 
@@ -136,7 +142,10 @@ def check_desk(args, cfg: BotConfig, now_ms) -> None:
 async def run_with_screen(log, sid, deps, actors, duration, view, quiet, *,
                           web: str | None = None) -> str:
     """Run the bot with signal handling, (on a terminal) the live status screen and, with
-    `web` ([HOST:]PORT), the live web page."""
+    `web` ([HOST:]PORT), the live web page.
+
+    `sid` is the session id, or a `Sessions` whose current session the run starts in and
+    which it goes on in a new one every `[log] rotate_after_h` (app/rotate.py)."""
     stop = trio.Event()
     taps = [view.apply]
     async with trio.open_nursery() as nursery:
@@ -149,8 +158,13 @@ async def run_with_screen(log, sid, deps, actors, duration, view, quiet, *,
             print(f"web page: {url}{'?token=$BOT_WEB_TOKEN' if token else ''}", flush=True)
         if not quiet and sys.stdout.isatty():
             nursery.start_soon(_screen, view)
-        reason = await run_bot(log, sid, deps, actors=actors, duration=duration, stop=stop,
-                               taps=tuple(taps))
+        if isinstance(sid, Sessions):
+            reason = await run_rotating(log, sid, deps, actors=actors, duration=duration,
+                                        rotate_after_s=deps.config.log.rotate_after_h * 3600,
+                                        stop=stop, taps=tuple(taps))
+        else:
+            reason = await run_bot(log, sid, deps, actors=actors, duration=duration, stop=stop,
+                                   taps=tuple(taps))
         nursery.cancel_scope.cancel()
     return reason
 

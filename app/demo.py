@@ -15,6 +15,7 @@ import httpx
 
 from actors.notify_channels import channels_from_env
 from app.cli import run_with_screen, summary_line
+from app.rotate import Sessions
 from actors.config import BotConfig, config_json, load_config
 from actors.restore import restore
 from app.status import StatusView
@@ -105,13 +106,16 @@ def virtual_now_ms() -> int:
 def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercut",
                 sim_cfg: SimConfig | None = None, quiet: bool = True,
                 cfg: BotConfig | None = None,
-                exchange: SimExchange | None = None) -> tuple[int, object]:
+                exchange: SimExchange | None = None, actors: tuple[str, ...] = LIVE_ACTORS,
+                mode: str = "demo") -> tuple[int, object]:
     """Run the demo's bot and simulator in memory under trio's MockClock.
 
     An hour of trading takes seconds: the same actors and the same exchange, reached through
     `sim.inprocess` instead of sockets; `cfg` replaces the demo's bot.toml (its exchange URLs
     are not used); `exchange` (made with `virtual_now_ms`) replaces the one made from
-    `sim_cfg`. Returns (session id, the simulator's report).
+    `sim_cfg`; `actors` and `mode` make it a record run (RECORD_ACTORS, "record").
+    Returns (the first session's id, the simulator's report); a run longer than
+    `cfg.log.rotate_after_h` goes on in later sessions.
     """
     from sim.inprocess import SimTransport, chat_connector
 
@@ -119,8 +123,8 @@ def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercu
         exchange = SimExchange(sim_cfg or SimConfig(seed=seed), now_ms=virtual_now_ms)
     sim_cfg = exchange.cfg
     cfg = cfg or demo_config(VIRTUAL_URL, sim_cfg, strategy)
-    sid = log.start_session("demo", config_json(cfg, actors=LIVE_ACTORS, seed=seed),
-                            VIRTUAL_BASE_MS)
+    sid = log.start_session(mode, config_json(cfg, actors=actors, seed=seed), VIRTUAL_BASE_MS)
+    sessions = Sessions(log, sid, virtual_now_ms)
     view = StatusView()
 
     async def main() -> str:
@@ -128,15 +132,17 @@ def run_virtual(log, *, duration: float, seed: int = 7, strategy: str = "undercu
             await nursery.start(exchange.run_market)
             async with httpx.AsyncClient(transport=SimTransport(exchange, rng=random.Random(seed))) as client:
                 deps = BotDeps(config=cfg, client=client, connect=chat_connector(exchange),
-                               credentials=Credentials(DEMO_API_KEY, DEMO_SECRET),
+                               credentials=Credentials(DEMO_API_KEY, DEMO_SECRET)
+                               if {"ads", "orders"} & set(actors) else None,  # record: none
                                now_ms=virtual_now_ms, seed=seed,
                                restored=restore(log, before_session=sid))
-                reason = await run_with_screen(log, sid, deps, LIVE_ACTORS, duration, view, quiet)
+                reason = await run_with_screen(log, sessions, deps, actors, duration, view,
+                                               quiet)
             nursery.cancel_scope.cancel()
         return reason
 
     import trio.testing
 
     reason = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    log.end_session(sid, VIRTUAL_BASE_MS + int(duration * 1000), reason)
+    log.end_session(sessions.current, VIRTUAL_BASE_MS + int(duration * 1000), reason)
     return sid, exchange.report()

@@ -1,6 +1,6 @@
 """Benchmark the event log on a real recording's events: appends, read + decode, bytes.
 
-    python bench/bench_log.py [--minutes 20] [--runs 3] [--batch 2000]
+    python bench/bench_log.py [--minutes 20] [--runs 3] [--batch 2000] [--baseline DIR]
 
 The events are a recording, not a synthetic mix: the demo's bot trades for `--minutes` of
 virtual time against the in-process simulator at the 5 requests/s budget (`app.demo.
@@ -11,6 +11,14 @@ fresh log in batches (one durable commit each, as `LogWriter` does) and reads th
 `EventLog.events` (bodies restored, payloads unpacked, typed events); then does the same in the
 previous layout (layout 2: each body base64 inside its payload, no packing; the reader glued rows
 the same way) as the counterfactual. Prints medians and the ratio of the two within one run.
+
+Each run also reads the same file four ways, taking turns, `--reads` times each (the best
+counts), to price laziness (store/rows.py):
+  eager        log.events(sid): every body decompressed, every snapshot's ads decoded;
+  lazy         log.events(sid, lazy=True): typed events, bodies and ads left until touched;
+  lazy+touch   lazy, then every body fetched (log.body_of) and every snapshot's prices summed;
+  eager+touch  eager, then the same prices summed (the bodies are already there);
+  baseline     with --baseline DIR: eager, by the reader of the checkout at DIR (before).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import collections
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.demo import run_virtual  # noqa: E402
-from events import Envelope, codec  # noqa: E402
+from events import ApiResponse, BookSnapshot, Envelope, codec  # noqa: E402
 from store import open_log  # noqa: E402
 from tests.oldlayout import _DDL as LAYOUT2_DDL  # noqa: E402
 
@@ -59,6 +68,69 @@ def this_layout(path: Path, envs: list[Envelope], batch: int) -> tuple[float, fl
         read_s = time.perf_counter() - t0
     assert count == len(envs)
     return append_s, read_s, _size(path)
+
+
+def _touch(log, env: Envelope, bodies: bool) -> int:
+    e = env.event
+    if type(e) is BookSnapshot:
+        return len(str(sum(ad.price for ad in e.ads)))
+    if bodies and type(e) is ApiResponse:
+        return len(log.body_of(env))
+    return 0
+
+
+WAYS = (("eager", False, False), ("lazy", True, False), ("lazy+touch", True, True),
+        ("eager+touch", False, True))
+# The reader of another checkout (--baseline DIR) on the same file, in a child process.
+_BASELINE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from store import open_log
+with open_log(sys.argv[2], create=False) as log:
+    sid = log.latest_session().id
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = sum(1 for _ in log.events(sid))
+    print(time.perf_counter() - t0, time.process_time() - c0, n)
+"""
+
+
+def _read(path: Path, baseline: str | None, lazy: bool, touch: bool
+          ) -> tuple[float, float, int]:
+    if baseline is not None:
+        child = subprocess.run([sys.executable, "-c", _BASELINE, baseline, str(path)],
+                               cwd=baseline, capture_output=True, text=True, check=True)
+        wall, cpu, n = child.stdout.split()
+        return float(wall), float(cpu), int(n)
+    # A fresh handle each time: no body or decompressor cached by an earlier read.
+    with open_log(path, create=False) as log:
+        sid = log.latest_session().id
+        t0, c0 = time.perf_counter(), time.process_time()
+        if touch:
+            n = sum(1 + 0 * _touch(log, env, lazy) for env in log.events(sid, lazy=lazy))
+        else:
+            n = sum(1 for _ in log.events(sid, lazy=lazy))
+        return time.perf_counter() - t0, time.process_time() - c0, n
+
+
+def read_ways(path: Path, run: int, baseline: str | None, reads: int
+              ) -> dict[str, tuple[float, float]]:
+    """The best (wall, CPU) seconds of `reads` reads of the file's one session each way (see
+    the module's docstring); the ways take turns, starting at a different one each run, so
+    that a burst of load on this shared machine hits one read, not one way."""
+    ways = [(name, None, lazy, touch) for name, lazy, touch in WAYS]
+    if baseline:
+        ways.append(("baseline", baseline, False, False))
+    ways = ways[run % len(ways):] + ways[:run % len(ways)]
+    with open_log(path, create=False) as log:
+        events = log.session(log.latest_session().id).events
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(reads):
+        for name, base, lazy, touch in ways:
+            wall, cpu, n = _read(path, base, lazy, touch)
+            assert n == events
+            old = best.get(name, (float("inf"), float("inf")))
+            best[name] = (min(old[0], wall), min(old[1], cpu))
+    return {name: best[name] for name, *_ in WAYS + (("baseline",),) if name in best}
 
 
 def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
@@ -101,6 +173,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=20.0)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--batch", type=int, default=2000)
+    p.add_argument("--reads", type=int, default=3, help="reads of each way per run (best)")
+    p.add_argument("--baseline", metavar="DIR", default=None,
+                   help="also read each file eagerly with the checkout at DIR (e.g. main)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         envs = record(Path(tmp) / "recording.db", args.minutes)
@@ -110,15 +185,18 @@ def main() -> None:
         print(f"{n:,} events recorded in {args.minutes:g} virtual minutes; average payload "
               f"{payload:.0f} bytes as layout 2 stored it; mix: " + ", ".join(
                   f"{k} {100 * v / n:.0f}%" for k, v in mix.most_common(8)))
-        new, old = [], []
+        new, old, ways = [], [], []
         for i in range(args.runs):
             a = this_layout(Path(tmp) / f"new{i}.db", envs, args.batch)
             b = layout2(Path(tmp) / f"old{i}.db", envs, args.batch)
+            w = read_ways(Path(tmp) / f"new{i}.db", i, args.baseline, args.reads)
             new.append(a)
             old.append(b)
+            ways.append(w)
             print(f"run {i + 1}: this layout append {n / a[0]:,.0f}/s read+decode "
                   f"{n / a[1]:,.0f}/s {a[2] / n:,.0f} B/event | layout 2 append "
-                  f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event")
+                  f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event | "
+                  + ", ".join(f"{k} {n / v[0]:,.0f}/s" for k, v in w.items()))
         for name, runs in (("this layout", new), ("layout 2", old)):
             print(f"{name}: append {n / statistics.median(r[0] for r in runs):,.0f} events/s, "
                   f"read+decode {n / statistics.median(r[1] for r in runs):,.0f} events/s, "
@@ -128,7 +206,15 @@ def main() -> None:
         size = [b[2] / a[2] for a, b in zip(new, old)]
         print(f"read+decode this/layout 2: {statistics.median(ratio):.2f}x; file layout 2/this: "
               f"{statistics.median(size):.1f}x")
-
+        for k in ways[0]:
+            wall = statistics.median(n / w[k][0] for w in ways)
+            cpu = statistics.median(n / w[k][1] for w in ways)
+            vs = statistics.median(w["eager"][0] / w[k][0] for w in ways)
+            line = (f"{k}: {wall:,.0f} events/s (CPU time: {cpu:,.0f}/s), median of "
+                    f"{args.runs}; x{vs:.2f} eager")
+            if "baseline" in ways[0]:
+                line += f", x{statistics.median(w['baseline'][0] / w[k][0] for w in ways):.2f} baseline"
+            print(line)
 
 if __name__ == "__main__":
     main()

@@ -420,16 +420,23 @@ class SessionSummary(Event, frozen=True, kw_only=True):
 
     `orders` holds the orders still open (advNo -> status) and `greeted` those of them greeted;
     an ended order never needs either again. `seen_ids` are the chat message ids already seen.
+    What a next session carries on with (a rotated one starts a moment later): `requests`, the
+    request number each actor reached (its ids go on from there); `paused_until_ms`, each
+    host's pause or open breaker (wall ms it ends); `reprices_ms`, each ad's reprices of its
+    last minute (wall ms sent), which its rate cap still counts.
     """
 
     orders: dict[str, int] = {}
     greeted: tuple[str, ...] = ()
     seen_ids: tuple[str, ...] = ()
     last_event_ms: int = 0
+    requests: dict[str, int] = {}
+    paused_until_ms: dict[str, int] = {}
+    reprices_ms: dict[str, tuple[int, ...]] = {}
 
 
 class RunStopped(Event, frozen=True, kw_only=True):
-    reason: str  # "duration", "signal", "fatal", "done"
+    reason: str  # "duration", "signal", "fatal", "done", "rotated" (app/rotate.py)
     message: str = ""
 
 

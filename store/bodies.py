@@ -35,6 +35,7 @@ KEYS = 8  # recent key bodies per endpoint tried as a delta's reference, newest 
 DELTA_MIN = 1024  # smaller bodies are dictionary frames only
 GOOD_DELTA = 64  # a delta under 1/64 of the body is taken without trying older keys
 _CACHE = 256  # decompressed bodies kept by digest (replays read the same page many times)
+_REFS = 4096  # digests noted by lazy reads
 
 BODIES_DDL = """
 CREATE TABLE bodies (
@@ -86,6 +87,7 @@ class BodyStore:
         self._pending: dict[bytes, tuple] = {}
         self._deltas: OrderedDict[bytes, zstandard.ZstdDecompressor] = OrderedDict()
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._refs: dict[tuple[int, int], bytes] = {}  # (session, seq) -> digest, lazy reads
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -174,6 +176,18 @@ class BodyStore:
                                        f"body {digest.hex()} does not decompress ({exc})") from None
         self._remember(digest, body)
         return body
+
+    def note_refs(self, session: int, digests: dict[int, bytes]) -> None:
+        """Remember the body digests of session `session`'s events by seq, as a lazy read
+        hands them out (a few thousand at most: the latest chunks' are what get asked for)."""
+        if len(self._refs) > _REFS:
+            self._refs.clear()
+        for seq, digest in digests.items():
+            self._refs[session, seq] = digest
+
+    def ref(self, session: int, seq: int) -> bytes | None:
+        """Return the body digest of event `seq` of `session` if a lazy read noted it."""
+        return self._refs.get((session, seq))
 
     def _delta(self, ref: bytes, session: int, seq: int) -> zstandard.ZstdDecompressor:
         d = self._deltas.get(ref)

@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import sqlite_utils
 
-from events import SCHEMA_VERSION, AnyEvent, Envelope, Event
+from events import SCHEMA_VERSION, AnyEvent, ApiResponse, Envelope, Event
 from store.bodies import BodyStore
 from store.payloads import PayloadPacker
 from store.zdicts import Dictionaries
@@ -252,7 +252,8 @@ class EventLog:
         return envelopes
 
     def events(
-        self, sid: int, types: tuple[type[Event], ...] | None = None, after_seq: int = 0
+        self, sid: int, types: tuple[type[Event], ...] | None = None, after_seq: int = 0,
+        *, lazy: bool = False,
     ) -> Iterator[Envelope]:
         """Iterate session `sid`'s events in seq order.
 
@@ -260,13 +261,41 @@ class EventLog:
             sid: the session.
             types: only events of these classes (None: all).
             after_seq: only events with a seq above this one.
+            lazy: leave answer bodies in the file (an ApiResponse's `body` is empty until
+                `body_of(envelope)` fetches it) and decode each BookSnapshot's ads on first
+                access (`events.lazy.LazyAds`, Decimal money as always). For readers that
+                touch few bodies or books; the events are otherwise the same.
 
         Raises:
             UnknownSession: at the call, when the file has no session `sid`.
             CorruptEvent: while iterating, on a payload that does not decode.
         """
         version = self.session(sid).schema_version
-        return read_envelopes(self._conn, self.path, sid, version, types, after_seq, self.bodies)
+        return read_envelopes(self._conn, self.path, sid, version, types, after_seq, self.bodies,
+                              lazy)
+
+    def body_of(self, envelope: Envelope) -> bytes:
+        """Return the raw answer body of `envelope` (an ApiResponse read with `lazy=True`, or
+        any event: its own `body`, or b"" when it has none).
+
+        Bodies are decompressed once and kept (the last few hundred, by digest), and the
+        decompressor of each dictionary and key body is made once.
+
+        Raises:
+            MissingBody: the bodies table does not hold the body the event names.
+        """
+        body = getattr(envelope.event, "body", b"")
+        if body or type(envelope.event) is not ApiResponse:
+            return body or b""
+        sid, seq = envelope.session, envelope.seq
+        digest = self.bodies.ref(sid, seq)
+        if digest is None:
+            row = self._conn.execute("SELECT body FROM events WHERE id = ?",
+                                     ((sid << SEQ_BITS) | seq,)).fetchone()
+            if row is None or row[0] is None:
+                return b""
+            digest = row[0]
+        return self.bodies.get(digest, sid, seq)
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ before, through the SQL function `unz(z, payload)` that every connection of `sto
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import zstandard
 
@@ -46,11 +47,17 @@ class PayloadPacker:
 
     def register(self, conn: sqlite3.Connection) -> None:
         """Make `unz(z, payload)` available to SQL on `conn`."""
+        # Called by SQLite once per row read: one dict lookup to the bound decompress method.
+        decompress: dict[int, Callable[[bytes], bytes]] = {}
+
         def unz(z, payload):
             if z is None:
                 return payload
             try:
-                return self._dicts.decompressor(z).decompress(payload)
+                fn = decompress.get(z)
+                if fn is None:
+                    fn = decompress[z] = self._dicts.decompressor(z).decompress
+                return fn(payload)
             except (zstandard.ZstdError, LogError):
                 return b"!"  # fails to decode, so the reader names the row
         conn.create_function("unz", 2, unz, deterministic=True)
