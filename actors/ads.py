@@ -110,8 +110,9 @@ class Ads:
         wanted = self.cfg.ads.adv_nos
         if wanted:
             ads = tuple(a for a in loaded if a.adv_no in wanted)
-        else:
-            ads = tuple(a for a in loaded if a.status == 1)
+        else:  # my online ads of every configured market, each priced by its own book
+            ads = tuple(a for a in loaded if a.status == 1
+                        and self.cfg.market_for(a.asset, a.fiat) is not None)
         await self.emit(MyAdsLoaded(ads=ads, asked_at=asked_at, asked_after_seq=asked_after),
                         cause=env.seq)
         return ads
