@@ -352,13 +352,15 @@ def _markets_problems(cfg: BotConfig) -> list[str]:
 
 
 def _markets_layout_problem(data: dict) -> str | None:
-    # Both forms at once would leave one silently unused.
-    if "markets" not in data:
+    # Both forms at once would leave one silently unused. A whole config written back out
+    # (msgspec.to_builtins) holds both, the unused one at its default: that is not a conflict.
+    markets, market = data.get("markets"), data.get("market")
+    if markets is None or (markets == [] and market is not None):
         return None
-    if "market" in data:
+    if market is not None and market != msgspec.to_builtins(MarketConfig()):
         return ("config has both [market] and [[markets]]: keep one (a [market] table is "
                 "one [[markets]] entry)")
-    if isinstance(data["markets"], list) and not data["markets"]:
+    if isinstance(markets, list) and not markets:
         return "markets is empty: give at least one [[markets]] entry, or a [market] table"
     return None
 

@@ -53,7 +53,10 @@ def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> Bo
     return load_config({
         "exchange": {"sapi_url": base_url, "bapi_url": base_url},
         **({"markets": markets} if sim.markets else {"market": markets[0]}),
-        "strategy": {"name": strategy, "step": "0.01", "max_reprices_per_min": 60},
+        # floor and ceiling are fiat prices for every market: the default ceiling (1,000,000)
+        # would hold a BTC/NGN BUY ad far below its book.
+        "strategy": {"name": strategy, "step": "0.01", "max_reprices_per_min": 60,
+                     **({"ceiling": "1000000000000"} if sim.markets else {})},
         "orders": {"poll_interval_s": 2.0},
         "ads": {"refresh_s": 30.0},
         "chat": {"auto_replies": {"bank": "Bank details are in the order page.",
