@@ -351,16 +351,27 @@ def _markets_problems(cfg: BotConfig) -> list[str]:
     return problems
 
 
+def _default_dump(market) -> bool:
+    # Every key of [market], each at its default: a written-out config, not a user's table.
+    if not isinstance(market, dict) or set(market) != set(MarketConfig.__struct_fields__):
+        return False
+    try:
+        return msgspec.convert(market, MarketConfig, strict=False) == MarketConfig()
+    except msgspec.ValidationError:
+        return False
+
+
 def _markets_layout_problem(data: dict) -> str | None:
     # Both forms at once would leave one silently unused. A whole config written back out
     # (msgspec.to_builtins) holds both, the unused one at its default: that is not a conflict.
     markets, market = data.get("markets"), data.get("market")
-    if markets is None or (markets == [] and market is not None):
+    empty = isinstance(markets, (list, tuple)) and not markets
+    if markets is None or (empty and market is not None):
         return None
-    if market is not None and market != msgspec.to_builtins(MarketConfig()):
+    if market is not None and not _default_dump(market):
         return ("config has both [market] and [[markets]]: keep one (a [market] table is "
                 "one [[markets]] entry)")
-    if isinstance(markets, list) and not markets:
+    if empty:
         return "markets is empty: give at least one [[markets]] entry, or a [market] table"
     return None
 

@@ -12,6 +12,7 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 
@@ -61,6 +62,14 @@ def test_the_old_market_table_still_works_as_one_entry():
     cfg = load_config({"market": {"asset": "BTC", "fiat": "NGN", "pages": 2}})
     assert cfg.all_markets() == (MarketConfig(asset="BTC", fiat="NGN", pages=2),)
     assert load_config({}).all_markets() == (MarketConfig(),)
+
+
+def test_a_config_written_back_out_loads_again():
+    """A whole config as builtins holds both forms, the unused one at its default."""
+    for data in ({"market": {"asset": "BTC", "pages": 2}},
+                 {"markets": [{"asset": "USDT"}, {"asset": "BTC"}]}):
+        cfg = load_config(data)
+        assert load_config(msgspec.to_builtins(cfg)) == cfg
 
 
 def test_a_stored_session_config_of_before_markets_still_reads():
