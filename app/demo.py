@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-from decimal import Decimal
 
 import trio
 import trio_websocket
@@ -21,26 +20,8 @@ from actors.restore import restore
 from app.status import StatusView
 from actors.system import LIVE_ACTORS, BotDeps
 from c2c.credentials import Credentials
-from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, SimMarket, serve_sim
-
-# The demo's markets, in the order `--markets N` takes them: (asset, fiat, reference, symbol).
-DEMO_MARKETS = (("USDT", "NGN", "1600.00", "₦"), ("BTC", "NGN", "150000000.00", "₦"),
-                ("ETH", "NGN", "5400000.00", "₦"), ("USDC", "NGN", "1600.00", "₦"))
-
-
-def demo_markets(n: int) -> tuple[SimMarket, ...]:
-    """The simulator's markets for `--markets n` (1..4); one market is the plain SimConfig's.
-
-    Raises:
-        ValueError: n is out of range.
-    """
-    if not 1 <= n <= len(DEMO_MARKETS):
-        raise ValueError(f"--markets must be within 1..{len(DEMO_MARKETS)}, not {n}")
-    if n == 1:
-        return ()
-    return tuple(SimMarket(asset=a, fiat=f, ref_price=Decimal(ref), fiat_symbol=sym)
-                 for a, f, ref, sym in DEMO_MARKETS[:n])
-
+from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, serve_sim
+from sim.config import DEMO_MARKETS, demo_markets  # noqa: F401 - the demo's markets
 
 def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> BotConfig:
     """The bot.toml a user would write to trade on the simulator at `base_url`: a `[market]`

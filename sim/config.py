@@ -103,6 +103,25 @@ class SimMarket(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     fiat_symbol: str = ""
 
 
+# The demo's markets, in the order `--markets N` takes them: (asset, fiat, reference, symbol).
+DEMO_MARKETS = (("USDT", "NGN", "1600.00", "₦"), ("BTC", "NGN", "150000000.00", "₦"),
+                ("ETH", "NGN", "5400000.00", "₦"), ("USDC", "NGN", "1600.00", "₦"))
+
+
+def demo_markets(n: int) -> tuple[SimMarket, ...]:
+    """The markets for `--markets n` (1..4); one market is the plain SimConfig's.
+
+    Raises:
+        ValueError: n is out of range.
+    """
+    if not 1 <= n <= len(DEMO_MARKETS):
+        raise ValueError(f"--markets must be within 1..{len(DEMO_MARKETS)}, not {n}")
+    if n == 1:
+        return ()
+    return tuple(SimMarket(asset=a, fiat=f, ref_price=Decimal(ref), fiat_symbol=sym)
+                 for a, f, ref, sym in DEMO_MARKETS[:n])
+
+
 class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The simulated exchange: its markets, one merchant account (the bot's), many competitors.
 
