@@ -55,7 +55,6 @@ class Stream:
         self.top: tuple | None = None  # page 1 of the last snapshot, as (advNo, price) pairs
         self.moved_at = -float("inf")
         self.deep_at = -float("inf")
-        self.polls = 0
 
     @property
     def name(self) -> str:
@@ -67,6 +66,8 @@ class Stream:
 
     def saw(self, snap: BookSnapshot, now: float) -> None:
         """Note a snapshot's page 1: a change from the last one marks the book as moving."""
+        if not snap.complete:
+            return  # a failed or cut page says nothing about the book moving
         top = tuple((ad.adv_no, ad.price) for ad in snap.ads[:20])
         if self.top is not None and top != self.top:
             self.moved_at = now
@@ -166,7 +167,6 @@ class Market:
             snap = await self.snapshot(stream.side, stream.market.pages if deep else 1,
                                        market=stream.market)
             stream.saw(snap, trio.current_time())
-            stream.polls += 1
             step = interval(self.cfg, self.streams or [stream], stream, trio.current_time(),
                             weighted=self.weighted)
             next_at = max(next_at + step, trio.current_time())
