@@ -242,3 +242,15 @@ def test_a_two_market_recording_is_backtested_market_by_market(two_market_sessio
     args.market = "ETH/NGN"
     assert backtest_cli.main(args, now_ms=lambda: 0) == 2
     assert "the sessions traded USDT/NGN, BTC/NGN" in capsys.readouterr().err
+
+
+def test_the_recheck_redecides_a_two_market_session_identically(two_market_session):
+    """The pure core folded over the recording decides every ad of both markets as live."""
+    from backtest.recheck import recheck
+
+    db, sid, _, _ = two_market_session
+    with open_log(db, create=False) as log:
+        cfg = session_config(log.session(sid).config).bot
+        check = recheck(list(log.events(sid)), cfg.strategy, cfg.filters,
+                        pricing_for=cfg.pricing_for)
+    assert check.total > 20 and check.same == check.total, check.mismatches[:3]
