@@ -6,8 +6,8 @@ Each (market, side) it watches is a stream with a weight: `MINE_WEIGHT` where on
 competes, times `MOVED_WEIGHT` while its page 1 changed within `MOVED_WINDOW_S`. A stream's
 page-1 interval is its weight's share of `MARKET_SHARE` of the budget, never longer than its
 market's `poll_interval_s` (so no market starves) nor shorter than `limits.page_delay_s`; its
-deeper pages are read once every `poll_interval_s`. My own ads are marked in every snapshot.
-Sides: those where my ads of that market compete; a market where I have none is watched on both.
+deeper pages are read about every `poll_interval_s` (counted in polls). My own ads are marked
+in every snapshot. Sides: those where my ads of that market compete; a market where I have none is watched on both.
 
 When EP-0 gives no page (a 429, 403 or 418 from the public host, its pause or breaker, a 5xx or
 junk) and the bot has keys, that page and the next few are read through the merchant API's
@@ -35,7 +35,6 @@ TWIN_PAGES_AFTER_FAILURE = 4  # pages read through EP-0S after EP-0 gave no page
 MINE_WEIGHT = 4.0  # a side where my ad competes, against one only watched
 MOVED_WEIGHT = 2.0  # a side whose page 1 changed lately, against a quiet one
 MOVED_WINDOW_S = 30.0
-_EPS = 1e-6  # float noise on trio's clock
 
 
 def fast_interval(cfg: BotConfig, sides: int) -> float:
@@ -54,7 +53,6 @@ class Stream:
         self.mine = mine
         self.top: tuple | None = None  # page 1 of the last snapshot, as (advNo, price) pairs
         self.moved_at = -float("inf")
-        self.deep_at = -float("inf")
 
     @property
     def name(self) -> str:
@@ -155,17 +153,21 @@ class Market:
         self.ads_known.set()
 
     async def _poll_side(self, stream: Stream, fast: float, offset_s: float) -> None:
-        """Poll one stream forever, page 1 every `interval`, all pages every poll_interval_s
-        (the first poll too); `fast` is its first interval."""
+        """Poll one stream forever, page 1 every `interval`, all pages about every
+        poll_interval_s (the first poll too); `fast` is its first interval."""
         next_at = trio.current_time() + offset_s
         await trio.sleep_until(next_at)
+        step, since_deep = fast, None
         while True:
-            now = trio.current_time()
-            deep = now - stream.deep_at >= stream.market.poll_interval_s - _EPS
+            # Counted in polls, not timed, so a late answer does not change which polls read
+            # every page (a replay takes the same turns).
+            deep = since_deep is None or since_deep >= max(1, round(
+                stream.market.poll_interval_s / step))
             if deep:
-                stream.deep_at = now
+                since_deep = 0
             snap = await self.snapshot(stream.side, stream.market.pages if deep else 1,
                                        market=stream.market)
+            since_deep += 1
             stream.saw(snap, trio.current_time())
             step = interval(self.cfg, self.streams or [stream], stream, trio.current_time(),
                             weighted=self.weighted)
