@@ -1,5 +1,9 @@
 """The ads actor: loads my ads (EP-4), asks the strategy on every BookSnapshot, and reprices (EP-7).
 
+It manages my ads of every configured market (`[[markets]]` or `[market]`): with `ads.adv_nos`
+empty, my online ads of those markets; each is priced only from its own market's books (the
+core keeps books by asset, fiat and side).
+
 Every verdict, "hold" included, is a RepriceDecided event with its rule and reason. EP-7 goes out
 only when the rounded price changes, and an accepted EP-7 is any success envelope whatever its
 `data` (true, null or absent; reference §4). Error reactions follow the wire layer's classes:
@@ -111,8 +115,9 @@ class Ads:
         wanted = self.cfg.ads.adv_nos
         if wanted:
             ads = tuple(a for a in loaded if a.adv_no in wanted)
-        else:
-            ads = tuple(a for a in loaded if a.status == 1)
+        else:  # my online ads of every configured market, each priced by its own book
+            ads = tuple(a for a in loaded if a.status == 1
+                        and self.cfg.market_for(a.asset, a.fiat) is not None)
         await self.emit(MyAdsLoaded(ads=ads, asked_at=asked_at, asked_after_seq=asked_after),
                         cause=env.seq)
         return ads

@@ -72,15 +72,30 @@ def ratio_of(st: AdState, price: Decimal) -> Decimal | None:
                                                               up=price > st.ad.price)
 
 
+BookKey = tuple[str, str, str]  # (asset, fiat, ad_side): one side of one market
+
+
+def book_key(snap: BookSnapshot) -> BookKey:
+    """The key a snapshot's book is kept under: its market and side."""
+    return (snap.asset, snap.fiat, snap.ad_side)
+
+
+def opposite_key(key: BookKey) -> BookKey:
+    """The other side of the same market."""
+    asset, fiat, side = key
+    return (asset, fiat, "BUY" if side == "SELL" else "SELL")
+
+
 class AdsState:
-    """Everything the ads actor decides from: my ads, the latest book of each side."""
+    """Everything the ads actor decides from: my ads, the latest book of each side of each
+    market (keyed by `book_key`: a book never prices an ad of another pair)."""
 
     def __init__(self, pricing_for: PricingFor, *, dry_run: bool = False) -> None:
         self.pricing_for = pricing_for
         self.dry_run = dry_run
         self.ads: dict[str, AdState] = {}
-        self.books: dict[str, BookSnapshot] = {}
-        self.book_seqs: dict[str, int] = {}
+        self.books: dict[BookKey, BookSnapshot] = {}
+        self.book_seqs: dict[BookKey, int] = {}
         self.last_seq = 0
         # The last session's reprices still inside the rate cap's minute, per ad (session time).
         self.carried: dict[str, tuple[float, ...]] = {}
@@ -102,13 +117,13 @@ def apply(state: AdsState, env: Envelope) -> AdsState:
     event = env.event
     state.last_seq = max(state.last_seq, env.seq)
     match event:
-        case BookSnapshot(ad_side=side):
+        case BookSnapshot():
             for st in state.ads.values():
                 if (not st.busy and env.t - st.acked_at >= FLOAT_SETTLE_S
                         and (event.asset, event.fiat) == (st.ad.asset, st.ad.fiat)):
                     st.ad = floating.as_listed(st.ad, event)  # a floating ad follows its reference
-            state.books[side] = event
-            state.book_seqs[side] = env.seq
+            state.books[book_key(event)] = event
+            state.book_seqs[book_key(event)] = env.seq
         case MyAdsLoaded():
             _apply_loaded(state, event)
         case AdRepriced(adv_no=adv_no, new_price=price):
@@ -182,7 +197,7 @@ def decide(state: AdsState, snap: BookSnapshot, now: Callable[[str], float] | fl
     gives each ad the time its recorded decision read).
     """
     out = []
-    opposite = state.books.get("BUY" if snap.ad_side == "SELL" else "SELL")
+    opposite = state.books.get(opposite_key(book_key(snap)))
     for st in state.ads.values():
         ad = st.ad
         if (ad.side, ad.asset, ad.fiat) != (snap.ad_side, snap.asset, snap.fiat):

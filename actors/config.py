@@ -47,6 +47,16 @@ class MarketConfig(_Section, frozen=True):
     # which can rank above mine (reference §3).
     publisher_type: Literal["merchant", "all"] = "merchant"
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """(asset, fiat): what books, ads and orders of this market carry."""
+        return (self.asset, self.fiat)
+
+    @property
+    def name(self) -> str:
+        """ASSET/FIAT, as screens and summaries show a market."""
+        return f"{self.asset}/{self.fiat}"
+
 
 def _override_struct() -> type[msgspec.Struct]:
     # Every key of every registered strategy and of [filters], each optional: built from the
@@ -153,8 +163,12 @@ class AlertsConfig(_Section, frozen=True):
 
 
 class BotConfig(_Section, frozen=True):
+    """The whole bot.toml. The markets traded are `[[markets]]` entries, or the one `[market]`
+    table of older configs (`all_markets()` gives either as a tuple)."""
+
     exchange: ExchangeConfig = ExchangeConfig()
     market: MarketConfig = MarketConfig()
+    markets: tuple[MarketConfig, ...] = ()
     ads: AdsConfig = AdsConfig()
     strategy: AnyParams = default_params()
     filters: FiltersConfig = FiltersConfig()
@@ -164,6 +178,14 @@ class BotConfig(_Section, frozen=True):
     backtest: BacktestConfig = BacktestConfig()
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
+
+    def all_markets(self) -> tuple[MarketConfig, ...]:
+        """The markets this bot trades, in config order: `[[markets]]`, else `[market]`."""
+        return self.markets or (self.market,)
+
+    def market_for(self, asset: str, fiat: str) -> MarketConfig | None:
+        """The configured market of `asset`/`fiat`, or None when it is not traded."""
+        return next((m for m in self.all_markets() if m.key == (asset, fiat)), None)
 
     def pricing_for(self, adv_no: str) -> tuple[StrategyParams, FiltersConfig]:
         """Return the [strategy] and [filters] that price ad `adv_no`, its override applied."""
@@ -300,8 +322,7 @@ def _check(cfg: BotConfig) -> BotConfig:
         problems.append("log.rotate_after_h must be >= 0 (0: never rotate)")
     if cfg.limits.rps <= 0:
         problems.append("limits.rps must be > 0")
-    if cfg.market.pages < 1:
-        problems.append("market.pages must be >= 1")
+    problems += _markets_problems(cfg)
     problems += _alerts_problems(cfg.alerts)
     for key, why in _pricing_problems(cfg.strategy, cfg.filters).items():
         section = "strategy" if key in _STRATEGY_KEYS else "filters"
@@ -316,6 +337,48 @@ def _check(cfg: BotConfig) -> BotConfig:
     if problems:
         raise ConfigError("; ".join(problems))
     return cfg
+
+
+def _markets_problems(cfg: BotConfig) -> list[str]:
+    if not cfg.markets:
+        return ["market.pages must be >= 1"] if cfg.market.pages < 1 else []
+    problems, seen = [], set()
+    for i, m in enumerate(cfg.markets):
+        where = f"markets[{i}] ({m.name})"
+        if m.key in seen:
+            problems.append(f"{where}: {m.name} is configured twice; one [[markets]] entry "
+                            f"per asset/fiat")
+        seen.add(m.key)
+        if m.pages < 1:
+            problems.append(f"{where}.pages must be >= 1")
+        if m.poll_interval_s <= 0:
+            problems.append(f"{where}.poll_interval_s must be > 0")
+    return problems
+
+
+def _default_dump(market) -> bool:
+    # Every key of [market], each at its default: a written-out config, not a user's table.
+    if not isinstance(market, dict) or set(market) != set(MarketConfig.__struct_fields__):
+        return False
+    try:
+        return msgspec.convert(market, MarketConfig, strict=False) == MarketConfig()
+    except msgspec.ValidationError:
+        return False
+
+
+def _markets_layout_problem(data: dict) -> str | None:
+    # Both forms at once would leave one silently unused. A whole config written back out
+    # (msgspec.to_builtins) holds both, the unused one at its default: that is not a conflict.
+    markets, market = data.get("markets"), data.get("market")
+    empty = isinstance(markets, (list, tuple)) and not markets
+    if markets is None or (empty and market is not None):
+        return None
+    if market is not None and not _default_dump(market):
+        return ("config has both [market] and [[markets]]: keep one (a [market] table is "
+                "one [[markets]] entry)")
+    if empty:
+        return "markets is empty: give at least one [[markets]] entry, or a [market] table"
+    return None
 
 
 def _alerts_problems(alerts: AlertsConfig) -> list[str]:
@@ -347,6 +410,9 @@ def load_config(data: dict) -> BotConfig:
     Raises:
         ConfigError: an unknown key, a value of the wrong type, or a value out of range.
     """
+    layout = _markets_layout_problem(data)
+    if layout is not None:
+        raise ConfigError(layout)
     ads = data.get("ads")
     problems = _override_key_problems(ads.get("overrides") if isinstance(ads, dict) else None)
     if problems:

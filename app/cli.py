@@ -60,6 +60,9 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulator fault: share of EP-0 calls answered 429 (public host only)")
     p.add_argument("--quiet", action="store_true", help="no live status screen")
     p.add_argument("--web", metavar="[HOST:]PORT", default=None, help=WEB_HELP)
+    p.add_argument("--markets", type=int, default=1,
+                   help="markets the simulator serves and the bot trades in one budget "
+                        "(1..4: USDT/NGN, BTC/NGN, ETH/NGN, USDC/NGN; default 1)")
 
 
 def add_sessions_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,6 +112,8 @@ def _run_mode(log, mode: str, cfg: BotConfig, creds: Credentials | None, actors,
         print(f"sessions {sessions.ids[0]}-{sid} ({mode}, rotated every "
               f"{cfg.log.rotate_after_h:g} h)")
     print(f"session {sid} ({mode}) ended: {reason}. {summary_line(view)}")
+    for line in view.market_lines():
+        print(f"market: {line}")
     for line in view.pnl_lines():
         print(f"profit: {line}")
     print(f"replay it: python run.py replay {args.db} --session {sid}")
@@ -223,6 +228,12 @@ def _bytes(n: int) -> str:
 def demo_main(args, *, now_ms) -> int:
     from app.demo import run_demo
 
+    from app.demo import demo_markets
+
+    try:
+        demo_markets(args.markets)
+    except ValueError as exc:
+        return _fail(str(exc))
     try:
         check_desk(args, BotConfig(), now_ms)
         log = open_log(args.db)

@@ -22,18 +22,23 @@ from app.status import StatusView
 from actors.system import LIVE_ACTORS, BotDeps
 from c2c.credentials import Credentials
 from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange, serve_sim
-
+from sim.config import DEMO_MARKETS, demo_markets  # noqa: F401 - the demo's markets
 
 def demo_config(base_url: str, sim: SimConfig, strategy: str = "undercut") -> BotConfig:
-    """The bot.toml a user would write to trade on the simulator at `base_url`."""
+    """The bot.toml a user would write to trade on the simulator at `base_url`: a `[market]`
+    table for a one-market simulator, a `[[markets]]` entry per market otherwise."""
+    # Users' ads can lead the simulated book as they lead real ones (reference §3): a
+    # merchants-only search would leave the bot blind to them (measured: reaction p95
+    # 8.8 s instead of 1.3 s, BENCHMARKS.md).
+    markets = [{"asset": m.asset, "fiat": m.fiat, "pages": 2, "poll_interval_s": 5,
+                "publisher_type": "all"} for m in sim.market_configs()]
     return load_config({
         "exchange": {"sapi_url": base_url, "bapi_url": base_url},
-        # Users' ads can lead the simulated book as they lead real ones (reference §3): a
-        # merchants-only search would leave the bot blind to them (measured: reaction p95
-        # 8.8 s instead of 1.3 s, BENCHMARKS.md).
-        "market": {"asset": sim.asset, "fiat": sim.fiat, "pages": 2, "poll_interval_s": 5,
-                   "publisher_type": "all"},
-        "strategy": {"name": strategy, "step": "0.01", "max_reprices_per_min": 60},
+        **({"markets": markets} if sim.markets else {"market": markets[0]}),
+        # floor and ceiling are fiat prices for every market: the default ceiling (1,000,000)
+        # would hold a BTC/NGN BUY ad far below its book.
+        "strategy": {"name": strategy, "step": "0.01", "max_reprices_per_min": 60,
+                     **({"ceiling": "1000000000000"} if sim.markets else {})},
         "orders": {"poll_interval_s": 2.0},
         "ads": {"refresh_s": 30.0},
         "chat": {"auto_replies": {"bank": "Bank details are in the order page.",
@@ -50,7 +55,9 @@ def run_demo(log, args, *, now_ms, exchange: SimExchange | None = None) -> int:
     if exchange is None:
         faults = Faults(error_rate=args.error_rate,
                         public_error_rate=getattr(args, "public_error_rate", 0.0))
-        exchange = SimExchange(SimConfig(seed=args.seed, faults=faults), now_ms=now_ms)
+        markets = demo_markets(getattr(args, "markets", 1))
+        exchange = SimExchange(SimConfig(seed=args.seed, faults=faults, markets=markets),
+                               now_ms=now_ms)
     sim_cfg = exchange.cfg
     view = StatusView()
     placeholder = demo_config("http://127.0.0.1:0", sim_cfg, args.strategy)
@@ -86,6 +93,8 @@ def _print_summary(sid, args, view: StatusView, exchange, reason: str) -> None:
     print()
     print(f"demo session {sid} recorded in {args.db} ({reason})")
     print(f"  bot:       {summary_line(view)}")
+    for line in view.market_lines():
+        print(f"  market:    {line}")
     for line in view.pnl_lines():
         print(f"  profit:    {line}")
     print(f"  exchange:  {report.render() if hasattr(report, 'render') else report}")

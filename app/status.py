@@ -23,10 +23,14 @@ from events import (ActorFailed, AdPaused, AdRepriced, AdResumed, ApiError, ApiR
                     OrderStatusChanged, RepriceDecided)
 
 
+COMPLETED = 4
+
+
 class AdView:
-    def __init__(self, adv_no: str, side: str, price: Decimal) -> None:
+    def __init__(self, adv_no: str, side: str, price: Decimal, market: str = "") -> None:
         self.adv_no = adv_no
         self.side = side
+        self.market = market  # ASSET/FIAT
         self.price = price
         self.rank: int | None = None
         self.best_other: Decimal | None = None
@@ -44,6 +48,18 @@ class StatusView:
         self.sent_at: deque[float] = deque()
         self.now = 0.0
         self.pnl = PnlFold()
+        # ASSET/FIAT -> its reprices and fills (completed orders), for the end-of-run summary
+        self.markets: dict[str, dict[str, int]] = {}
+        self._order_market: dict[str, str] = {}
+        self._filled: set[str] = set()
+
+    def _fill(self, order_no: str) -> None:
+        if order_no in self._order_market and order_no not in self._filled:
+            self._filled.add(order_no)
+            self._market(self._order_market[order_no])["fills"] += 1
+
+    def _market(self, name: str) -> dict[str, int]:
+        return self.markets.setdefault(name, {"reprices": 0, "fills": 0})
 
     def apply(self, env: Envelope) -> None:
         """Fold one logged event into the view."""
@@ -52,8 +68,11 @@ class StatusView:
         match e:
             case MyAdsLoaded(ads=ads):
                 for ad in ads:
-                    view = self.ads.setdefault(ad.adv_no, AdView(ad.adv_no, ad.side, ad.price))
+                    name = f"{ad.asset}/{ad.fiat}"
+                    view = self.ads.setdefault(ad.adv_no,
+                                               AdView(ad.adv_no, ad.side, ad.price, name))
                     view.price = ad.price
+                    self._market(name)
             case BookSnapshot():
                 self.counts["snapshots"] += 1
                 self._ranks(e)
@@ -67,6 +86,7 @@ class StatusView:
                 self.counts["reprices"] += 1
                 if adv_no in self.ads:
                     self.ads[adv_no].price = price
+                    self._market(self.ads[adv_no].market)["reprices"] += 1
             case AdPaused(adv_no=adv_no) if adv_no in self.ads:
                 self.ads[adv_no].paused = True
             case AdResumed(adv_no=adv_no) if adv_no in self.ads:
@@ -75,8 +95,14 @@ class StatusView:
                 self.counts["orders"] += 1
                 self.orders[order_no] = status
                 self.pnl.apply(e)
+                if order_no not in self._order_market:
+                    self._order_market[order_no] = f"{e.asset}/{e.fiat}"
+                if status == COMPLETED:
+                    self._fill(order_no)
             case OrderStatusChanged(order_no=order_no, new_status=status):
                 self.pnl.apply(e)
+                if status == COMPLETED:
+                    self._fill(order_no)
                 if status in (1, 2, 3):
                     self.orders[order_no] = status
                 else:
@@ -103,8 +129,9 @@ class StatusView:
                 self.counts["decode_failures"] += 1
 
     def _ranks(self, snap: BookSnapshot) -> None:
+        name = f"{snap.asset}/{snap.fiat}"
         for view in self.ads.values():
-            if view.side != snap.ad_side:
+            if view.side != snap.ad_side or view.market != name:
                 continue
             ranks = [i for i, ad in enumerate(snap.ads, 1) if ad.adv_no == view.adv_no]
             view.rank = ranks[0] if ranks else None
@@ -125,13 +152,20 @@ class StatusView:
         """One line per market with a fill; one saying so when nothing was filled."""
         return [m.line() for m in self.profit()] or ["no completed orders this session"]
 
+    def market_lines(self) -> list[str]:
+        """One line per market (ASSET/FIAT) with my ads or orders: its reprices and fills."""
+        return [f"{name}: reprices={m['reprices']} fills={m['fills']}"
+                for name, m in self.markets.items()]
+
     def render(self) -> Group:
         """One screen of status."""
         table = Table(title="my ads", expand=True)
-        for col in ("advNo", "side", "price", "rank", "best competitor", "last decision"):
+        for col in ("market", "advNo", "side", "price", "rank", "best competitor",
+                    "last decision"):
             table.add_column(col, overflow="fold")
         for v in self.ads.values():
-            table.add_row(v.adv_no, v.side, f"{v.price}{' (paused)' if v.paused else ''}",
+            table.add_row(v.market, v.adv_no, v.side,
+                          f"{v.price}{' (paused)' if v.paused else ''}",
                           str(v.rank or "-"), str(v.best_other or "-"), v.last_reason[:80])
         c = self.counts
         line = Text(

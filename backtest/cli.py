@@ -5,6 +5,7 @@
         [--set ads.overrides.<advNo>.floor=1500] [--plot chart.png]
         [--sweep step=0.01:0.10:0.01 [--sweep rank=1:3:1]] [--workers N]
         [--objective pnl|volume|equity|fills|margin] [--walk-forward 0.5] [--war-guard-both]
+        [--market ASSET/FIAT]
 
 Without --session, the latest session holding any BookSnapshot is used. Settings start from
 that session's recorded [strategy], [filters], [ads.overrides] and [backtest]; --set overrides
@@ -15,7 +16,9 @@ the --objective (default realised PnL), then filled volume. --walk-forward F ran
 the first F of the time line and reports the rest, in that order. --war-guard-both runs every
 strategy twice, war guard on and off, so the table's war columns (`backtest.wars`) compare what
 wars cost with and without it. Results print as a table and are logged as a new "backtest"
-session with one BacktestCompleted per strategy (or grid point).
+session with one BacktestCompleted per strategy (or grid point). A recording of several
+markets (`[[markets]]`) is backtested market by market, each with its own fill model and table
+(BacktestCompleted.market names it); --market ASSET/FIAT runs one of them.
 How fills are inferred is in `backtest.fills`; what is measured in `backtest.metrics`.
 """
 
@@ -32,9 +35,10 @@ from msgspec.structs import replace
 from actors.config import BacktestConfig
 from backtest.engine import StrategyResult, Survey, run_backtest, survey
 from backtest.side import RunSpec
-from backtest.source import (FILTERS_PREFIX, BacktestError, apply_ad_sets, apply_sets, check_ad_sets,
-                                    open_source, parse_sets, parse_sweeps, pick_sessions,
-                                    recorded_ads, recorded_config, recorded_overrides, tapes)
+from backtest.source import (FILTERS_PREFIX, BacktestError, apply_ad_sets, apply_sets,
+                             check_ad_sets, open_source, parse_sets, parse_sweeps, pick_markets,
+                             pick_sessions, recorded_ads, recorded_config, recorded_overrides,
+                             tapes)
 from backtest.table import format_table
 from backtest.plot import PlotUnavailable, write_plot
 from backtest.cluster import ClusterError, run_grid_on_cluster
@@ -76,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rank on the first F (0 < F < 1) of the recording, report the rest")
     parser.add_argument("--war-guard-both", action="store_true",
                         help="run each strategy with the war guard on and off")
+    parser.add_argument("--market", default=None, metavar="ASSET/FIAT",
+                        help="of a multi-market recording, backtest this market only "
+                        "(default: each market in turn)")
 
 
 def main(args: argparse.Namespace, *, now_ms: Callable[[], int]) -> int:
@@ -181,10 +188,13 @@ def backtest_config(session, items: Sequence[str]) -> BacktestConfig:
         raise BacktestError(f"bad backtest setting: {exc}") from None
 
 
-def _survey(log, sessions, cfg: BacktestConfig) -> Survey:
+def _survey(log, sessions, cfg: BacktestConfig, market=None) -> Survey:
     reprices = (e for s in sessions
                 for e in log.events(s.id, types=(RepriceDecided, AdRepriced)))
-    return survey(tapes(log, sessions), reprices, cfg)
+    if market is not None:
+        ads = {a.adv_no for tape in tapes(log, sessions, market) for a in tape.my_ads}
+        reprices = (e for e in reprices if e.event.adv_no in ads)
+    return survey(tapes(log, sessions, market), reprices, cfg)
 def with_and_without_guard(specs: Sequence[RunSpec]) -> list[RunSpec]:
     """Return each spec twice: war guard on, then off (labelled "war_guard=on/off")."""
     out = []
@@ -212,46 +222,79 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
         specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid,
                             recorded_overrides(sessions[-1]))
         check_ad_sets([*sets, *(grid[0] if grid else {})], recorded_ads(log, sessions), ids)
-        fitted = _survey(log, sessions, backtest_config(sessions[-1], own))
-        cal = fitted.calibration
-        print(cal.describe())
-        fit, rest = fitted.split(split) if split is not None else (None, None)
-
-        def run_all(specs, window, trace=False, progress=None):
-            if grid and cluster:
-                return run_grid_on_cluster(args.path, ids, specs, cluster, progress, cal, window)
-            if grid:
-                return run_grid(args.path, ids, specs, args.workers, progress, cal, window)
-            return run_backtest(tapes(log, sessions), specs, trace=trace, on_progress=progress,
-                                calibration=cal, window=window)
-
-        if getattr(args, "war_guard_both", False):
-            specs = with_and_without_guard(specs)
-        with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
-                       ) as progress:
-            results = run_all(specs, fit, trace=bool(args.plot) and fit is None,
-                              progress=progress)
-        if grid or fit is not None:
-            results = ranked(results, args.objective)
-        if not results[0].summary.snapshots:
-            raise BacktestError(f"no BookSnapshot in session {ids} of {args.path}")
-        if fit is not None:
-            print(f"walk-forward: ranked by {args.objective} on t {fit[0]:.0f}..{fit[1]:.0f} s;"
-                  f" the rest, t {rest[0]:.0f}..{rest[1]:.0f} s, in that order:")
-            results = run_all([r.spec for r in results], rest, trace=bool(args.plot))
-        print(format_table(results, numbered=bool(grid) or fit is not None))
+        markets = pick_markets(sessions, getattr(args, "market", None))
+        saved = []
+        for market in markets:
+            if len(markets) > 1 or getattr(args, "market", None):
+                print(f"market {market[0]}/{market[1]}:")
+            # One market's recording needs no filter: its books are all of that market.
+            only = market if len(markets) > 1 or getattr(args, "market", None) else None
+            if only is not None and cluster:
+                raise BacktestError("--cluster runs one-market recordings only; use --workers")
+            saved += _run_market(args, log, sessions, ids, specs, own, grid, cluster, split,
+                                 only)
         if hasattr(log, "start_session"):
-            sid = _save(log, args, ids, results, now_ms)
+            sid = _save(log, args, ids, saved, now_ms)
             print(f"saved as backtest session {sid} in {args.path}")
         else:
             print(f"not saved: {args.path} is a Parquet export (results are saved to logs only)")
-        if args.plot:
-            if grid:
-                top = [r.spec for r in results[:PLOT_TOP]]
-                results = run_backtest(tapes(log, sessions), top, trace=True, calibration=cal,
-                                       window=rest)
-            _plot(args.plot, results)
     return 0
+
+
+def _run_market(args, log, sessions, ids, specs, own, grid, cluster, split, market):
+    """Backtest one market (None: every book of the sessions); print its table; plot; return
+    the results to save."""
+    fitted = _survey(log, sessions, backtest_config(sessions[-1], own), market)
+    cal = fitted.calibration
+    print(cal.describe())
+    fit, rest = fitted.split(split) if split is not None else (None, None)
+
+    def run_all(specs, window, trace=False, progress=None):
+        if grid and cluster:
+            return run_grid_on_cluster(args.path, ids, specs, cluster, progress, cal, window)
+        if grid:
+            return run_grid(args.path, ids, specs, args.workers, progress, cal, window,
+                            market)
+        return run_backtest(tapes(log, sessions, market), specs, trace=trace,
+                            on_progress=progress, calibration=cal, window=window)
+
+    if getattr(args, "war_guard_both", False):
+        specs = with_and_without_guard(specs)
+    with _progress("grid points" if grid else "snapshots", len(specs) if grid else None
+                   ) as progress:
+        results = run_all(specs, fit, trace=bool(args.plot) and fit is None,
+                          progress=progress)
+    if grid or fit is not None:
+        results = ranked(results, args.objective)
+    if not results[0].summary.snapshots:
+        where = f" of {market[0]}/{market[1]}" if market is not None else ""
+        raise BacktestError(f"no BookSnapshot{where} in session {ids} of {args.path}")
+    if fit is not None:
+        print(f"walk-forward: ranked by {args.objective} on t {fit[0]:.0f}..{fit[1]:.0f} s;"
+              f" the rest, t {rest[0]:.0f}..{rest[1]:.0f} s, in that order:")
+        results = run_all([r.spec for r in results], rest, trace=bool(args.plot))
+    print(format_table(results, numbered=bool(grid) or fit is not None))
+    if market is not None:
+        name = f"{market[0]}/{market[1]}"
+        for r in results:
+            r.summary = replace(r.summary, market=name)
+    saved = [r.summary for r in results]
+    if args.plot:
+        if grid:
+            top = [r.spec for r in results[:PLOT_TOP]]
+            results = run_backtest(tapes(log, sessions, market), top, trace=True,
+                                   calibration=cal, window=rest)
+        _plot(_plot_path(args.plot, market), results)
+    return saved
+
+
+def _plot_path(path: str, market) -> str:
+    """The chart file of one market: chart.png -> chart-BTC-NGN.png (one market: as given)."""
+    if market is None:
+        return path
+    stem, dot, ext = path.rpartition(".")
+    tag = f"-{market[0]}-{market[1]}"
+    return f"{stem}{tag}.{ext}" if dot else f"{path}{tag}"
 
 
 @contextmanager
@@ -271,14 +314,14 @@ def _progress(unit: str, total: int | None) -> Iterator[Callable[[int], None]]:
         yield lambda n: progress.update(task, completed=n)
 
 
-def _save(log, args: argparse.Namespace, ids: list[int], results: Sequence[StrategyResult],
+def _save(log, args: argparse.Namespace, ids: list[int], summaries: Sequence,
           now_ms: Callable[[], int]) -> int:
     config = {"command": "backtest", "sources": ids, "strategy": args.strategy,
               "set": list(args.sets), "sweep": list(args.sweep), "objective": args.objective,
-              "walk_forward": args.walk_forward}
+              "walk_forward": args.walk_forward, "market": getattr(args, "market", None)}
     started = now_ms()
     sid = log.start_session("backtest", msgspec.json.encode(config).decode(), started)
-    log.append_events(sid, [r.summary for r in results], source="backtest", ts_ms=started)
+    log.append_events(sid, list(summaries), source="backtest", ts_ms=started)
     log.end_session(sid, now_ms(), "done")
     return sid
 

@@ -77,12 +77,56 @@ def _has_books(log: EventLog, sid: int) -> bool:
     return next(iter(log.events(sid, types=(BookSnapshot,))), None) is not None
 
 
-def tapes(log: EventLog, sessions: Sequence[SessionInfo]) -> Iterator[SessionTape]:
-    """Yield a lazily read SessionTape per session, with its first MyAdsLoaded's ads."""
+Market = tuple[str, str]  # (asset, fiat)
+
+
+def tapes(log: EventLog, sessions: Sequence[SessionInfo],
+          market: Market | None = None) -> Iterator[SessionTape]:
+    """Yield a lazily read SessionTape per session, with its first MyAdsLoaded's ads; with
+    `market`, only that market's books and ads."""
     for s in sessions:
         loaded = next(iter(log.events(s.id, types=(MyAdsLoaded,))), None)
-        yield SessionTape(session=s.id, my_ads=loaded.event.ads if loaded else (),
-                          envelopes=log.events(s.id, types=(BookSnapshot,)))
+        ads = loaded.event.ads if loaded else ()
+        books = log.events(s.id, types=(BookSnapshot,))
+        if market is not None:
+            ads = tuple(a for a in ads if (a.asset, a.fiat) == market)
+            books = _of_market(books, market)
+        yield SessionTape(session=s.id, my_ads=ads, envelopes=books)
+
+
+def _of_market(envelopes, market: Market):
+    for env in envelopes:
+        if (env.event.asset, env.event.fiat) == market:
+            yield env
+
+
+def recorded_markets(session: SessionInfo) -> list[Market]:
+    """The markets a session ran with, in config order ([[markets]], or its one [market])."""
+    try:
+        raw = msgspec.json.decode(session.config)
+        bot = raw.get("bot", raw) if isinstance(raw, dict) else {}
+        entries = bot.get("markets") or [bot.get("market") or {}]
+        return [(m.get("asset", "USDT"), m.get("fiat", "NGN")) for m in entries]
+    except (msgspec.DecodeError, AttributeError):
+        return [("USDT", "NGN")]
+
+
+def pick_markets(sessions: Sequence[SessionInfo], wanted: str | None) -> list[Market]:
+    """The markets to backtest: `wanted` ("ASSET/FIAT"), else every market the sessions ran.
+
+    Raises:
+        BacktestError: `wanted` is not ASSET/FIAT, or no session traded it.
+    """
+    known = list(dict.fromkeys(m for s in sessions for m in recorded_markets(s)))
+    if wanted is None:
+        return known
+    asset, sep, fiat = wanted.strip().upper().partition("/")
+    if not sep or not asset or not fiat:
+        raise BacktestError(f"--market wants ASSET/FIAT (e.g. USDT/NGN), got {wanted!r}")
+    if (asset, fiat) not in known:
+        names = ", ".join(f"{a}/{f}" for a, f in known)
+        raise BacktestError(f"--market {asset}/{fiat}: the sessions traded {names}")
+    return [(asset, fiat)]
 
 
 def recorded_ads(log: EventLog, sessions: Sequence[SessionInfo]) -> list[MyAd]:

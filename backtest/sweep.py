@@ -21,12 +21,13 @@ OBJECTIVES = ("pnl", "volume", "equity", "fills", "margin")
 
 def _run_chunk(path: str, session_ids: tuple[int, ...], specs: list[RunSpec],
                calibration: Calibration | None = None,
-               window: tuple[float, float] | None = None) -> list[StrategyResult]:
+               window: tuple[float, float] | None = None,
+               market: tuple[str, str] | None = None) -> list[StrategyResult]:
     from backtest.source import open_source, tapes  # the store only where a worker reads it
 
     with open_source(path) as log:
         sessions = [log.session(i) for i in session_ids]
-        return run_backtest(tapes(log, sessions), specs, calibration=calibration,
+        return run_backtest(tapes(log, sessions, market), specs, calibration=calibration,
                             window=window)
 
 
@@ -34,7 +35,8 @@ def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
              workers: int | None = None,
              on_progress: Callable[[int], None] | None = None,
              calibration: Calibration | None = None,
-             window: tuple[float, float] | None = None) -> list[StrategyResult]:
+             window: tuple[float, float] | None = None,
+             market: tuple[str, str] | None = None) -> list[StrategyResult]:
     """Backtest every spec over the sessions, across `workers` processes (default: all cores).
 
     Args:
@@ -45,6 +47,7 @@ def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
         on_progress: called with the number of specs done as each worker finishes.
         calibration: the fill model, fitted once for all (`backtest.engine.survey`).
         window: the part of the time line to run (`run_backtest`).
+        market: (asset, fiat) to run on, of a multi-market recording (None: every book).
 
     Returns:
         The results in the order of `specs`.
@@ -53,10 +56,10 @@ def run_grid(path: str, session_ids: Sequence[int], specs: Sequence[RunSpec],
     chunks = [list(specs[i::workers]) for i in range(workers)]
     ids = tuple(session_ids)
     if workers == 1:
-        parts = [_run_chunk(path, ids, chunks[0], calibration, window)]
+        parts = [_run_chunk(path, ids, chunks[0], calibration, window, market)]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_chunk, path, ids, chunk, calibration, window): i
+            futures = {pool.submit(_run_chunk, path, ids, chunk, calibration, window, market): i
                        for i, chunk in enumerate(chunks)}
             parts, done = [[] for _ in chunks], 0
             for future in as_completed(futures):

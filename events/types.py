@@ -412,6 +412,7 @@ class BacktestCompleted(Event, frozen=True, kw_only=True):
     max_drawdown: Decimal | None = None  # of the equity curve
     pnl_ci_low: Decimal | None = None  # per-day bootstrap, 5%..95% (two days or more)
     pnl_ci_high: Decimal | None = None
+    market: str = ""  # ASSET/FIAT when the recording held several markets
 
 
 class SessionSummary(Event, frozen=True, kw_only=True):

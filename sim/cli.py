@@ -6,6 +6,8 @@ non-merchant ads, 83628 on bursts, 187022 for offline ads, no random faults.
 
 Market and account:
     --seed N (7) --user-share F (0.4) --aggressive-user-share F (0.5)
+    --markets N (1): serve USDT/NGN, BTC/NGN, ETH/NGN, USDC/NGN (the first N), each with its
+        own book, competitors, customers and the bot's two ads; one rate limit over all
     --status-list-reject-share F (0): EP-8 calls with a JSON list refused with -1102
 Signing (reference §2):
     --unsigned-detail-answer {401-1002,400-1102,400-2014,401-2015} (401-1002)
@@ -115,6 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--markets", type=int, default=1, choices=(1, 2, 3, 4),
+                        help="markets served (USDT/NGN, BTC/NGN, ETH/NGN, USDC/NGN), one "
+                             "account and one rate limit over all")
     _config_flags(parser)
     _fault_flags(parser)
 
@@ -131,7 +136,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         clock_skew_ms=args.clock_skew_ms,
     )
     return SimConfig(
-        seed=args.seed, faults=faults, user_share=args.user_share,
+        seed=args.seed, faults=faults, markets=choices.demo_markets(getattr(args, "markets", 1)),
+        user_share=args.user_share,
         aggressive_user_share=args.aggressive_user_share,
         status_list_reject_share=args.status_list_reject_share,
         unsigned_detail_answer=args.unsigned_detail_answer,
@@ -154,9 +160,10 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 
 def banner(server: SimServer, exchange: SimExchange) -> str:
     """Return what to tell the user: where to point the bot and with which keys."""
-    ads = ", ".join(f"{a.side} {a.adv_no}" for a in exchange.bot_ads)
+    ads = ", ".join(f"{a.asset}/{a.fiat} {a.side} {a.adv_no}" for a in exchange.bot_ads)
+    markets = ", ".join(f"{a}/{f}" for a, f in exchange.markets)
     return "\n".join([
-        f"simulated Binance C2C on {server.base_url} ({exchange.cfg.asset}/{exchange.cfg.fiat},"
+        f"simulated Binance C2C on {server.base_url} ({markets},"
         f" seed {exchange.cfg.seed}); Ctrl-C stops it and prints the report",
         "environment for the bot (demo credentials, valid only here):",
         f"  export BINANCE_API_KEY={DEMO_API_KEY}",

@@ -93,12 +93,45 @@ class Faults(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         return self.ws_close_every_s or self.drop_ws_every_s
 
 
+class SimMarket(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One more market the simulator serves (`SimConfig.markets`): its own book, competitors,
+    customers and the bot's two ads, around its own reference price."""
+
+    asset: str
+    fiat: str
+    ref_price: Decimal
+    fiat_symbol: str = ""
+
+
+# The demo's markets, in the order `--markets N` takes them: (asset, fiat, reference, symbol).
+DEMO_MARKETS = (("USDT", "NGN", "1600.00", "₦"), ("BTC", "NGN", "150000000.00", "₦"),
+                ("ETH", "NGN", "5400000.00", "₦"), ("USDC", "NGN", "1600.00", "₦"))
+
+
+def demo_markets(n: int) -> tuple[SimMarket, ...]:
+    """The markets for `--markets n` (1..4); one market is the plain SimConfig's.
+
+    Raises:
+        ValueError: n is out of range.
+    """
+    if not 1 <= n <= len(DEMO_MARKETS):
+        raise ValueError(f"--markets must be within 1..{len(DEMO_MARKETS)}, not {n}")
+    if n == 1:
+        return ()
+    return tuple(SimMarket(asset=a, fiat=f, ref_price=Decimal(ref), fiat_symbol=sym)
+                 for a, f, ref, sym in DEMO_MARKETS[:n])
+
+
 class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """The simulated exchange: one market, one merchant account (the bot's), many competitors.
+    """The simulated exchange: its markets, one merchant account (the bot's), many competitors.
 
     Market:
         seed: seeds every random choice; the same seed and the same bot give the same market.
         asset, fiat, fiat_symbol: the market served (other pairs get an empty book).
+        markets: the markets served when set (the first is usually this asset/fiat), each
+            with the other market settings above; empty: the one market above. The rate
+            limit and the account are shared by all of them, as Binance's are per account
+            (reference §1).
         ref_price: the reference price competitors start around.
         band: EP-7 refuses (187055) a price farther than this share from the current reference.
         volatility: standard deviation of the reference's relative move per second.
@@ -203,6 +236,16 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     api_key: str = DEMO_API_KEY
     api_secret: Secret = Secret(DEMO_SECRET)
     faults: Faults = Faults()
+    markets: tuple[SimMarket, ...] = ()
+
+    def market_configs(self) -> list[SimConfig]:
+        """One SimConfig per market served, this one's other settings kept."""
+        if not self.markets:
+            return [self]
+        return [msgspec.structs.replace(self, asset=m.asset, fiat=m.fiat, ref_price=m.ref_price,
+                                        fiat_symbol=m.fiat_symbol or self.fiat_symbol,
+                                        markets=())
+                for m in self.markets]
 
     def __post_init__(self) -> None:
         _check("unsigned_detail_answer", self.unsigned_detail_answer, UNSIGNED_ANSWERS)
@@ -214,6 +257,8 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
         _check("ws_bad_frame_answer", self.ws_bad_frame_answer, BAD_FRAME_ANSWERS)
         for side in self.bot_floating_sides:
             _check("bot_floating_sides", side, ("SELL", "BUY"))
+        if len({(m.asset, m.fiat) for m in self.markets}) != len(self.markets):
+            raise ValueError("markets must not name one asset/fiat twice")
         low, high = self.chat_read_delay_s
         if not 0 <= low <= high:
             raise ValueError("chat_read_delay_s must be (low, high) with 0 <= low <= high")

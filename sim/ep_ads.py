@@ -74,12 +74,12 @@ def list_ads(ex: SimExchange, req: Request, now: float) -> Response:
     body = decode_body(req.body)
     if not paged(body):
         return mandatory("page|rows")
-    ads = ex.market.bot_ads()
+    ads = [a for market in ex.markets.values() for a in market.bot_ads()]
     for key, attr in (("advNo", "adv_no"), ("advStatus", "status"), ("tradeType", "side")):
         if body.get(key) not in (None, ""):
             ads = [a for a in ads if getattr(a, attr) == body[key]]
     chosen = page_of(ads, as_int(body["page"]) or 1, as_int(body["rows"]) or 1)
-    return sapi_ok([shapes.ad_detail(a, ex.cfg) for a in chosen], len(ads))
+    return sapi_ok([shapes.ad_detail(a, ex.cfg_of(a.asset, a.fiat)) for a in chosen], len(ads))
 
 
 def _money(value: object, tick: Decimal | None) -> Decimal | None:
@@ -138,7 +138,8 @@ def update_ad(ex: SimExchange, req: Request, now: float) -> Response:
     changes = _changes(body)
     if isinstance(changes, Response):
         return changes
-    ad = ex.market.ads.get(str(body["advNo"]))
+    market = ex.market_of(str(body["advNo"]))
+    ad = market.ads[str(body["advNo"])] if market is not None else None
     if ad is None or not ad.mine:
         return answers.answer("187022")
     refusal = _refusal(ex, ad, body, now)
@@ -147,16 +148,16 @@ def update_ad(ex: SimExchange, req: Request, now: float) -> Response:
     price = changes.pop("price", None)
     ratio = changes.get("price_floating_ratio")
     if ratio is not None and ad.price_type == 2:
-        price = floating_price(ex.market.ref, ratio)
-    if price is not None and abs(price - ex.market.ref) > ex.market.ref * ex.cfg.band:
+        price = floating_price(market.ref, ratio)
+    if price is not None and abs(price - market.ref) > market.ref * ex.cfg.band:
         return answers.answer("187055")
     if changes.get("min_amount", ad.min_amount) > changes.get("max_amount", ad.max_amount):
         return mandatory("minSingleTransAmount")
     for attr, value in changes.items():
         setattr(ad, attr, value)
     if price is not None:
-        ex.market.set_price(ad.adv_no, price, now)
-        ex.market.watch_bot(ad.adv_no, now)
+        market.set_price(ad.adv_no, price, now)
+        market.watch_bot(ad.adv_no, now)
     ex.observe(now, competitor_moved=False)
     shape = ex.cfg.ep7_success
     if shape == "mix":
@@ -183,7 +184,8 @@ def update_status(ex: SimExchange, req: Request, now: float) -> Response:
         return mandatory("advNos")
     status, fails = as_int(body["advStatus"]), []
     for adv_no in adv_nos:
-        ad = ex.market.ads.get(adv_no)
+        market = ex.market_of(adv_no)
+        ad = market.ads[adv_no] if market is not None else None
         if ad is None or not ad.mine:
             fails.append({"advNo": adv_no, "errorCode": "187022", "errorMsg": "Ad does not exist."})
         elif status == 1 and ex.on_rest:
@@ -192,6 +194,6 @@ def update_status(ex: SimExchange, req: Request, now: float) -> Response:
         else:
             ad.status = status
             if status == 1:
-                ex.market.watch_bot(adv_no, now)
+                market.watch_bot(adv_no, now)
     ex.observe(now, competitor_moved=False)
     return sapi_ok({"status": not fails, "failList": fails})

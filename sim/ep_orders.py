@@ -28,7 +28,7 @@ def list_orders(ex: SimExchange, req: Request, now: float) -> Response:
     if body.get("advNo"):
         orders = [o for o in orders if o.adv_no == body["advNo"]]
     chosen = page_of(orders, as_int(body["page"]) or 1, as_int(body["rows"]) or 1)
-    return sapi_ok([shapes.order_item(o, ex.cfg) for o in chosen], len(orders))
+    return sapi_ok([shapes.order_item(o, ex.cfg_of(o.asset, o.fiat)) for o in chosen], len(orders))
 
 
 def order_detail(ex: SimExchange, req: Request, now: float) -> Response:
@@ -36,4 +36,4 @@ def order_detail(ex: SimExchange, req: Request, now: float) -> Response:
     order = ex.desk.orders.get(str(body.get("adOrderNo", ""))) if isinstance(body, dict) else None
     if order is None:
         return illegal()
-    return sapi_ok(shapes.order_detail(order, ex.cfg))
+    return sapi_ok(shapes.order_detail(order, ex.cfg_of(order.asset, order.fiat)))

@@ -60,9 +60,10 @@ def sapi_search(ex: SimExchange, req: Request, now: float) -> Response:
 
 
 def _search(ex: SimExchange, body: dict, paging: tuple[int, int]):
-    if (body["asset"], body["fiat"]) != (ex.cfg.asset, ex.cfg.fiat):
+    market = ex.markets.get((body["asset"], body["fiat"]))
+    if market is None:
         return [], 0
-    ads = ex.market.book("SELL" if body["tradeType"] == "BUY" else "BUY")
+    ads = market.book("SELL" if body["tradeType"] == "BUY" else "BUY")
     publisher = _PUBLISHERS.get(str(body.get("publisherType")))
     if publisher is not None:
         ads = [a for a in ads if a.user_type == publisher]
@@ -75,7 +76,7 @@ def _search(ex: SimExchange, body: dict, paging: tuple[int, int]):
         except InvalidOperation:
             return None, 0
         ads = [a for a in ads if a.min_amount <= amount <= a.max_amount]
-    return [shapes.search_item(a, ex.cfg) for a in page_of(ads, *paging)], len(ads)
+    return [shapes.search_item(a, market.cfg) for a in page_of(ads, *paging)], len(ads)
 
 
 def public_search(ex: SimExchange, req: Request, now: float) -> Response:

@@ -35,7 +35,8 @@ from sim.wire import method_not_supported
 
 
 class SimExchange(ChatSide):
-    """The simulated Binance C2C exchange: one market, the bot's account, its rules and faults.
+    """The simulated Binance C2C exchange: its markets (`markets`, by (asset, fiat); `market` is
+    the first), the bot's account with one rate limit over all of them, its rules and faults.
 
     Args:
         cfg: the market, the account, the rules and the faults.
@@ -54,7 +55,8 @@ class SimExchange(ChatSide):
         self.fault_rng = random.Random(root.getrandbits(64))
         self._id_rng = random.Random(root.getrandbits(64))
         self.chat_rng = random.Random(root.getrandbits(64))
-        self.market = Market(cfg, self.market_rng)
+        configs = cfg.market_configs()
+        self.market = Market(configs[0], self.market_rng)  # the first market
         self.desk = OrderDesk(cfg, now_ms, self.chat_rng)
         self.chat = ChatHub(cfg, random.Random(root.getrandbits(64)))
         self.rate = RateRule()
@@ -73,11 +75,26 @@ class SimExchange(ChatSide):
         self._credentials: dict[str, tuple[str, float]] = {}
         self._started: float | None = None
         self._last_now = 0.0
+        # Further markets draw their sources after everything above, so a one-market
+        # exchange's draws are those of before there were several.
+        self.markets: dict[tuple[str, str], Market] = {self.market.key: self.market}
+        for more in configs[1:]:
+            market = Market(more, random.Random(root.getrandbits(64)))
+            self.markets[market.key] = market
 
     @property
     def bot_ads(self) -> list[SimAd]:
-        """Copies of the bot's ads as they stand now (SELL first)."""
-        return [dataclasses.replace(a) for a in self.market.bot_ads()]
+        """Copies of the bot's ads as they stand now (SELL first, market by market)."""
+        return [dataclasses.replace(a) for m in self.markets.values() for a in m.bot_ads()]
+
+    def market_of(self, adv_no: str) -> Market | None:
+        """The market that lists ad `adv_no`, or None."""
+        return next((m for m in self.markets.values() if adv_no in m.ads), None)
+
+    def cfg_of(self, asset: str, fiat: str) -> SimConfig:
+        """The settings of market asset/fiat (the first market's for an unknown pair)."""
+        market = self.markets.get((asset, fiat), self.market)
+        return market.cfg
 
     def server_ms(self) -> int:
         """The exchange's wall clock: now_ms() plus the configured skew."""
@@ -145,7 +162,8 @@ class SimExchange(ChatSide):
 
     def _side(self, req: Request) -> str:
         body = decode_body(req.body) if req.path.endswith("/ads/update") else None
-        ad = self.market.ads.get(str(body.get("advNo"))) if isinstance(body, dict) else None
+        market = self.market_of(str(body.get("advNo"))) if isinstance(body, dict) else None
+        ad = market.ads[str(body.get("advNo"))] if market is not None else None
         return ad.side if ad is not None else "SELL"
 
     def _with_weight(self, req: Request, resp: Response, now: float) -> Response:
@@ -168,7 +186,7 @@ class SimExchange(ChatSide):
 
     def set_ad_status(self, adv_no: str, status: int) -> None:
         """Put one of the bot's ads online (1), offline (3) or closed (4) now."""
-        self.market.ads[adv_no].status = status
+        self.market_of(adv_no).ads[adv_no].status = status
         self.observe(self._now(), competitor_moved=False)
 
     def set_rest(self, on: bool) -> None:
@@ -182,7 +200,7 @@ class SimExchange(ChatSide):
     def set_competitor_price(self, adv_no: str, price: Decimal) -> None:
         """Move a competitor's ad now, as a scripted market move (tests, demos)."""
         now = self._now()
-        self.market.set_price(adv_no, price, now)
+        self.market_of(adv_no).set_price(adv_no, price, now)
         self.observe(now, competitor_moved=True)
 
     def open_order(self, adv_no: str) -> str:
@@ -191,30 +209,36 @@ class SimExchange(ChatSide):
         Raises:
             ValueError: the ad is not the bot's, or it has no room for an order.
         """
-        ad = self.market.ads.get(adv_no)
+        market = self.market_of(adv_no)
+        ad = market.ads[adv_no] if market is not None else None
         now = self._now()
         mine = ad is not None and ad.mine
-        order = self.desk.take(ad, self.market.streams.orders, now) if mine else None
+        order = self.desk.take(ad, market.streams.orders, now) if mine else None
         if order is None:
             raise ValueError("no order can be opened on that ad")
         self.chat.deliver(self.desk.opening_messages(order), now)
         self.observe(now, competitor_moved=False)
         return order.order_no
 
-    def observe(self, now: float, competitor_moved: bool) -> None:
-        """Update the reaction measurement after any change to the book."""
-        for ad in self.market.bot_ads():
-            self.tracker.observe(ad.adv_no, self.market.leads(ad.adv_no), now, competitor_moved)
+    def observe(self, now: float, competitor_moved: bool,
+                market: Market | None = None) -> None:
+        """Update the reaction measurement after any change to the book (of `market` only,
+        when given)."""
+        for mk in (market,) if market is not None else self.markets.values():
+            for ad in mk.bot_ads():
+                self.tracker.observe(ad.adv_no, mk.leads(ad.adv_no), now, competitor_moved)
 
     def step(self, now: float) -> None:
         """Advance the market by one tick: prices, orders, the counterparties' chat, then the
         chat frames now due (read copies, closes)."""
         dt = self.cfg.tick_s
-        moved = self.market.step(now, dt)
-        self.observe(now, competitor_moved=moved)
+        for market in self.markets.values():
+            self.observe(now, competitor_moved=market.step(now, dt), market=market)
         rate = self.cfg.order_rate_per_s
-        messages = self.desk.open_orders(self.market, now, dt, rate)
-        messages += self.desk.advance(self.market, now)
+        messages = []
+        for market in self.markets.values():
+            messages += self.desk.open_orders(market, now, dt, rate)
+        messages += self.desk.advance(self.markets, now)
         self.observe(now, competitor_moved=False)
         self.chat.deliver(messages, now)
         self.chat.flush(now)

@@ -66,6 +66,8 @@ class SimAd:
     price_floating_ratio: Decimal | None = None
     price_type: int = 1  # 2: floating, the price follows the reference times the ratio
     order_at: float = -math.inf  # when the last order opened on it (trio time)
+    asset: str = ""  # the market it is listed in
+    fiat: str = ""
 
     @property
     def listed(self) -> bool:
@@ -127,7 +129,12 @@ class Market:
             self._add(self._bot_ad(rng, side))
         self.streams = Streams(rng)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.cfg.asset, self.cfg.fiat)
+
     def _add(self, ad: SimAd) -> None:
+        ad.asset, ad.fiat = self.cfg.asset, self.cfg.fiat
         self.ads[ad.adv_no] = ad
 
     def _competitor(self, rng: random.Random, side: str, i: int) -> SimAd:

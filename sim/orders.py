@@ -19,6 +19,8 @@ from sim.market import SIDES, Market, SimAd, new_id, quantize
 from sim.messages import ChatMessage
 
 _QTY = Decimal("0.01")
+_QTY_FINE = Decimal("0.00000001")  # an asset worth more than _COSTLY fiat (BTC in NGN)
+_COSTLY = Decimal("100000")
 _BUYERS = ("kelechi_b", "tola99", "zainab.o", "mikeade", "ruthy_ng", "femi_trades", "amaka22")
 _HELLOS = ("Hello", "Hi, I just placed the order", "Good day, order placed")
 _QUESTIONS = (
@@ -43,6 +45,8 @@ class SimOrder:
     create_ms: int
     status: int = 1
     plan: list[tuple[float, str]] = field(default_factory=list)
+    asset: str = ""
+    fiat: str = ""
 
 
 class OrderDesk:
@@ -97,7 +101,8 @@ class OrderDesk:
         u = rng.random() if size is None else size
         low, high = int(ad.min_amount), int(cap)
         fiat = Decimal(min(high, low + int(u * (high - low + 1))))
-        amount = (fiat / ad.price).quantize(_QTY, rounding=ROUND_DOWN)
+        quantum = _QTY if ad.price < _COSTLY else _QTY_FINE
+        amount = (fiat / ad.price).quantize(quantum, rounding=ROUND_DOWN)
         ad.surplus -= amount
         ad.order_at = now
         if not ad.mine:
@@ -108,6 +113,7 @@ class OrderDesk:
             order_no=new_id(rng, 2), adv_no=ad.adv_no, side=ad.side, price=ad.price,
             amount=amount, total=quantize(amount * ad.price), counterparty=rng.choice(_BUYERS),
             pay_method=rng.choice(ad.pay_methods), create_ms=self.now_ms(), plan=_plan(rng, now),
+            asset=ad.asset, fiat=ad.fiat,
         )
         self.orders[order.order_no] = order
         self.opened[ad.adv_no] = self.opened.get(ad.adv_no, 0) + 1
@@ -127,14 +133,17 @@ class OrderDesk:
         reply.uuid = f"{order.order_no}{reply.create_ms}"
         return reply
 
-    def advance(self, market: Market, now: float) -> list[ChatMessage]:
-        """Run the counterparties' due steps; return the messages they produced."""
-        rng = market.streams.orders
+    def advance(self, markets: Market | dict[tuple[str, str], Market],
+                now: float) -> list[ChatMessage]:
+        """Run the counterparties' due steps, each order's in its own market (one `Market`, or
+        all by (asset, fiat)); return the messages they produced."""
         out: list[ChatMessage] = []
         for order in self.orders.values():
+            market = markets if isinstance(markets, Market) else markets[(order.asset,
+                                                                          order.fiat)]
             while order.plan and order.plan[0][0] <= now:
                 _, action = order.plan.pop(0)
-                out.extend(self._act(market, rng, order, action))
+                out.extend(self._act(market, market.streams.orders, order, action))
         return out
 
     def _act(self, market: Market, rng: random.Random, order: SimOrder,
@@ -151,7 +160,7 @@ class OrderDesk:
         if action == "complete":
             order.status = 4
             self.filled[order.adv_no] = self.filled.get(order.adv_no, Decimal("0")) + order.amount
-            return [self._system(order, "completed", symbol=self.cfg.asset)]
+            return [self._system(order, "completed", symbol=order.asset or self.cfg.asset)]
         order.status = 6
         market.ads[order.adv_no].surplus += order.amount
         return [self._system(order, "cancelled")]
