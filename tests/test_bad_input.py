@@ -27,7 +27,7 @@ from events import (ActorFailed, AdRepriced, ApiError, ApiResponse, ChatFrameRec
                     ChatMessageReceived, DecodeFailed, OrderOpened, RepriceFailed, RunStopped)
 from tests.fake_binance import PATHS, FakeBinance, book_item, my_ad
 from tests.fake_chat import FakeChat
-from tests.harness import config, running_bot
+from tests.harness_fake import config, running_bot
 from tests.reliability_junk import GOOD_FRAME, Junk, frames, junk
 
 SAMPLES = Path(__file__).with_name("samples")
