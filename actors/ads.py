@@ -44,6 +44,7 @@ from events import (AdPaused, AdRepriced, AdResumed, AdStatusChanged, ApiError, 
 REFETCH_WAIT_S = 0.3
 MAX_REFETCH_RETRIES = 2
 MAX_SEARCH_STEPS = 6
+FIRST_LOAD_RETRY_S = 1.0  # a failed first EP-4 is asked again after 1, 2, 4 ... refresh_s
 SUBSCRIBES = (BookSnapshot, *ads_core.OWN_TYPES)
 
 
@@ -86,6 +87,11 @@ class Ads:
             nursery.start_soon(self.calls.pump, self.inbox, self._handle)
             task_status.started()
             loaded = await self.refresh(cause=None)
+            retry_s = FIRST_LOAD_RETRY_S
+            while loaded is None:  # no ad known yet, so nothing to price: ask again soon
+                await trio.sleep(retry_s)
+                retry_s = min(retry_s * 2, self.cfg.ads.refresh_s)
+                loaded = await self.refresh(cause=None)
             if self.cfg.ads.online_on_start and loaded:
                 await self._online_on_start(loaded)
             while True:

@@ -60,6 +60,12 @@ def html(status: int, title: str) -> Response:
     return Response(status, page, _HTML)
 
 
+def dropped(how: str = "reset") -> Response:
+    """No answer: the connection fails ("reset", "refused", "timeout" or "protocol"), as any
+    network between the bot and the edge can make it; for scripted answers only."""
+    return Response(0, b"", (), drop=how)
+
+
 def too_many(retry_after_s: float) -> Response:
     seconds = str(max(1, math.ceil(retry_after_s)))
     return gateway_error(429, -1003, "Too many requests", (("retry-after", seconds),))

@@ -155,7 +155,10 @@ class ChatHub:
         heapq.heappush(self._due, (due, next(self._seq), msg, sid, out))
 
     def _send_all(self, frame: dict) -> None:
-        text = _encode(frame).decode()
+        self.send_text(_encode(frame).decode())
+
+    def send_text(self, text: str) -> None:
+        """Send one frame's text, as it is, to every open socket now."""
         for sid in list(self._sockets):
             self.stats.frames_pushed += self._send(sid, Outgoing(text=text))
 

@@ -84,6 +84,11 @@ class ChatSide:
             messages = [self.desk.auto_reply(order)]
         self.chat.deliver(messages, now)
 
+    def push_frame(self, text: str) -> None:
+        """Send a frame's text as it is to every open socket now: for tests that replay the
+        captured frames of reference §8 byte for byte, or whose point is a mangled frame."""
+        self.chat.send_text(text)
+
     def receive_frame(self, text: str, sid: int) -> None:
         """The drivers' entry for a frame the bot sent on socket `sid`."""
         self._sender = sid

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from sim import answers
 from sim.config import Faults
@@ -22,11 +23,14 @@ WRITES = frozenset({"EP-7", "EP-8"})
 class Fault:
     """An answer given on purpose: the catalogue's `kind` (built by the exchange, which knows
     the request), or a ready `response`. `apply_first` runs the real handler before answering;
-    a success kind ("ok-*") runs it and keeps its effect, reshaped."""
+    a success kind ("ok-*") runs it and keeps its effect, reshaped. `reshape`, for answers
+    scripted by tests (`SimExchange.inject_answer`), runs the real handler, keeps its effect and
+    answers with `reshape(its answer)`: the good answer mangled on its way out."""
 
     kind: str
     response: Response | None = None
     apply_first: bool = False
+    reshape: Callable[[Response], Response] | None = None
 
 
 def _reference_mix(endpoint: str, allow_bans: bool) -> list[str]:
@@ -46,7 +50,7 @@ class FaultInjector:
     def __init__(self, faults: Faults, rng: random.Random) -> None:
         self.faults = faults
         self.rng = rng
-        self._script: dict[str, deque[str]] = {}
+        self._script: dict[str, deque[str | Fault]] = {}
 
     def delay_s(self) -> float:
         """Return the delay before the next answer, spike included."""
@@ -62,12 +66,18 @@ class FaultInjector:
             raise ValueError(f"unknown answer kind {kind!r}; one of {', '.join(answers.KINDS)}")
         self._script.setdefault(endpoint, deque()).extend([kind] * count)
 
+    def script(self, endpoint: str, fault: Fault) -> None:
+        """Queue a ready answer (a `Fault` with its `response` or `reshape`) for the next call
+        to `endpoint`, in line with the named kinds of `inject`."""
+        self._script.setdefault(endpoint, deque()).append(fault)
+
     def scripted(self, endpoint: str) -> Fault | None:
         """Take the next scripted answer for `endpoint`, if any."""
         queue = self._script.get(endpoint)
         if not queue:
             return None
-        return self._fault(queue.popleft(), endpoint)
+        item = queue.popleft()
+        return item if isinstance(item, Fault) else self._fault(item, endpoint)
 
     def public(self) -> Fault | None:
         """An EP-0 public-host fault, with probability `public_error_rate`."""

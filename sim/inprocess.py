@@ -21,6 +21,9 @@ from sim.exchange import SimExchange
 from sim.wire import Request
 
 ABNORMAL_CLOSURE = 1006  # what trio-websocket reports when the TCP stream ends without a close
+# How a connection fails when the exchange gives no answer (`Response.drop`): httpx's errors
+_DROPS = {"reset": httpx.ReadError, "refused": httpx.ConnectError,
+          "timeout": httpx.ReadTimeout, "protocol": httpx.RemoteProtocolError}
 
 
 class SimTransport(httpx.AsyncBaseTransport):
@@ -42,6 +45,8 @@ class SimTransport(httpx.AsyncBaseTransport):
         # A loopback round trip on trio's clock, jittered as real ones are: under MockClock
         # requests still take time, and two answers rarely land on the same instant.
         await trio.sleep(resp.delay_s or self.rng.uniform(0.001, 0.004))
+        if resp.drop:
+            raise _DROPS[resp.drop]("the connection went away without an answer", request=request)
         return httpx.Response(resp.status, headers=list(resp.headers), content=resp.body,
                               request=request)
 

@@ -31,12 +31,15 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """One HTTP answer; `delay_s` is how long the server waits before sending it."""
+    """One HTTP answer; `delay_s` is how long the server waits before sending it. `drop`, when
+    set, means no answer at all: the connection fails that way instead ("reset", "refused",
+    "timeout", "protocol"; only the in-process driver, `sim.inprocess`, carries it out)."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
     delay_s: float = 0.0
+    drop: str = ""
 
     def json(self) -> Any:
         return msgspec.json.decode(self.body) if self.body else None

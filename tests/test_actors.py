@@ -1,4 +1,5 @@
-"""The market, ads, orders and chat actors against a scripted Binance, under MockClock."""
+"""The market, ads, orders and chat actors against the simulator in this process, under
+MockClock. Refusals are the simulator's, as reference §7 lists them."""
 
 from decimal import Decimal
 
@@ -8,30 +9,33 @@ import trio.testing
 from events import (AdPaused, AdRepriced, AdResumed, ChatConnected, ChatDisconnected,
                     ChatMessageReceived, ChatMessageSent, DryRunSkipped, OrderOpened,
                     OrderStatusChanged, RepriceDecided, RepriceFailed)
-from tests.fake_binance import FakeBinance, book_item, gateway_error, my_ad
-from tests.fake_chat import FakeChat
-from tests.harness import config, running_bot
+from tests.harness import SECRET, SimBinance, config, query_of, running_bot
 
 PRICING = ("limiter", "market", "ads")
 CFG = config(market={"pages": 1, "poll_interval_s": 2}, strategy={"step": "0.01"})
 
 
-def sell_book(fake: FakeBinance, rival_price: str, mine: str = "111") -> None:
-    ad = next(a for a in fake.my_ads if a["advNo"] == mine)
-    items = [book_item("c1", rival_price, "SELL", nick="rival"),
-             book_item(mine, ad["price"], "SELL", nick="me")]
-    fake.book["SELL"] = sorted(items, key=lambda i: Decimal(i["adv"]["price"]))
+def sell_book(fake: SimBinance, rival_price: str) -> None:
+    """A rival "c1" on the SELL side at `rival_price` (moved there if it is in the book)."""
+    if "c1" in fake.exchange.market.ads:
+        fake.move("c1", rival_price)
+    else:
+        fake.rival("c1", "SELL", rival_price, nick="rival")
 
 
-def ep7_prices(fake: FakeBinance) -> list[Decimal]:
+def signed(request) -> bool:
+    return "signature" in query_of(request)
+
+
+def ep7_prices(fake: SimBinance) -> list[Decimal]:
     import json
     return [Decimal(str(json.loads(r.content)["price"])) for _, r in fake.calls("EP-7")]
 
 
 async def test_a_competitor_move_leads_to_exactly_one_ep7_with_the_right_price(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(10)
@@ -48,8 +52,8 @@ async def test_a_competitor_move_leads_to_exactly_one_ep7_with_the_right_price(
 
 async def test_a_reprice_first_reaches_binance_within_a_second_of_the_competitor_move(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1599.99"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1599.99")
     sell_book(fake, "1600.00")
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG):
         await trio.sleep(5)
@@ -61,10 +65,10 @@ async def test_a_reprice_first_reaches_binance_within_a_second_of_the_competitor
 
 
 async def test_187049_waits_300ms_refetches_my_ads_and_retries(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", gateway_error(-9000, "187049"))
+    fake.push("EP-7", "187049")  # reference §7: -9000 wrapping 187049
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(3)
     (t1, _), (t2, _) = fake.calls("EP-7")[:2]
@@ -77,18 +81,11 @@ async def test_187049_waits_300ms_refetches_my_ads_and_retries(tmp_path, autojum
 
 
 async def test_187055_searches_for_the_nearest_valid_price(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    """Reference §7, §10: 187055, a price outside the allowed band (the simulator's band is
+    2.5 % around its reference price 1600.00 here: 1560.00 is its edge)."""
+    fake = SimBinance(band=Decimal("0.025"))
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1500.00")  # a rival far below: the band stops us before it
-    real = fake._ep_7
-
-    def banded(request):
-        import json
-        if Decimal(str(json.loads(request.content)["price"])) < Decimal("1560.00"):
-            return gateway_error(-9000, "187055")
-        return real(request)
-
-    fake._ep_7 = banded
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(2)
     prices = ep7_prices(fake)
@@ -101,10 +98,10 @@ async def test_187055_searches_for_the_nearest_valid_price(tmp_path, autojump_cl
 
 
 async def test_83229_pauses_the_ad_until_ep4_shows_it_online(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", gateway_error(-9000, "83229"))
+    fake.push("EP-7", "83229")  # reference §7: rest mode, the ad paused
     cfg = config(market={"pages": 1, "poll_interval_s": 2}, ads={"refresh_s": 20})
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
         await trio.sleep(15)
@@ -115,8 +112,8 @@ async def test_83229_pauses_the_ad_until_ep4_shows_it_online(tmp_path, autojump_
 
 
 async def test_dry_run_records_the_reprice_instead_of_sending_it(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG, dry_run=True) as h:
         await trio.sleep(5)
@@ -125,98 +122,84 @@ async def test_dry_run_records_the_reprice_instead_of_sending_it(tmp_path, autoj
     assert len(skipped) == 1 and "1599.99" in skipped[0].body
 
 
-def _order(no: str, status: int) -> dict:
-    return {"orderNumber": no, "advNo": "111", "tradeType": "SELL", "asset": "USDT",
-            "fiat": "NGN", "amount": "10.00", "totalPrice": "16000.00", "orderStatus": status,
-            "createTime": 1768000000000, "buyerNickname": "buyer1", "sellerNickname": "me"}
-
-
-def _detail(no: str, status: int) -> dict:
-    return {"orderNumber": no, "advOrderNumber": "111", "tradeType": "SELL", "asset": "USDT",
-            "fiatUnit": "NGN", "amount": "10.00", "price": "1600.00", "totalPrice": "16000.00",
-            "orderStatus": status, "createTime": 1768000000000, "buyerNickname": "buyer1",
-            "sellerNickname": "me"}
-
-
 async def test_a_new_order_gets_one_detail_call_and_one_greeting(tmp_path, autojump_clock):
-    fake = FakeBinance()
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.00")
     cfg = config(orders={"poll_interval_s": 2}, chat={"greeting": "hi there"})
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
-                               connect=chat.connect) as h:
-            await trio.sleep(3)
-            fake.orders.append(_order("2284", 1))
-            fake.details["2284"] = _detail("2284", 1)
-            await trio.sleep(10)
-            fake.orders[0]["orderStatus"] = 2
-            await trio.sleep(5)
-        nursery.cancel_scope.cancel()
-    assert len(fake.calls("EP-13")) == 1
+    async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg) as h:
+        await trio.sleep(3)
+        no = fake.open_order("111", amount="10.00", counterparty="buyer1")
+        await trio.sleep(10)
+        fake.order_status(no, 2)  # the buyer paid
+        await trio.sleep(5)
+    # One detail of the order: the session's unsigned try, refused as Binance refuses every
+    # unsigned C2C call (reference §2, §10), then signed; never asked again.
+    assert [signed(r) for _, r in fake.calls("EP-13")] == [False, True]
     opened = h.events(OrderOpened)
     assert len(opened) == 1 and opened[0].amount == Decimal("10.00")
     assert opened[0].counterparty == "buyer1"
-    greetings = [f for f in chat.frames_from_bot if f["content"] == "hi there"]
-    assert len(greetings) == 1 and greetings[0]["orderNo"] == "2284"
+    greetings = [f for f in fake.frames_from_bot if f["content"] == "hi there"]
+    assert len(greetings) == 1 and greetings[0]["orderNo"] == no
     assert greetings[0]["type"] == "text" and greetings[0]["self"] is True
     assert [(c.old_status, c.new_status) for c in h.events(OrderStatusChanged)] == [(1, 2)]
 
 
 async def test_an_order_greeted_before_a_restart_is_not_greeted_again(tmp_path, autojump_clock):
     from actors.restore import restore
-    fake = FakeBinance()
-    fake.orders.append(_order("2284", 1))
-    fake.details["2284"] = _detail("2284", 1)
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.00")
+    fake.open_order("111", amount="10.00")
     cfg = config(orders={"poll_interval_s": 2}, chat={"greeting": "hi there"})
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
-                               connect=chat.connect) as h:
-            await trio.sleep(5)
-        restored = restore(h.log)
-        async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
-                               connect=chat.connect, restored=restored):
-            await trio.sleep(5)
-        nursery.cancel_scope.cancel()
-    assert len([f for f in chat.frames_from_bot if f["content"] == "hi there"]) == 1
-    assert len(fake.calls("EP-13")) == 1  # the order was known: no second detail call
+    async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg) as h:
+        await trio.sleep(5)
+    details = len(fake.calls("EP-13"))
+    assert details  # the first run asked for the order's detail
+    restored = restore(h.log)
+    async with running_bot(tmp_path, fake, actors=("limiter", "orders", "chat"), cfg=cfg,
+                           restored=restored):
+        await trio.sleep(5)
+    assert len([f for f in fake.frames_from_bot if f["content"] == "hi there"]) == 1
+    assert len(fake.calls("EP-13")) == details  # the order was known: no second detail call
 
 
 async def test_chat_reconnects_with_a_fresh_credential_after_a_drop(tmp_path, autojump_clock):
-    fake = FakeBinance()
+    """Reference §8: a message comes as its unread frame, then as a read copy with the same id
+    (here 4 s later, on the new socket); sockets drop with no close frame, and a new socket needs
+    a new credential."""
+    fake = SimBinance(chat_read_copy_share=1.0, chat_read_delay_s=(4.0, 4.0))
+    fake.my_ad("111", "SELL", "1600.00")
     cfg = config(chat={"auto_replies": {"bank": "Bank details are in the order page."}})
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=cfg,
-                               connect=chat.connect) as h:
-            await chat.connected.wait()
-            await chat.push({"id": "501", "type": "text", "orderNo": "2284",
-                             "content": "which BANK?", "self": False, "createTime": 1})
-            await trio.sleep(1)
-            await chat.drop()
-            await trio.sleep(5)
-            await chat.connected.wait()
-            await chat.push({"id": "501", "type": "text", "orderNo": "2284",
-                             "content": "which BANK?", "self": False, "createTime": 1})
-            await trio.sleep(1)
-        nursery.cancel_scope.cancel()
-    assert len(fake.calls("EP-33")) == 2 and len(chat.urls) == 2
-    assert all("token=TOKEN" in u and "clientType=web" in u for u in chat.urls)
+    async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=cfg) as h:
+        await fake.connected()
+        no = fake.open_order("111")
+        fake.exchange.push_chat(no, "text", "which BANK?")
+        await trio.sleep(1)
+        fake.exchange.close_chat_sockets("drop")
+        await fake.connected(2)
+        await trio.sleep(5)  # the read copy arrives on the new socket
+    assert len(fake.calls("EP-33")) == 2 and len(fake.chat_urls) == 2
+    assert all("token=TOKEN" in u and "clientType=web" in u for u in fake.chat_urls)
     assert [c.attempt for c in h.events(ChatConnected)] == [1, 2]
     assert len(h.events(ChatDisconnected)) == 1
-    assert len(h.events(ChatMessageReceived)) == 1  # deduplicated by message id
+    from events import ChatFrameReceived
+    received = h.events(ChatMessageReceived)
+    asked = [m for m in received if m.msg_type == "text" and not m.self_sent]
+    assert len(asked) == 1  # deduplicated by message id ...
+    copies = [f for f in h.events(ChatFrameReceived) if f'"{asked[0].message_id}"' in f.text]
+    assert len(copies) == 2  # ... though it came twice, its read copy on the new socket
+    assert len({m.message_id for m in received}) == len(received)
     replies = h.events(ChatMessageSent)
     assert [r.reason for r in replies] == ["auto_reply"]
-    assert len(chat.frames_from_bot) == 1
+    assert len(fake.frames_from_bot) == 1
 
 
 async def test_ep8_falls_back_to_the_comma_string_when_binance_refuses_the_list(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads += [my_ad("111", "SELL", "1600.50", status=3), my_ad("222", "SELL", "1601.00",
-                                                                     status=3)]
-    fake.push("EP-8", gateway_error(-1102, "Mandatory parameter 'advNos' was not sent, was "
-                                           "empty/null, or malformed."))
+    """Reference §10: the tutorial's fallback; the simulator refuses the list here
+    (status_list_reject_share) with the -1102 "Mandatory parameter 'advNos'" text."""
+    fake = SimBinance(status_list_reject_share=1.0)
+    fake.my_ad("111", "SELL", "1600.50", status=3)
+    fake.my_ad("222", "SELL", "1601.00", status=3)
     cfg = config(ads={"adv_nos": ["111", "222"], "online_on_start": True})
     async with running_bot(tmp_path, fake, actors=("limiter", "ads"), cfg=cfg) as h:
         await trio.sleep(3)
@@ -235,8 +218,8 @@ async def test_the_log_holds_every_event_in_the_order_the_actors_saw_it(tmp_path
     from events import ApiResponse, BookSnapshot, MyAdsLoaded, RepriceDecided
 
     watched = (BookSnapshot, MyAdsLoaded, RepriceDecided, ApiResponse)
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
     received = []
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG, listen=watched) as h:
@@ -279,22 +262,23 @@ async def test_a_failing_actor_is_logged_and_restarted_with_backoff(autojump_clo
 
 
 async def test_bad_credentials_stop_the_run_with_one_clear_reason(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.push("EP-4", gateway_error(-2008, "Invalid Api-Key ID."))
+    fake = SimBinance()
+    fake.push("EP-4", "-2008")  # reference §7: fatal
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(5)
     assert h.reason.startswith("fatal") and "Invalid Api-Key ID." in h.reason
-    assert "testSecret" not in h.reason
+    assert SECRET not in h.reason
 
 
 async def test_an_ep7_answered_data_false_is_a_failed_reprice_not_an_accepted_one(
         tmp_path, autojump_clock):
-    import httpx
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    """Reference §4, §10: EP-7's success body is CommonRet_boolean; no capture exists, so a
+    `data: false` is possible (scripted: the simulator never sends it on its own)."""
+    from sim.wire import sapi_ok
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", httpx.Response(200, json={"code": "000000", "message": "success",
-                                                "data": False, "success": True}))
+    fake.push("EP-7", sapi_ok(False))
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(5)
     failed = h.events(RepriceFailed)
@@ -305,11 +289,10 @@ async def test_an_ep7_answered_data_false_is_a_failed_reprice_not_an_accepted_on
 
 # --- per-ad pricing: [ads.overrides."<advNo>"] ---------------------------------------------------
 
-def two_sell_ads(fake: FakeBinance) -> None:
-    fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("222", "SELL", "1600.50")]
-    fake.book["SELL"] = [book_item("c1", "1580.00", "SELL", nick="rival"),
-                         book_item("111", "1600.50", "SELL", nick="me"),
-                         book_item("222", "1600.50", "SELL", nick="me")]
+def two_sell_ads(fake: SimBinance) -> None:
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.my_ad("222", "SELL", "1600.50")
+    fake.rival("c1", "SELL", "1580.00", nick="rival")
 
 
 def decided(h, adv_no: str) -> list[RepriceDecided]:
@@ -318,7 +301,7 @@ def decided(h, adv_no: str) -> list[RepriceDecided]:
 
 async def test_a_floor_override_on_one_ad_changes_only_that_ads_decisions(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
+    fake = SimBinance()
     two_sell_ads(fake)
     cfg = config(market={"pages": 1, "poll_interval_s": 2},
                  strategy={"floor": "1500.00", "ceiling": "1490.00"},
@@ -337,9 +320,9 @@ async def test_a_floor_override_on_one_ad_changes_only_that_ads_decisions(
 
 async def test_reprice_decided_names_the_ads_own_strategy_and_its_own_rate_cap_holds(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
+    fake = SimBinance()
     two_sell_ads(fake)
-    fake.book["SELL"].insert(1, book_item("c2", "1585.00", "SELL", nick="rival2"))
+    fake.rival("c2", "SELL", "1585.00", nick="rival2")
     cfg = config(market={"pages": 1, "poll_interval_s": 2},
                  ads={"overrides": {"222": {"name": "rank", "max_reprices_per_min": 0}}})
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
@@ -353,8 +336,9 @@ async def test_reprice_decided_names_the_ads_own_strategy_and_its_own_rate_cap_h
 
 async def test_an_override_for_an_ad_ep4_does_not_list_ends_the_run_in_one_line(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("333", "BUY", "1500.00", status=3)]
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.my_ad("333", "BUY", "1500.00", status=3)
     sell_book(fake, "1600.00")
     # 333 is offline, yet mine: an override may name it. 999 is nobody's.
     cfg = config(market={"pages": 1, "poll_interval_s": 2},

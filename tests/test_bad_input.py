@@ -1,9 +1,10 @@
 """Bad input never crashes the bot: it becomes a typed event with its raw bytes; the run goes on.
 
 Thousands of mangled answers (tests/reliability_junk.py) go through the decoding layer, then
-through the running actors under MockClock: a FakeBinance answers each request with the next
-mangled version of its good answer until the hypothesis-drawn list runs out, and junk frames go
-down the chat socket. Afterwards the bot must still act on good answers, and the log must hold
+through the running actors under MockClock: the simulator answers each request with the next
+mangled version of its good answer (scripted through its fault injection, `inject_answer` with a
+reshape: its effect is kept, as when a proxy or an edge mangles an answer on its way out, reference
+§7) until the hypothesis-drawn list runs out, and junk frames go down its chat socket. Afterwards the bot must still act on good answers, and the log must hold
 every event the actors saw, each bad answer kept byte for byte.
 """
 
@@ -14,7 +15,6 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import trio
 import trio.testing
 from hypothesis import HealthCheck, given, settings
@@ -25,9 +25,8 @@ from c2c.chat import parse_frame
 from c2c.errors import C2CError, MalformedResponse
 from events import (ActorFailed, AdRepriced, ApiError, ApiResponse, ChatFrameReceived,
                     ChatMessageReceived, DecodeFailed, OrderOpened, RepriceFailed, RunStopped)
-from tests.fake_binance import PATHS, FakeBinance, book_item, my_ad
-from tests.fake_chat import FakeChat
-from tests.harness import config, running_bot
+from sim.wire import Response
+from tests.harness import SimBinance, answers, config, running_bot
 from tests.reliability_junk import GOOD_FRAME, Junk, frames, junk
 
 SAMPLES = Path(__file__).with_name("samples")
@@ -52,6 +51,13 @@ def _order(no: str) -> dict:
             "createTime": 1768000000000, "buyerNickname": "buyer1"}
 
 
+def _my_ad(adv_no: str, side: str, price: str) -> dict:
+    return {"advNo": adv_no, "advStatus": 1, "tradeType": side, "asset": "USDT",
+            "fiatUnit": "NGN", "price": price, "priceType": 1, "surplusAmount": "1000.00",
+            "minSingleTransAmount": "1000.00", "maxSingleTransAmount": "900000.00",
+            "priceScale": 2, "tradeMethods": [{"identifier": "BANK"}]}
+
+
 def _detail(no: str) -> dict:
     return {"orderNumber": no, "advOrderNumber": "111", "tradeType": "SELL", "asset": "USDT",
             "fiatUnit": "NGN", "amount": "10.00", "price": "1600.00", "totalPrice": "16000.00",
@@ -66,7 +72,7 @@ def _good_bodies() -> dict[str, bytes]:
         "EP-0": (SAMPLES / "bapi-adv-search_USDT-KZT_tradeType-BUY_2022-06-20.json").read_bytes(),
         "EP-34": (SAMPLES / "sapi-chat-retrieveChatMessagesWithPagination_2026-01-16.json")
         .read_bytes(),
-        "EP-4": ok([my_ad("111", "SELL", "1600.50")], 1),
+        "EP-4": ok([_my_ad("111", "SELL", "1600.50")], 1),
         "EP-13": ok(_detail("2284")), "EP-15": ok([_order("2284")], 1),
         "EP-33": ok({"chatWssUrl": "wss://x/chat", "listenKey": "k", "listenToken": "t"}),
         "EP-7": ok(True), "TIME": json.dumps({"serverTime": 1768000000000}).encode(),
@@ -98,39 +104,45 @@ def test_a_junk_chat_frame_decodes_or_fails_with_a_typed_error(frame):
         assert exc.raw == (frame.encode(errors="replace") if isinstance(frame, str) else frame)
 
 
-class JunkBinance(FakeBinance):
-    """A FakeBinance whose answers, per endpoint, are mangled by the next recipes in line."""
+class JunkBinance(SimBinance):
+    """The simulator, whose answers, per endpoint, are mangled by the next recipes in line."""
 
     def __init__(self, recipes: list[tuple[str, Junk]]) -> None:
-        super().__init__()
-        self.recipes: dict[str, list[Junk]] = {}
-        for endpoint, recipe in recipes:
-            self.recipes.setdefault(endpoint, []).append(recipe)
+        # a wide band: the rival ends far below the reference; room for the orders
+        super().__init__(band=Decimal("0.1"), bot_surplus=Decimal("100000"), tick_s=1.0)
+        self.remaining: Counter = Counter()
         self.served: list[tuple[str, Junk, int, bytes]] = []
+        self.dropped = 0
+        for endpoint, recipe in recipes:
+            self.remaining[endpoint] += 1
+            self.exchange.inject_answer(endpoint, reshape=self._mangler(endpoint, recipe),
+                                        kind="junk")
+
+    def _mangler(self, endpoint: str, recipe: Junk):
+        def mangle(good: Response) -> Response:
+            self.remaining[endpoint] -= 1
+            if recipe.kind == "transport":
+                self.dropped += 1
+                return answers.dropped(recipe.arg)  # no answer: nothing to log but the error
+            answer = Response(recipe.status, recipe.body(good.body),
+                              (("content-type", "application/json"),))
+            self.served.append((endpoint, recipe, answer.status, answer.body))
+            return answer
+        return mangle
 
     def left(self, *endpoints: str) -> int:
-        return sum(len(self.recipes.get(e, ())) for e in endpoints or self.recipes)
+        return sum(n for e, n in self.remaining.items() if not endpoints or e in endpoints)
 
-    async def handle(self, request: httpx.Request) -> httpx.Response:
-        good = await super().handle(request)  # the exchange acts as if all went well
-        endpoint = PATHS.get(request.url.path, "?")
-        if not self.recipes.get(endpoint):
-            return good
-        recipe = self.recipes[endpoint].pop(0)
-        answer = recipe.answer(request, good)  # raises for a dropped connection
-        self.served.append((endpoint, recipe, answer.status_code, answer.content))
-        return answer
-
-    def _ep_0(self, request):
-        self.book["SELL"].sort(key=lambda item: Decimal(item["adv"]["price"]))
-        return super()._ep_0(request)
+    def clear(self) -> None:
+        """Good answers from here on."""
+        self.exchange.faults._script.clear()
+        self.remaining.clear()
 
 
-def _market(fake: FakeBinance) -> None:
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
-    fake.book["SELL"] = [book_item("c1", "1600.00", "SELL"), book_item("111", "1600.50", "SELL")]
-    fake.orders.append(_order("2284"))
-    fake.details["2284"] = _detail("2284")
+def _market(fake: SimBinance) -> None:
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.rival("c1", "SELL", "1600.00")
+    fake.open_order("111", amount="10.00")
 
 
 async def _until(condition, timeout: float) -> None:
@@ -139,48 +151,39 @@ async def _until(condition, timeout: float) -> None:
             await trio.sleep(1)
 
 
-def _rival(fake: FakeBinance) -> dict:
-    return next(i["adv"] for i in fake.book["SELL"] if i["adv"]["advNo"] == "c1")
-
-
-async def _keep_busy(fake: FakeBinance, chat: FakeChat) -> None:
+async def _keep_busy(fake: SimBinance) -> None:
     """Give every endpoint work: a rival that keeps moving, new orders, a chat that drops."""
     for tick in range(1, 10**6):
         await trio.sleep(3)
-        _rival(fake)["price"] = str(Decimal(_rival(fake)["price"]) - Decimal("0.05"))
+        fake.move("c1", str(fake.ad("c1").price - Decimal("0.05")))
         if tick <= 4:
-            fake.orders.append(_order(f"9{tick:04d}"))
-            fake.details[f"9{tick:04d}"] = _detail(f"9{tick:04d}")
-        if tick % 5 == 0 and chat.server_ws is not None and chat.connected.is_set():
-            await chat.drop()
+            fake.open_order("111", amount="10.00")
+        if tick % 5 == 0 and fake.sockets_opened:
+            fake.exchange.close_chat_sockets("drop")
 
 
 async def _run_on_junk(tmp_path, recipes: list[tuple[str, Junk]]):
     fake = JunkBinance(recipes)
     _market(fake)
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, fake, cfg=CFG, connect=chat.connect) as h:
-            async with trio.open_nursery() as busy:
-                busy.start_soon(_keep_busy, fake, chat)
-                await _until(lambda: not fake.left(*POLLED), 400)  # pauses may be long
-                await _until(lambda: not fake.left(), 30)  # the others need an occasion
-                busy.cancel_scope.cancel()
-            polled_left = fake.left(*POLLED)
-            fake.recipes.clear()  # good answers from here on
-            drained = len(h.seen)
-            _rival(fake)["price"] = "1500.00"
-            fake.orders.append(_order("7777"))
-            fake.details["7777"] = _detail("7777")
-            await _until(lambda: _good_answers_used([e.event for e in h.seen[drained:]]), 400)
-        nursery.cancel_scope.cancel()
-    return fake, h, [e.event for e in h.seen[drained:]], polled_left
+    async with running_bot(tmp_path, fake, cfg=CFG) as h:
+        async with trio.open_nursery() as busy:
+            busy.start_soon(_keep_busy, fake)
+            await _until(lambda: not fake.left(*POLLED), 400)  # pauses may be long
+            await _until(lambda: not fake.left(), 30)  # the others need an occasion
+            busy.cancel_scope.cancel()
+        polled_left = fake.left(*POLLED)
+        fake.clear()
+        drained = len(h.seen)
+        fake.move("c1", "1500.00")
+        last = fake.open_order("111", amount="10.00")
+        await _until(lambda: _good_answers_used([e.event for e in h.seen[drained:]], last), 400)
+    return fake, h, [e.event for e in h.seen[drained:]], polled_left, last
 
 
-def _good_answers_used(events) -> bool:
+def _good_answers_used(events, last: str) -> bool:
     """The rival's last move was answered and the last new order opened."""
     return (any(isinstance(e, AdRepriced) and e.new_price == TARGET for e in events)
-            and any(isinstance(e, OrderOpened) and e.order_no == "7777" for e in events))
+            and any(isinstance(e, OrderOpened) and e.order_no == last for e in events))
 
 
 def _nothing_lost(logged, seen) -> bool:
@@ -213,11 +216,11 @@ def _final_malformed(envelopes) -> list:
 def test_junk_answers_through_the_running_bot_are_logged_typed_and_the_run_goes_on(
         tmp_path_factory, recipes):
     tmp_path = tmp_path_factory.mktemp("junk")
-    fake, h, later, polled_left = trio.run(_run_on_junk, tmp_path, recipes,
-                                           clock=trio.testing.MockClock(autojump_threshold=0))
+    fake, h, later, polled_left, last = trio.run(
+        _run_on_junk, tmp_path, recipes, clock=trio.testing.MockClock(autojump_threshold=0))
     assert polled_left == 0, "the bot stopped polling: junk for a polled endpoint was left"
     assert [e for e in h.events(ActorFailed)] == []
-    assert _good_answers_used(later)
+    assert _good_answers_used(later, last)
 
     logged = list(h.log.events(h.session))
     assert _nothing_lost(logged, h.seen)
@@ -225,7 +228,7 @@ def test_junk_answers_through_the_running_bot_are_logged_typed_and_the_run_goes_
                       if isinstance(e.event, ApiResponse))
     served = Counter((ep, status, body) for ep, r, status, body in fake.served)
     assert not served - answers, "a bad answer is missing from the log"
-    transport = sum(1 for _, r, _, _ in fake.served if r.kind == "transport")
+    transport = fake.dropped
     assert len([e for e in h.events(ApiError) if e.kind == "transport"]) >= transport
     typed = {env.cause: env.event for env in logged
              if isinstance(env.event, (DecodeFailed, RepriceFailed))}
@@ -236,20 +239,16 @@ def test_junk_answers_through_the_running_bot_are_logged_typed_and_the_run_goes_
 
 
 async def _push_frames(tmp_path, junk_frames):
-    fake = FakeBinance()
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=CFG,
-                               connect=chat.connect) as h:
-            await chat.connected.wait()
-            for frame in junk_frames:
-                await chat.server_ws.send_message(frame)
-            good = dict(GOOD_FRAME, id="good-1", content="Which bank do I pay?")
-            await chat.push(good)
-            await _until(lambda: any(f.get("content") == "see page"
-                                     for f in chat.frames_from_bot), 60)
-        nursery.cancel_scope.cancel()
-    return h, chat
+    fake = SimBinance()
+    async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=CFG) as h:
+        await fake.connected()
+        for frame in junk_frames:
+            fake.exchange.push_frame(frame)  # as it is: text or binary
+        good = dict(GOOD_FRAME, id="good-1", content="Which bank do I pay?")
+        fake.exchange.push_frame(json.dumps(good))
+        await _until(lambda: any(f.get("content") == "see page"
+                                 for f in fake.frames_from_bot), 60)
+    return h, fake
 
 
 @settings(max_examples=80, **SETTINGS)

@@ -1,7 +1,8 @@
 """Issue 11: behave as Binance demands. One test (or one parametrized family) per row of the
-issue's table, each against the scripted Binance under MockClock; the simulator's end-to-end
-counterparts are in tests/test_conformance_e2e.py. Sources are the reference's sections (§n) and
-the captured samples in tests/samples/.
+issue's table, each against the simulator in this process under MockClock (its refusals, or
+answers scripted through its fault injection); the end-to-end counterparts over sockets are in
+tests/test_conformance_e2e.py. Sources are the reference's sections (§n) and the captured samples
+in tests/samples/.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 import trio
 
@@ -19,32 +19,39 @@ from c2c import endpoints
 from c2c.http import USER_AGENTS
 from events import (AdPaused, AdRepriced, AdResumed, ApiError, ApiResponse, BreakerOpened,
                     LimiterBackoff, OrderOpened, RepriceDecided, RepriceFailed)
-from tests.fake_binance import FakeBinance, book_item, gateway_error, my_ad, ok
-from tests.harness import config, running_bot
+from actors.limiter import WAF_FIRST_PAUSE_S
+from sim.wire import Response, encode, gateway_error, sapi_ok
+from tests.harness import SimBinance, answers, config, running_bot
+from tests.harness import sample as _sample
 
 SAMPLES = Path(__file__).parent / "samples"
 PRICING = ("limiter", "market", "ads")
 CFG = config(market={"pages": 1, "poll_interval_s": 2}, strategy={"step": "0.01"})
 
 
-def sample(name: str, status: int) -> httpx.Response:
-    return httpx.Response(status, content=(SAMPLES / name).read_bytes(),
-                          headers={"content-type": "application/json"})
+def sample(name: str, status: int) -> Response:
+    return _sample(SAMPLES / name, status)
 
 
-def signed(request: httpx.Request) -> bool:
+def signed(request) -> bool:
     return "signature" in dict(parse_qsl(urlsplit(str(request.url)).query))
 
 
-def sell_book(fake: FakeBinance, rival_price: str, mine: str = "111", *extra) -> None:
-    ads = [a for a in fake.my_ads if a["tradeType"] == "SELL"]
-    items = [book_item("c1", rival_price, "SELL", nick="rival")]
-    items += [book_item(a["advNo"], a["price"], "SELL", nick="me") for a in ads]
-    items += list(extra)
-    fake.book["SELL"] = sorted(items, key=lambda i: Decimal(i["adv"]["price"]))
+def banned(retry_after_s: int) -> Response:
+    """418 as reference §7 has it: -1003, Retry-After = until the ban lifts."""
+    return gateway_error(418, -1003, "Way too many requests; IP banned.",
+                         (("retry-after", str(retry_after_s)),))
 
 
-def ep7_calls(fake: FakeBinance, adv_no: str | None = None) -> list[tuple[float, Decimal]]:
+def sell_book(fake: SimBinance, rival_price: str) -> None:
+    """A rival "c1" on the SELL side at `rival_price` (moved there if it is in the book)."""
+    if "c1" in fake.exchange.market.ads:
+        fake.move("c1", rival_price)
+    else:
+        fake.rival("c1", "SELL", rival_price, nick="rival")
+
+
+def ep7_calls(fake: SimBinance, adv_no: str | None = None) -> list[tuple[float, Decimal]]:
     out = []
     for t, r in fake.calls("EP-7"):
         body = json.loads(r.content)
@@ -55,91 +62,71 @@ def ep7_calls(fake: FakeBinance, adv_no: str | None = None) -> list[tuple[float,
 
 # --- EP-13: unsigned first, then signed (the tutorial's adaptive auth, reference §2, §5, §10) ---
 
-def _order(no: str) -> dict:
-    return {"orderNumber": no, "advNo": "111", "tradeType": "SELL", "asset": "USDT",
-            "fiat": "NGN", "amount": "10.00", "totalPrice": "16000.00", "orderStatus": 1,
-            "createTime": 1768000000000, "buyerNickname": "buyer1", "sellerNickname": "me"}
-
-
-def _detail(no: str) -> dict:
-    return {"orderNumber": no, "advOrderNumber": "111", "tradeType": "SELL", "asset": "USDT",
-            "fiatUnit": "NGN", "amount": "10.00", "price": "1600.00", "totalPrice": "16000.00",
-            "orderStatus": 1, "createTime": 1768000000000, "buyerNickname": "buyer1"}
-
-
+# The simulator refuses an unsigned C2C call itself (reference §11: "Never accept an unsigned C2C
+# call"), in the way its config names; the other refusals are scripted from its catalogue.
 UNSIGNED_REFUSALS = {
     # Captured for unsigned or badly signed getUserOrderDetail calls [BPA-LOG; samples]:
-    "401 -1002 captured": lambda: sample(
-        "sapi-orderMatch-getUserOrderDetail_no-query-unsigned_error-1002_http401.json", 401),
-    "400 -1102 captured": lambda: sample(
-        "sapi-orderMatch-getUserOrderDetail_error-1102-timestamp-malformed_http400.json", 400),
-    "400 -2014 captured": lambda: sample(
-        "sapi-orderMatch-getUserOrderDetail_error-2014-api-key-format-invalid_http400.json", 400),
+    "401 -1002 captured": dict(unsigned_detail_answer="401-1002"),
+    "400 -1102 captured": dict(unsigned_detail_answer="400-1102"),
+    "400 -2014 captured": dict(unsigned_detail_answer="400-2014"),
     # Plausible per the spot docs (§2, §7): the first one ended the bot's run before issue 11.
-    "401 -2015": lambda: gateway_error(-2015, "Invalid API-key, IP, or permissions for action.",
-                                       401),
-    "403 html": lambda: httpx.Response(403, content=b"<html>403 Forbidden</html>"),
-    "400 -1021": lambda: gateway_error(-1021, "Timestamp for this request is outside of the "
-                                               "recvWindow."),
-    "400 -1022": lambda: gateway_error(-1022, "Signature for this request is not valid."),
-    "500 -1000": lambda: gateway_error(-1000, "An unknown error occurred while processing the "
-                                              "request.", 500),
-    "429": lambda: gateway_error(-1003, "Too many requests", 429, {"Retry-After": "30"}),
-    "200 junk": lambda: httpx.Response(200, content=b"<html>maintenance</html>"),
-    "transport": lambda: httpx.ConnectError("reset"),
+    "401 -2015": dict(unsigned_detail_answer="401-2015"),
+    "403 html": "403",
+    "400 -1021": "-1021",
+    "400 -1022": "-1022",
+    "500 -1000": "500",
+    "429": answers.too_many(30.0),
+    "200 junk": "empty-200",
+    "transport": answers.dropped("reset"),
 }
 
 
 @pytest.mark.parametrize("answer", list(UNSIGNED_REFUSALS))
 async def test_an_unsigned_ep13_refused_any_way_is_signed_at_once_and_never_ends_or_pauses_the_run(
         tmp_path, autojump_clock, answer):
-    fake = FakeBinance()
-    fake.push("EP-13", UNSIGNED_REFUSALS[answer]())
+    refusal = UNSIGNED_REFUSALS[answer]
+    fake = SimBinance(**refusal) if isinstance(refusal, dict) else SimBinance()
+    if not isinstance(refusal, dict):
+        fake.push("EP-13", refusal)
+    fake.my_ad("111", "SELL", "1600.00")
     cfg = config(orders={"poll_interval_s": 2}, limits={"breaker_failures": 1})
     async with running_bot(tmp_path, fake, actors=("limiter", "orders"), cfg=cfg) as h:
         await trio.sleep(1)
-        fake.orders.append(_order("2284"))
-        fake.details["2284"] = _detail("2284")
+        first = fake.open_order("111")
         await trio.sleep(5)
-        fake.orders.append(_order("2285"))
-        fake.details["2285"] = _detail("2285")
+        second = fake.open_order("111")
         await trio.sleep(5)
     assert h.reason == "stopped"  # never fatal
     calls = fake.calls("EP-13")
     assert [signed(r) for _, r in calls] == [False, True, True]  # then signed for the session
     assert calls[1][0] - calls[0][0] < 0.2  # at once: no backoff, no pause
-    assert [o.order_no for o in h.events(OrderOpened)] == ["2284", "2285"]
+    assert [o.order_no for o in h.events(OrderOpened)] == [first, second]
     assert not h.events(LimiterBackoff) and not h.events(BreakerOpened)
     polls = [t for t, _ in fake.calls("EP-15")]
     assert all(b - a <= 2.5 for a, b in zip(polls, polls[1:]))  # other calls never paused
 
 
-async def test_an_unsigned_ep13_that_succeeds_keeps_the_session_unsigned(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    cfg = config(orders={"poll_interval_s": 2})
-    async with running_bot(tmp_path, fake, actors=("limiter", "orders"), cfg=cfg) as h:
-        fake.orders.append(_order("2284"))
-        fake.details["2284"] = _detail("2284")
-        await trio.sleep(5)
-    assert [signed(r) for _, r in fake.calls("EP-13")] == [False]
-    assert len(h.events(OrderOpened)) == 1
-
-
 # --- EP-7: any success envelope is an accepted reprice (reference §4, §10) -----------------------
 
+def _envelope(body: dict):
+    return lambda good: Response(200, encode(body)) if good.status == 200 else good
+
+
 @pytest.mark.parametrize("body", [
-    {"code": "000000", "message": "success", "data": True, "success": True},
-    {"code": "000000", "message": "success", "data": None, "success": True},
-    {"code": "000000", "message": "success", "success": True},
-    {"code": "000000", "message": "success", "data": None},
-    {"success": True, "data": None},
+    "ok-true", "ok-null", "ok-absent",
+    # §10: "judge success by HTTP 200 + code == "000000" / success == true": either one
+    _envelope({"code": "000000", "message": "success", "data": None}),
+    _envelope({"success": True, "data": None}),
 ], ids=["data-true", "data-null", "data-absent", "no-success-key", "no-code"])
 async def test_an_ep7_success_envelope_is_accepted_whatever_its_data_and_not_resent(
         tmp_path, autojump_clock, body):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", httpx.Response(200, json=body))
+    if isinstance(body, str):
+        fake.push("EP-7", body)  # the update is applied, its success body reshaped
+    else:
+        fake.exchange.inject_answer("EP-7", reshape=body)
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(30)
     assert [p for _, p in ep7_calls(fake)] == [Decimal("1599.99")]  # sent once, never again
@@ -148,10 +135,10 @@ async def test_an_ep7_success_envelope_is_accepted_whatever_its_data_and_not_res
 
 
 async def test_only_data_false_makes_an_ep7_success_envelope_a_failure(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", ok(False))
+    fake.push("EP-7", sapi_ok(False))  # §4: CommonRet_boolean; scripted, never sent on its own
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(5)
     assert h.events(RepriceFailed)[0].price == Decimal("1599.99")
@@ -161,19 +148,19 @@ async def test_only_data_false_makes_an_ep7_success_envelope_a_failure(tmp_path,
 
 async def test_187022_on_ep7_pauses_the_ad_rereads_my_ads_and_resumes_when_it_is_online(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", gateway_error(-9000, "187022"))
+    fake.push("EP-7", "187022")
     cfg = config(market={"pages": 1, "poll_interval_s": 2}, ads={"refresh_s": 30})
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=cfg) as h:
         await trio.sleep(3)
-        fake.my_ads[0]["advStatus"] = 3  # EP-4 shows it offline
+        fake.exchange.set_ad_status("111", 3)  # EP-4 shows it offline
         await trio.sleep(20)
         assert len(ep7_calls(fake)) == 1  # paused: no reprice of an offline ad
         (t7, _), = ep7_calls(fake)
         assert any(t7 < t < t7 + 1.5 for t, _ in fake.calls("EP-4"))  # re-read at once
-        fake.my_ads[0]["advStatus"] = 1  # online again; the refresh at t=60 sees it
+        fake.exchange.set_ad_status("111", 1)  # online again; the refresh at t=60 sees it
         await trio.sleep(45)
     paused = h.events(AdPaused)
     assert [(p.adv_no, p.code) for p in paused] == [("111", 187022)]
@@ -186,13 +173,11 @@ async def test_187022_on_ep7_pauses_the_ad_rereads_my_ads_and_resumes_when_it_is
 @pytest.mark.parametrize("answer", ["429", "403", "418"])
 async def test_a_pause_on_the_public_host_stops_ep0_only_and_signed_calls_keep_flowing(
         tmp_path, autojump_clock, answer):
-    fake = FakeBinance()
-    refusal = {
-        "429": gateway_error(-1003, "Too many requests", 429, {"Retry-After": "30"}),
-        "403": httpx.Response(403, content=b"<html>Request blocked.</html>",
-                              headers={"Retry-After": "30"}),
-        "418": gateway_error(-1003, "IP banned", 418, {"Retry-After": "30"}),
-    }[answer]
+    """§7: 429 and 418 carry Retry-After (30 s here); the WAF's 403 page carries none, so EP-0
+    waits the bot's own first WAF pause."""
+    fake = SimBinance()
+    refusal, pause = {"429": (answers.too_many(30.0), 30), "403": ("403", WAF_FIRST_PAUSE_S),
+                      "418": (banned(30), 30)}[answer]
     fake.push("EP-0", refusal)
     async with running_bot(tmp_path, fake, actors=("limiter",), listen=(ApiResponse,)) as h:
         await h.emit(endpoints.search_ads("tester-0", asset="USDT", fiat="NGN", want="sellers",
@@ -206,7 +191,7 @@ async def test_a_pause_on_the_public_host_stops_ep0_only_and_signed_calls_keep_f
     (t0, _), (t_retry, _) = fake.calls("EP-0")
     signed_after = [t for t, ep, _ in fake.requests if ep == "EP-15"]
     assert len(signed_after) == 5 and max(signed_after) < t0 + 2  # not held by EP-0's pause
-    assert t_retry >= t0 + 30  # EP-0 itself waited out its Retry-After
+    assert t_retry >= t0 + pause  # EP-0 itself waited out its Retry-After
     assert {b.host for b in h.events(LimiterBackoff)} == {"bapi"}
     times = sorted(t for t, _, _ in fake.requests)
     assert all(sum(1 for u in times if t <= u < t + 1) <= 5 for t in times)  # one window
@@ -214,8 +199,8 @@ async def test_a_pause_on_the_public_host_stops_ep0_only_and_signed_calls_keep_f
 
 async def test_the_public_hosts_breaker_opens_alone_and_signed_calls_go_on(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.push("EP-0", *[httpx.ConnectError("reset")] * 3)
+    fake = SimBinance()
+    fake.push("EP-0", *[answers.dropped("reset")] * 3)
     cfg = config(limits={"breaker_failures": 3, "breaker_open_s": 60})
     async with running_bot(tmp_path, fake, actors=("limiter",), cfg=cfg,
                            listen=(ApiResponse, ApiError, BreakerOpened)) as h:
@@ -234,8 +219,8 @@ async def test_the_public_hosts_breaker_opens_alone_and_signed_calls_go_on(
 
 
 async def test_a_pause_on_the_merchant_api_leaves_the_public_book_polled(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.push("EP-15", gateway_error(-1003, "Too many requests", 429, {"Retry-After": "20"}))
+    fake = SimBinance()
+    fake.push("EP-15", answers.too_many(20.0))
     async with running_bot(tmp_path, fake, actors=("limiter",), listen=(ApiResponse,)) as h:
         await h.emit(endpoints.list_orders("tester-0", page=1))
         await h.next_event(ApiResponse)
@@ -251,10 +236,10 @@ async def test_a_pause_on_the_merchant_api_leaves_the_public_book_polled(tmp_pat
 
 async def test_while_the_public_host_is_paused_the_book_is_read_through_its_signed_twin(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-0", gateway_error(-1003, "Too many requests", 429, {"Retry-After": "30"}))
+    fake.push("EP-0", answers.too_many(30.0))
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(10)
         sell_book(fake, "1599.00")  # a move while EP-0 is paused
@@ -273,16 +258,14 @@ async def test_while_the_public_host_is_paused_the_book_is_read_through_its_sign
 @pytest.mark.parametrize("answer", ["418", "403", "429", "500"])
 async def test_an_ep7_met_by_a_pause_is_not_resent_after_it_but_decided_again(
         tmp_path, autojump_clock, answer):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
+    """§7: Retry-After 20 s on 418 and 429; the WAF's 403 carries none (the bot's first WAF
+    pause); a 500's outcome is unknown (the simulator applies the update half of the time)."""
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
     sell_book(fake, "1600.00")
-    fake.push("EP-7", {
-        "418": gateway_error(-1003, "IP banned", 418, {"Retry-After": "20"}),
-        "403": httpx.Response(403, content=b"<html>blocked</html>", headers={"Retry-After": "20"}),
-        "429": gateway_error(-1003, "Too many requests", 429, {"Retry-After": "20"}),
-        "500": gateway_error(-1000, "An unknown error occurred while processing the request.",
-                             500),
-    }[answer])
+    refusal, pause = {"418": (banned(20), 20), "403": ("403", WAF_FIRST_PAUSE_S),
+                      "429": (answers.too_many(20.0), 20), "500": ("500", 0)}[answer]
+    fake.push("EP-7", refusal)
     async with running_bot(tmp_path, fake, actors=PRICING, cfg=CFG) as h:
         await trio.sleep(2)
         sell_book(fake, "1599.00")  # the book moves while the merchant API is paused
@@ -297,15 +280,15 @@ async def test_an_ep7_met_by_a_pause_is_not_resent_after_it_but_decided_again(
         # The refused price never leaves again: the next EP-7 carries the fresh book's price,
         # once the pause is over; decisions during it were refused unsent, and explained.
         assert [p for _, p in sent[1:]] == [Decimal("1598.99")]
-        assert sent[1][0] >= sent[0][0] + 20
+        assert sent[1][0] >= sent[0][0] + pause
         assert refused and all("paused" in f.message for f in h.events(RepriceFailed)[1:])
 
 
 async def test_an_ep7_queued_when_a_pause_begins_is_refused_not_sent_after_it(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append({"advNo": "77", "price": "1600.00"})
-    fake.push("EP-15", gateway_error(-1003, "IP banned", 418, {"Retry-After": "60"}))
+    fake = SimBinance()
+    fake.my_ad("77", "SELL", "1600.00")
+    fake.push("EP-15", banned(60))
     cfg = config(limits={"rps": 1})  # one call a second: the EP-7 waits for the EP-15's slot
     async with running_bot(tmp_path, fake, actors=("limiter",), cfg=cfg,
                            listen=(ApiResponse, ApiError)) as h:
@@ -322,7 +305,7 @@ async def test_an_ep7_queued_when_a_pause_begins_is_refused_not_sent_after_it(
 
 async def _ep0_agents(tmp_path, n: int = 20) -> list[str]:
     tmp_path.mkdir()
-    fake = FakeBinance()
+    fake = SimBinance()
     async with running_bot(tmp_path, fake, actors=("limiter",), listen=(ApiResponse,)) as h:
         for i in range(n):
             await h.emit(endpoints.search_ads(f"tester-{i}", asset="USDT", fiat="NGN",
@@ -345,17 +328,18 @@ async def test_ep0_rotates_a_browser_user_agent_per_request_from_a_pool_of_five_
 
 async def test_83628_makes_that_ad_wait_30s_while_other_ads_and_calls_go_on(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("222", "BUY", "1500.00")]
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.my_ad("222", "BUY", "1560.00")
     sell_book(fake, "1600.00")
-    fake.book["BUY"] = [book_item("b1", "1500.50", "BUY", nick="buyer")]
+    fake.rival("b1", "BUY", "1560.50", nick="buyer")
     fake.push("EP-7", sample("sapi-ads-update_error-83628-too-many-attempts_http400.json", 400))
     cfg = config(market={"pages": 1, "poll_interval_s": 2}, strategy={"step": "0.01"},
                  orders={"poll_interval_s": 2})
     async with running_bot(tmp_path, fake, actors=PRICING + ("orders",), cfg=cfg) as h:
         await trio.sleep(4)
         refused_at = next(t for t, p in ep7_calls(fake) if True)
-        fake.book["BUY"] = [book_item("b1", "1501.00", "BUY", nick="buyer")]
+        fake.move("b1", "1561.00")
         await trio.sleep(6)
         assert [t for t, _ in ep7_calls(fake, "111")] == [refused_at]  # waiting
         await trio.sleep(30)
@@ -386,7 +370,7 @@ async def test_83628_makes_that_ad_wait_30s_while_other_ads_and_calls_go_on(
 ], ids=["-1000-404", "-1102-400", "500000001-400"])
 async def test_a_permanent_4xx_is_not_retried_and_never_opens_the_breaker(
         tmp_path, autojump_clock, answer):
-    fake = FakeBinance()
+    fake = SimBinance()
     fake.push("EP-15", answer(), answer())
     cfg = config(limits={"breaker_failures": 2})
     async with running_bot(tmp_path, fake, actors=("limiter",), cfg=cfg,
@@ -402,7 +386,7 @@ async def test_a_permanent_4xx_is_not_retried_and_never_opens_the_breaker(
 
 
 async def test_minus_1000_with_http_500_stays_transient_and_is_retried(tmp_path, autojump_clock):
-    fake = FakeBinance()
+    fake = SimBinance()
     fake.push("EP-15", sample("sapi-ads-search_error-1000-unknown-error_http500.json", 500))
     async with running_bot(tmp_path, fake, actors=("limiter",), listen=(ApiResponse,)) as h:
         await h.emit(endpoints.list_orders("tester-0", page=1))
@@ -445,11 +429,10 @@ def test_ep0_publisher_type_is_merchant_by_default_and_null_for_all():
 
 async def test_the_book_keeps_each_advertisers_user_type_and_a_filter_can_exclude_users(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
-    user_ad = book_item("u1", "1590.00", "SELL", nick="retail")
-    user_ad["advertiser"]["userType"] = "user"
-    sell_book(fake, "1600.00", "111", user_ad)
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.rival("u1", "SELL", "1590.00", nick="retail", user_type="user")
+    sell_book(fake, "1600.00")
     both = {}
     for merchants_only in (False, True):
         cfg = config(market={"pages": 1, "poll_interval_s": 2, "publisher_type": "all"},
@@ -463,8 +446,7 @@ async def test_the_book_keeps_each_advertisers_user_type_and_a_filter_can_exclud
         assert json.loads(fake.calls("EP-0")[-1][1].content)["publisherType"] is None
         both[merchants_only] = h.events(RepriceDecided)[0].competitor
         fake.requests.clear()
-        fake.my_ads[0]["price"] = "1600.50"
-        sell_book(fake, "1600.00", "111", user_ad)
+        fake.ad("111").price = Decimal("1600.50")
     assert both == {False: "u1", True: "c1"}
 
 
@@ -483,8 +465,6 @@ async def test_real_chat_frames_are_deduplicated_named_and_only_a_counterpartys_
         tmp_path, autojump_clock):
     from events import (ChatDisconnected, ChatMessageReceived, ChatMessageSent, ChatNicknameSeen,
                         ChatServerError)
-    from tests.fake_chat import FakeChat
-
     renamed = dict(frame("text_read-copy_same-id_2023-11-09"), fromNickname="comprador7")
     rest_spelling = {"id": "42", "type": "text", "orderNo": "20556033200160616448",
                      "content": "ok", "self": False, "status": "read", "createTime": 1,
@@ -498,21 +478,22 @@ async def test_real_chat_frames_are_deduplicated_named_and_only_a_counterpartys_
         frame("system_nlp_third_party_read-copy_2023-11-09"),
         frame("text_own-message-echo_self-true_2023-10-10"),
         frame("text_own-message-read-copy_fromNickname_2023-10-10"),
-        frame("error_ILLEGAL_PARAM_2024-02-13"),
+        "ILLEGAL_PARAM",  # the simulator's error frame, then its close 0.7 s later (§8)
         rest_spelling,
     ]
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, FakeBinance(), actors=("limiter", "chat"),
-                               cfg=CHAT_CFG, connect=chat.connect) as h:
-            await chat.connected.wait()
-            for f in frames:
-                await chat.push(f)
-            await trio.sleep(2)
-            await chat.push({"id": "43", "type": "text", "orderNo": "20556033200160616448",
-                             "content": "still there?", "self": False, "createTime": 2})
-            await trio.sleep(1)
-        nursery.cancel_scope.cancel()
+    fake = SimBinance()
+    async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=CHAT_CFG) as h:
+        await fake.connected()
+        for f in frames:
+            if f == "ILLEGAL_PARAM":
+                fake.exchange.push_chat("", "error")
+            else:
+                fake.exchange.push_frame(json.dumps(f))
+        await fake.connected(2)  # the server closed after its error frame; the bot came back
+        fake.exchange.push_frame(json.dumps(
+            {"id": "43", "type": "text", "orderNo": "20556033200160616448",
+             "content": "still there?", "self": False, "createTime": 2}))
+        await trio.sleep(1)
     received = h.events(ChatMessageReceived)
     assert [(m.message_id, m.msg_type) for m in received] == [
         ("", "auto_reply"), ("897075315354289408", "text"), ("897104074408563970", "system"),
@@ -522,26 +503,20 @@ async def test_real_chat_frames_are_deduplicated_named_and_only_a_counterpartys_
     assert received[4].nickname == "rest_name"  # the REST schema's spelling is read too
     assert [e.content for e in h.events(ChatServerError)] == ["ILLEGAL_PARAM"]
     assert [s.content for s in h.events(ChatMessageSent)] == ["Hola, gracias"]
-    assert [f["content"] for f in chat.frames_from_bot] == ["Hola, gracias"]
-    assert not h.events(ChatDisconnected)  # the socket stayed up through all of it
+    assert [f["content"] for f in fake.frames_from_bot] == ["Hola, gracias"]
+    # The socket stayed up through all of it, until the server closed it after its error frame.
+    assert len(h.events(ChatDisconnected)) == 1
 
 
 async def test_a_close_1002_is_followed_by_a_fresh_credential_and_a_new_socket(
         tmp_path, autojump_clock):
     from events import ChatConnected, ChatDisconnected
-    from tests.fake_chat import FakeChat
-
-    async with trio.open_nursery() as nursery:
-        chat = FakeChat(nursery)
-        async with running_bot(tmp_path, FakeBinance(), actors=("limiter", "chat"),
-                               cfg=CHAT_CFG, connect=chat.connect) as h:
-            await chat.connected.wait()
-            chat.connected = trio.Event()
-            await chat.server_ws.aclose(code=1002,
-                                        reason="received a frame that is not masked as expected")
-            await trio.sleep(5)
-            await chat.connected.wait()
-        nursery.cancel_scope.cancel()
+    fake = SimBinance()
+    async with running_bot(tmp_path, fake, actors=("limiter", "chat"), cfg=CHAT_CFG) as h:
+        await fake.connected()
+        fake.exchange.close_chat_sockets("1002")  # with one of Netty's reasons (§8)
+        await trio.sleep(5)
+        await fake.connected(2)
     assert len(fake_calls := h.events(ChatConnected)) == 2 and fake_calls[1].attempt == 2
     assert "1002" in h.events(ChatDisconnected)[0].reason
-    assert len(chat.urls) == 2
+    assert len(fake.chat_urls) == 2 and len(fake.calls("EP-33")) == 2

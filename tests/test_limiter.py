@@ -1,6 +1,6 @@
-"""The limiter under MockClock: Binance's limits, the breaker, backoff, priorities, write-ahead."""
+"""The limiter under MockClock against the simulator: Binance's limits (reference §7), the
+breaker, backoff, priorities, write-ahead."""
 
-import httpx
 import pytest
 import trio
 import trio.testing
@@ -8,8 +8,7 @@ import trio.testing
 from c2c import endpoints
 from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
                     LimiterBackoff)
-from tests.fake_binance import FakeBinance, gateway_error, ok, query_of
-from tests.harness import config, running_bot
+from tests.harness import SimBinance, answers, config, query_of, running_bot
 
 LIMITER = ("limiter",)
 
@@ -20,7 +19,7 @@ def max_in_any_window(times: list[float], window: float = 1.0) -> int:
 
 
 async def test_no_one_second_window_ever_holds_more_than_rps_requests(tmp_path, autojump_clock):
-    fake = FakeBinance()
+    fake = SimBinance()
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         for i in range(30):
             await h.emit(endpoints.search_ads(f"tester-{i}", asset="USDT", fiat="NGN",
@@ -37,13 +36,14 @@ async def test_no_one_second_window_ever_holds_more_than_rps_requests(tmp_path, 
 
 
 async def test_an_order_detail_goes_before_queued_book_polls(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.details["9001"] = {"orderNumber": "9001", "orderStatus": 1}
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.00")
+    order_no = fake.open_order("111")
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         for i in range(12):
             await h.emit(endpoints.search_ads(f"tester-{i}", asset="USDT", fiat="NGN",
                                               want="sellers", page=1))
-        await h.emit(endpoints.order_detail("tester-99", order_no="9001", signed=True))
+        await h.emit(endpoints.order_detail("tester-99", order_no=order_no, signed=True))
         for _ in range(13):
             await h.next_event(ApiResponse)
     order = [ep for _, ep, _ in fake.requests]
@@ -53,9 +53,9 @@ async def test_an_order_detail_goes_before_queued_book_polls(tmp_path, autojump_
 
 async def test_breaker_opens_after_15_failures_stays_silent_45s_then_tries_once(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
+    fake = SimBinance()
     cfg = config(limits={"breaker_failures": 15, "breaker_open_s": 45})
-    fake.push("EP-15", *[httpx.ConnectError("refused")] * 16)
+    fake.push("EP-15", *[answers.dropped("refused")] * 16)
     async with running_bot(tmp_path, fake, actors=LIMITER, cfg=cfg,
                            listen=(ApiError, ApiResponse, BreakerOpened, BreakerClosed)) as h:
         for i in range(3):  # each is tried 5 times: 15 consecutive failures
@@ -76,12 +76,13 @@ async def test_breaker_opens_after_15_failures_stays_silent_45s_then_tries_once(
         await trio.sleep_until(t_open + 45)
         await h.emit(endpoints.list_orders("tester-11", page=1))  # the one trial (fails)
         await h.next_event(BreakerOpened)
+        t_reopen = trio.current_time()  # when the trial's answer (a round trip) came back
         assert len(fake.calls("EP-15")) == 16
         assert fake.calls("EP-15")[-1][0] == t_open + 45
         await h.emit(endpoints.list_orders("tester-12", page=1))
         await trio.testing.wait_all_tasks_blocked()
         assert len(fake.calls("EP-15")) == 16  # reopened: silent again
-        await trio.sleep_until(t_open + 90)
+        await trio.sleep_until(t_reopen + 45)
         await h.emit(endpoints.list_orders("tester-13", page=1))  # trial succeeds
         await h.next_event(BreakerClosed)
     assert opened.event.failures == 15
@@ -89,11 +90,12 @@ async def test_breaker_opens_after_15_failures_stays_silent_45s_then_tries_once(
 
 async def test_stale_timestamp_resyncs_the_clock_and_retries_once_with_a_fresh_signature(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.push("EP-15", gateway_error(-1021, "Timestamp for this request is outside of the recvWindow."))
+    """Reference §2, §7: -1021 when the timestamp is outside the recvWindow; the simulator
+    refuses it itself once its clock runs ahead."""
+    fake = SimBinance()
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         await trio.sleep(3)
-        fake.server_offset_ms = 70_000  # the server's clock ran ahead
+        fake.skew(70_000)  # the server's clock ran ahead
         await h.emit(endpoints.list_orders("tester-1", page=1))
         final = await h.final_reply("tester-1")
     eps = [ep for _, ep, _ in fake.requests]
@@ -106,8 +108,8 @@ async def test_stale_timestamp_resyncs_the_clock_and_retries_once_with_a_fresh_s
 
 
 async def test_429_backs_off_for_retry_after_then_retries(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.push("EP-15", gateway_error(-1003, "Too many requests", 429, {"Retry-After": "2"}))
+    fake = SimBinance()
+    fake.push("EP-15", answers.too_many(2.0))  # reference §7: Retry-After in seconds
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         await h.emit(endpoints.list_orders("tester-1", page=1))
         final = await h.final_reply("tester-1")
@@ -121,8 +123,8 @@ async def test_ip_ban_418_on_the_merchant_api_stops_its_calls_until_retry_after_
         tmp_path, autojump_clock):
     """Issue 11: a 418 on api.binance.com pauses the signed calls only; p2p.binance.com's public
     book (another host behind its own edge, reference §1 and §3) keeps being read."""
-    fake = FakeBinance()
-    fake.push("EP-15", gateway_error(-1003, "IP banned", 418, {"Retry-After": "120"}))
+    fake = SimBinance()
+    fake.push("EP-15", "418")  # -1003 with Retry-After 120 (reference §7)
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         await h.emit(endpoints.list_orders("tester-1", page=1))
         await trio.sleep(1)
@@ -139,8 +141,8 @@ async def test_ip_ban_418_on_the_merchant_api_stops_its_calls_until_retry_after_
 
 
 async def test_restricted_location_451_ends_the_run_with_one_clear_reason(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.push("EP-15", httpx.Response(451, json={"code": 0, "msg": "Service unavailable from a restricted location"}))
+    fake = SimBinance()
+    fake.push("EP-15", "451")  # reference §7: fatal
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         await h.emit(endpoints.list_orders("tester-1", page=1))
         await trio.sleep(5)
@@ -149,8 +151,8 @@ async def test_restricted_location_451_ends_the_run_with_one_clear_reason(tmp_pa
 
 
 async def test_an_effect_is_durable_in_the_log_before_it_reaches_binance(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append({"advNo": "77", "price": "1600.00"})
+    fake = SimBinance()
+    fake.my_ad("77", "SELL", "1600.00")
     seen_in_log = []
 
     def check(endpoint, request):
@@ -171,10 +173,11 @@ async def test_an_effect_is_durable_in_the_log_before_it_reaches_binance(tmp_pat
 
 
 async def test_weight_header_past_80_percent_slows_the_limiter(tmp_path, autojump_clock):
-    fake = FakeBinance()
-    heavy = ok([], total=0)
-    heavy.headers["x-sapi-used-ip-weight-1m"] = "11000"
-    fake.push("EP-15", heavy)
+    """Reference §7: /sapi/* reports X-SAPI-USED-IP-WEIGHT-1M, 12,000 a minute per IP. The
+    account has used 11,000 in the last minute when the test starts."""
+    fake = SimBinance()
+    for _ in range(10_999):
+        fake.exchange.sapi_weight.add("127.0.0.1", 0.0)
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,)) as h:
         await h.emit(endpoints.list_orders("tester-0", page=1))
         await h.next_event(ApiResponse)
@@ -212,7 +215,7 @@ async def test_a_restart_right_after_a_crash_waits_out_the_dead_runs_last_second
         tmp_path, autojump_clock):
     from actors.limiter import QUIET_AFTER_MS
     from actors.restore import Restored
-    fake = FakeBinance()
+    fake = SimBinance()
     died_ms = fake.now_ms() - 200  # the killed run's last committed event, 0.2 s ago
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,),
                            restored=Restored(last_event_ms=died_ms)) as h:
@@ -225,7 +228,7 @@ async def test_a_restart_right_after_a_crash_waits_out_the_dead_runs_last_second
 
 async def test_a_restart_long_after_the_last_run_calls_at_once(tmp_path, autojump_clock):
     from actors.restore import Restored
-    fake = FakeBinance()
+    fake = SimBinance()
     async with running_bot(tmp_path, fake, actors=LIMITER, listen=(ApiResponse,),
                            restored=Restored(last_event_ms=fake.now_ms() - 60_000)) as h:
         await h.emit(endpoints.list_orders("tester-1", page=1))

@@ -435,13 +435,11 @@ def test_a_slow_last_alert_does_not_stretch_the_session_replay_re_runs(tmp_path)
 def test_a_fatal_stop_is_alerted_with_its_one_line_reason(tmp_path):
     """Binance answers 451 from a restricted location (reference §7): the run stops, and the
     merchant is told why through every channel."""
-    from tests.fake_binance import API_KEY, SECRET, FakeBinance, my_ad
+    from tests.harness import API_KEY, SECRET, SimBinance
 
-    fake, alerts = FakeBinance(), FakeAlerts()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
-    restricted = httpx.Response(451, json={"code": 0, "msg": "Service unavailable from a "
-                                           "restricted location according to 'b. Eligibility'"})
-    fake.push("EP-4", restricted)
+    fake, alerts = SimBinance(), FakeAlerts()
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.push("EP-4", "451")  # the simulator's catalogue: the captured text
     log = open_log(tmp_path / "fatal.db")
     sid = log.start_session("live", config_json(BotConfig(), actors=LIVE_ACTORS, seed=1), 0)
 

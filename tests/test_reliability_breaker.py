@@ -22,8 +22,7 @@ from events import (ActorFailed, AdRepriced, ApiError, ApiResponse, BreakerClose
 from sim import DEMO_API_KEY, DEMO_SECRET, Faults, SimConfig, SimExchange
 from sim.inprocess import SimTransport, chat_connector
 from store import open_log
-from tests.fake_binance import FakeBinance, book_item, my_ad
-from tests.harness import config, running_bot
+from tests.harness import SimBinance, config, running_bot
 
 EPS = 1e-9
 OPEN_S = 3.0
@@ -137,10 +136,10 @@ def _path_host(path: str) -> str:
 
 async def test_a_limiter_crash_answers_every_held_request_and_the_bot_goes_on(
         tmp_path, autojump_clock):
-    fake = FakeBinance()
-    fake.my_ads.append(my_ad("111", "SELL", "1600.50"))
-    fake.book["SELL"] = [book_item("c1", "1600.00", "SELL"), book_item("111", "1600.50", "SELL")]
-    fake.push("EP-15", RuntimeError("a bug below the limiter, not an HTTP error"))
+    fake = SimBinance()
+    fake.my_ad("111", "SELL", "1600.50")
+    fake.rival("c1", "SELL", "1600.00")
+    fake.bug_below("EP-15", RuntimeError("a bug below the limiter, not an HTTP error"))
     cfg = config(market={"pages": 1, "poll_interval_s": 2}, orders={"poll_interval_s": 1})
     async with running_bot(tmp_path, fake, actors=("limiter", "market", "ads", "orders"),
                            cfg=cfg) as h:

@@ -12,38 +12,29 @@ from replay.cli import main as replay_main, with_overrides
 from replay.runner import replay_session
 from store import open_log
 from store.bodies import digest_of
-from tests.fake_binance import FakeBinance, book_item, my_ad
-from tests.fake_chat import FakeChat
-from tests.harness import config, running_bot
+from tests.harness import SimBinance, config, running_bot
 
 CFG = config(market={"pages": 1, "poll_interval_s": 2}, orders={"poll_interval_s": 3},
              chat={"auto_replies": {"bank": "Bank details are in the order page."}})
 
 
 def record_session(tmp_path) -> str:
-    """Record a 30 s session against the scripted Binance: reprices, an order, chat."""
+    """Record a 30 s session against the simulator: reprices, an order, chat, a dropped socket."""
     async def scenario():
-        fake = FakeBinance()
-        fake.my_ads += [my_ad("111", "SELL", "1600.50"), my_ad("222", "BUY", "1500.00")]
-        fake.book["SELL"] = [book_item("c1", "1600.00", "SELL"),
-                             book_item("111", "1600.50", "SELL")]
-        fake.book["BUY"] = [book_item("c2", "1550.00", "BUY"), book_item("222", "1500.00", "BUY")]
-        async with trio.open_nursery() as nursery:
-            chat = FakeChat(nursery)
-            async with running_bot(tmp_path, fake, cfg=CFG, connect=chat.connect):
-                await trio.sleep(6)
-                fake.orders.append({"orderNumber": "9", "advNo": "111", "tradeType": "SELL",
-                                    "orderStatus": 1, "amount": "1", "totalPrice": "1600"})
-                fake.details["9"] = {"orderNumber": "9", "orderStatus": 1, "tradeType": "SELL",
-                                     "amount": "1", "price": "1600", "totalPrice": "1600"}
-                fake.book["SELL"][0]["adv"]["price"] = "1590.00"
-                await trio.sleep(8)
-                await chat.push({"id": "5", "type": "text", "orderNo": "9",
-                                 "content": "which bank?", "self": False})
-                await trio.sleep(4)
-                await chat.drop()
-                await trio.sleep(12)
-            nursery.cancel_scope.cancel()
+        fake = SimBinance()
+        fake.my_ad("111", "SELL", "1600.50")
+        fake.my_ad("222", "BUY", "1540.00")
+        fake.rival("c1", "SELL", "1600.00")
+        fake.rival("c2", "BUY", "1550.00")
+        async with running_bot(tmp_path, fake, cfg=CFG):
+            await trio.sleep(6)
+            order_no = fake.open_order("111", amount="1.00")
+            fake.move("c1", "1590.00")
+            await trio.sleep(8)
+            fake.exchange.push_chat(order_no, "text", "which bank?")
+            await trio.sleep(4)
+            fake.exchange.close_chat_sockets("drop")
+            await trio.sleep(12)
 
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
     return str(tmp_path / "bot.db")

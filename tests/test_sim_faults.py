@@ -87,6 +87,58 @@ async def test_inject_reaches_calls_that_would_be_refused_and_counts_down(autoju
         ex.inject("EP-7", "no-such-kind")
 
 
+async def test_inject_answer_serves_a_ready_answer_or_the_real_one_reshaped_in_line(
+        autojump_clock):
+    """A captured sample as it is; a good answer mangled on its way out keeps its effect."""
+    from sim.wire import Response
+
+    ex = make()
+    sample = (SAMPLES / "sapi-ads-update_error-83628-too-many-attempts_http400.json").read_bytes()
+    ex.inject_answer("EP-7", Response(400, sample))
+    ex.inject_answer("EP-7", reshape=lambda good: Response(200, good.body[:7]))
+    ex.inject("EP-7", "187022")
+    body = {"advNo": sell(ex), "price": 1590.5}
+    ready = await call(ex, EP7, body)
+    assert (ready.status, ready.body) == (400, sample)
+    assert ex.market.ads[sell(ex)].price != Decimal("1590.5")  # a refusal: nothing applied
+    mangled = await call(ex, EP7, body)
+    assert (mangled.status, mangled.body) == (200, b'{"code"')
+    assert ex.market.ads[sell(ex)].price == Decimal("1590.5")  # the update happened
+    assert (await call(ex, EP7, {**body, "price": 1590.6})).json()["code"] == -9000
+    assert (await call(ex, EP7, {**body, "price": 1590.7})).status == 200
+    with pytest.raises(ValueError):
+        ex.inject_answer("EP-7")
+
+
+async def test_a_dropped_answer_fails_the_connection_in_process(autojump_clock):
+    import httpx
+
+    from sim.answers import dropped
+    from sim.inprocess import SimTransport
+
+    ex = make()
+    ex.inject_answer("TIME", dropped("refused"))
+    ex.inject_answer("TIME", dropped("reset"))
+    async with httpx.AsyncClient(transport=SimTransport(ex)) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("http://sim/api/v3/time")
+        with pytest.raises(httpx.ReadError):
+            await client.get("http://sim/api/v3/time")
+        assert (await client.get("http://sim/api/v3/time")).status_code == 200
+
+
+async def test_push_frame_sends_a_frame_as_it_is_to_every_open_socket(autojump_clock):
+    from sim.inprocess import chat_connector
+
+    ex = make()
+    cred = ex.issue_chat_credential("sim", trio.current_time())
+    url = f"ws://sim/chat/{cred['listenKey']}?token={cred['listenToken']}"
+    async with chat_connector(ex)(url) as one, chat_connector(ex)(url) as two:
+        ex.push_frame('{"type":"text","content":"caf\u00e9"')  # truncated, as it is
+        assert [await one.get_message(), await two.get_message()] == [
+            '{"type":"text","content":"caf\u00e9"'] * 2
+
+
 async def test_a_scripted_500_on_a_write_is_applied_first_about_half_the_time(autojump_clock):
     ex = make(ep7_burst_limit=0)
     applied = 0
