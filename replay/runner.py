@@ -25,9 +25,12 @@ from replay.alerts import recorded_channels
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
-from replay.schedule import check_schedule
+from replay.schedule import ScheduleCheck, check_schedule
+from replay.stream import StreamCompare, StreamingWriter, index_recording
 from replay.whatif import WhatIfSender
 from store import LogWriter
+
+_DEBUG = False
 
 
 class MemoryWriter:
@@ -58,6 +61,9 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     whatif_session: int | None = None
     synthesized: int = 0
     produced_events: list = []
+    total_s: float = 0.0  # the whole replay: reading, re-running and comparing
+    streamed: bool = False  # judged while reading the recording (replay.stream)
+    peak_pending: int = 0  # the most events the streaming comparison held waiting for a twin
 
     @property
     def speed(self) -> float:
@@ -69,14 +75,31 @@ class ReplayResult(msgspec.Struct, kw_only=True):
 
 
 def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: bool = False,
-                   whatif: bool = False) -> ReplayResult:
+                   whatif: bool = False, stream: bool = True) -> ReplayResult:
     """Replay session `sid` of `log`.
+
+    A replay as recorded streams (`replay.stream`): it reads the recording as it goes and holds
+    neither list of events; when that verdict is a divergence (or an actor restarted and needs
+    its history) it replays again with both lists in memory for the first divergence.
 
     Args:
         bot: another configuration to replay with (what-if); None replays as recorded.
         whatif: write the replay as a new session (mode "replay") and compare nothing.
         progress: draw a progress bar on stderr.
+        stream: False replays with both lists in memory from the start.
     """
+    started = time.perf_counter()
+    if stream and not whatif:
+        result = _replay_streaming(log, sid, bot=bot, progress=progress)
+        if result is not None:
+            result.total_s = time.perf_counter() - started
+            return result
+    result = _replay_lists(log, sid, bot=bot, progress=progress, whatif=whatif)
+    result.total_s = time.perf_counter() - started
+    return result
+
+
+def _replay_lists(log, sid: int, *, bot, progress: bool, whatif: bool) -> ReplayResult:
     info = log.session(sid)
     stored = session_config(info.config)
     recorded = list(log.events(sid))
@@ -121,6 +144,39 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
                                         live_rank=sender.live_rank)) if d is not None]
     result.divergence = min(found, key=lambda d: d.t) if found else None
     return result
+
+
+def _replay_streaming(log, sid: int, *, bot, progress: bool) -> ReplayResult | None:
+    """The streaming replay's result when equal; None when it diverged (or cannot tell)."""
+    info = log.session(sid)
+    stored = session_config(info.config)
+    actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)
+    cfg = bot or stored.bot
+    world = index_recording(log, sid)
+    sender = world.sender
+    compare = StreamCompare(world.end_t, world.recorded, with_dispatches=world.dispatches,
+                            digest_of=sender.digest_of)
+    schedule = ScheduleCheck(rps=cfg.limits.rps, page_delay_s=cfg.limits.page_delay_s,
+                             live_rank=sender.live_rank)
+    writer = StreamingWriter(compare, schedule, end_t=world.end_t)
+    creds = Credentials("replay", "replay") if "ads" in actors or "orders" in actors else None
+    deps = BotDeps(config=cfg, client=None, connect=world.chat.connect, credentials=creds,
+                   now_ms=lambda: info.started_ms + int(trio.current_time() * 1000),
+                   seed=stored.seed, dry_run=stored.dry_run,
+                   restored=restore(log, before_session=sid), sender=sender,
+                   decision_clock=world.decisions, alert_channels=world.alerts)
+    started = time.perf_counter()
+    trio.run(_run, log, sid, deps, actors, world.end_t, writer, False, progress,
+             clock=JumpClock())
+    wall = time.perf_counter() - started
+    equal = compare.finish()
+    if _DEBUG:
+        print("stream verdict", equal, compare.why, [str(u) for u in sender.unrecorded], writer.needs_lists, schedule.finish(), file=sys.stderr)
+    if not equal or sender.unrecorded or writer.needs_lists or schedule.finish() is not None:
+        return None
+    return ReplayResult(session=sid, compared=world.events, produced=writer.produced,
+                        simulated_s=world.end_t, wall_s=wall, streamed=True,
+                        peak_pending=compare.peak_pending)
 
 
 def _whatif_config(cfg, actors, stored) -> str:
