@@ -32,13 +32,14 @@ from hashlib import blake2b
 import msgspec
 import trio
 
-from events import (AlertFailed, AlertSent, ApiResponse, ChatConnected, ChatDisconnected,
+from events import (ActorFailed, AlertFailed, AlertSent, ApiResponse, ChatConnected, ChatDisconnected,
                     ChatFrameReceived, Envelope, RequestDispatched, RunStopped)
 from replay.alerts import recorded_channels
 from replay.compare import (AT_THE_STOP, DISPATCH_TOLERANCE_S, TAIL_S, TIME_TOLERANCE_S,
                             normalize)
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
 from replay.schedule import ScheduleCheck
+from store import LogError
 from store.digests import body_digests, events_without_bodies
 
 EPS = 1e-9
@@ -307,16 +308,17 @@ class World(msgspec.Struct, kw_only=True):
     dispatches: bool  # whether the recording logged RequestDispatched
     events: int
     recorded: RecordedIds
+    restarts: bool  # whether an actor failed and was restarted in the recording
 
 
 def index_recording(log, sid: int) -> World:
     """Read session `sid` once and build its replay's world without holding its events: the
     sender keeps each answer's digest and fetches the body from the log when serving it."""
-    sender = RecordedSender(None, 0.0, fetch=lambda digest, seq: log.bodies.get(digest, sid, seq))
+    sender = RecordedSender(None, 0.0, fetch=_Fetch(log, sid))
     decisions = DecisionTimes()
     sockets, alerts = [], []
     end_t = last_t = None
-    dispatches = False
+    dispatches = restarts = False
     events = 0
     idents = _Identities()
     rec = RecordedIds(ids=idents.ids, times=array("d"), flags=bytearray())
@@ -339,6 +341,8 @@ def index_recording(log, sid: int) -> World:
             end_t = env.t
         elif e.__class__ is RequestDispatched:
             dispatches = True
+        elif e.__class__ is ActorFailed:
+            restarts = True
         last_t = env.t
     sender.finish()
     # Where the actors stopped: the run's last alert may be logged a moment after RunStopped.
@@ -346,7 +350,23 @@ def index_recording(log, sid: int) -> World:
     sender.end_t = end_t
     return World(sender=sender, chat=RecordedChat(sockets), decisions=decisions,
                  alerts=recorded_channels(alerts), end_t=end_t, dispatches=dispatches,
-                 events=events, recorded=rec)
+                 events=events, recorded=rec, restarts=restarts)
+
+
+class _Fetch:
+    """Read a served answer's body from the log; a damaged one ends the replay after the run
+    with its one-line error (inside the run the sender's caller would retry it)."""
+
+    def __init__(self, log, sid: int) -> None:
+        self.log, self.sid = log, sid
+        self.error: LogError | None = None
+
+    def __call__(self, digest: bytes, seq: int) -> bytes:
+        try:
+            return self.log.bodies.get(digest, self.sid, seq)
+        except LogError as exc:
+            self.error = self.error or exc
+            raise
 
 
 class StreamingWriter:
@@ -357,8 +377,11 @@ class StreamingWriter:
     replay does not have it, so it notes that it must be replayed with its events in memory.
     """
 
-    def __init__(self, compare: StreamCompare, schedule: ScheduleCheck, *, end_t: float) -> None:
+    def __init__(self, compare: StreamCompare, schedule: ScheduleCheck, *, end_t: float,
+                 keep: bool = False) -> None:
         self.end_t = end_t
+        self.kept: list[Envelope] = []
+        self._keep = keep
         self.compare = compare
         self.schedule = schedule
         self.produced = 0
@@ -371,6 +394,8 @@ class StreamingWriter:
 
     def append_nowait(self, envelope: Envelope) -> None:
         self.produced += 1
+        if self._keep:
+            self.kept.append(envelope)
         self.compare.replayed(envelope)
         if envelope.t <= self.end_t or envelope.event.__class__ is RunStopped:
             self.schedule.feed(envelope)

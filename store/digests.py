@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from store.bodies import MissingBody
 from store.rows import read_envelopes, session_range
 from store.schema import SEQ_MASK
 
@@ -16,13 +17,20 @@ CHUNK = 1024  # rows per query: no statement stays open between the caller's rea
 
 
 def body_digests(log, sid: int, after_seq: int = 0) -> Iterator[tuple[int, bytes]]:
-    """Yield (seq, digest) of session `sid`'s events that carry a stored body, in seq order."""
+    """Yield (seq, digest) of session `sid`'s events that carry a stored body, in seq order.
+
+    Raises:
+        MissingBody: an event names a digest that the bodies table does not hold.
+    """
     lo, top = session_range(sid, after_seq)
-    sql = (f"SELECT id, body FROM events WHERE id > ? AND id <= ? AND body IS NOT NULL"
-           f" ORDER BY id LIMIT {CHUNK}")
+    sql = ("SELECT e.id, e.body, b.digest IS NULL FROM events e LEFT JOIN bodies b"
+           " ON b.digest = e.body WHERE e.id > ? AND e.id <= ? AND e.body IS NOT NULL"
+           f" ORDER BY e.id LIMIT {CHUNK}")
     while True:
         rows = log._conn.execute(sql, (lo, top)).fetchall()
-        for rowid, digest in rows:
+        for rowid, digest, missing in rows:
+            if missing:
+                raise MissingBody(log.path, sid, rowid & SEQ_MASK, digest)
             yield rowid & SEQ_MASK, digest
         if len(rows) < CHUNK:
             return
