@@ -13,11 +13,10 @@ delivers its recorded frames at their recorded times and closes when the recordi
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from hashlib import blake2b
 
 import httpx
-import msgspec
 import trio
 
 from actors.senders import RawReply
@@ -59,7 +58,9 @@ class RecordedSender:
         self.unrecorded: list[Unrecorded] = []
         self.on_unrecorded = None
         self.fetch = fetch
-        self.served: dict[int, tuple[bytes, bytes]] = {}  # id(body) -> (body, digest), recent
+        # id(body) -> (body, digest) of the last bodies served (an OrderedDict: a dict's first
+        # key is found by walking past every deleted one)
+        self.served: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
         # Whether each write or no_wait read was refused behind a pause, in order per identity:
         # whether its turn came during a pause depends on when Binance's pause ended, to the
         # millisecond, which is the recording's to say, like the answers themselves.
@@ -68,6 +69,7 @@ class RecordedSender:
         self._by_id: dict[str, tuple] = {}
         self._sent: dict[tuple[str, int], float] = {}
         self._canon: dict[tuple, tuple] = {}
+        self._replies: dict[RawReply, RawReply] = {}
         self._pinned: dict[str, bool] = {}
         self._turn_log = _TurnLog()
         self._ids: dict[str, tuple] = {}
@@ -95,14 +97,16 @@ class RecordedSender:
             if not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
                 # How long after its logged dispatch the answer was logged (both stamped by
                 # the bus alike); else the latency the limiter measured from its real dispatch.
+                ident = by_id[e.request_id]
                 after = self._sent.pop((e.request_id, e.attempt), None)
                 delay = env.t - after if after is not None else answer_delay(e)
-                if digest is not None and self.fetch is not None:
-                    if e.body:
-                        e = msgspec.structs.replace(e, body=b"")
+                if digest is not None and self.fetch is not None and isinstance(e, ApiResponse):
+                    # What the answer was, without its body; answers share a few of these.
+                    reply = RawReply(e.status, e.headers, b"")
+                    e = self._replies.setdefault(reply, reply)
                 else:
                     digest = None
-                self.attempts[by_id[e.request_id]].append((env.t, e, delay, digest, env.seq))
+                self.attempts[ident].append((env.t, e, delay, digest, env.seq))
         self._turn_log.note(env, by_id)
 
     def finish(self) -> None:
@@ -111,6 +115,8 @@ class RecordedSender:
         self._turn_log = None
         self._sent.clear()
         self._canon.clear()
+        self._replies.clear()
+        self._by_id.clear()
 
     def recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
         """(rank, at, hold_s) of this attempt at the limiter, as the live run took its turn.
@@ -183,7 +189,7 @@ class RecordedSender:
             body = self.fetch(digest, seq)
             self.served[id(body)] = (body, digest)
             if len(self.served) > SERVED:
-                del self.served[next(iter(self.served))]
+                self.served.popitem(last=False)
         return RawReply(answer.status, answer.headers, body)
 
 
@@ -320,7 +326,7 @@ class DecisionTimes:
         from replay.compare import normalize
 
         self._normalize = normalize
-        self._books: dict[int, bytes] = {}
+        self._books: OrderedDict[int, bytes] = OrderedDict()
         self._at: dict[tuple, deque] = defaultdict(deque)
         for env in envelopes:
             self.note(env)
@@ -331,7 +337,7 @@ class DecisionTimes:
         if isinstance(event, BookSnapshot):
             self._books[env.seq] = self._key(event)
             if len(self._books) > self.BOOKS:
-                del self._books[next(iter(self._books))]
+                self._books.popitem(last=False)
         elif isinstance(event, RepriceDecided) and event.at and env.cause in self._books:
             self._at[(event.adv_no, self._books[env.cause])].append(event.at)
 

@@ -113,26 +113,27 @@ class _Pending:
 
     def __init__(self) -> None:
         self.times: dict[bytes, float] = {}
-        self.order: deque[tuple[float, float, bytes]] = deque()  # (t, tolerance, identity)
+        self.order: deque[tuple[float, bytes]] = deque()  # (deadline, identity)
         self.peak = 0
 
     def add(self, ident: bytes, t: float, tolerance: float) -> None:
-        self.times[ident] = t
-        self.order.append((t, tolerance, ident))
-        if len(self.times) > self.peak:
-            self.peak = len(self.times)
+        times = self.times
+        times[ident] = t
+        self.order.append((t + tolerance, ident))
+        if len(times) > self.peak:
+            self.peak = len(times)
 
     def closed(self, now: float, tail: float) -> bool:
-        """Drop what can no longer be matched; True if one of them is a divergence."""
+        """Drop what was matched from the front; True if an event whose window closed before
+        `now` is still waiting, at a time before `tail` (a divergence)."""
         order, times = self.order, self.times
         while order:
-            t, tol, ident = order[0]
-            if ident not in times:
+            deadline, ident = order[0]
+            t = times.get(ident)
+            if t is None:
                 order.popleft()
                 continue
-            if now <= t + tol + EPS or t >= tail:
-                return False
-            return True
+            return now > deadline + EPS and t < tail
         return False
 
 
@@ -177,27 +178,34 @@ class StreamCompare:
         self._with_dispatches = with_dispatches
         self._digest_of = digest_of
         self._rep_stop: Envelope | None = None
+        self._next_t = float("-inf")  # the next recorded event's time
 
     def replayed(self, env: Envelope) -> None:
         """Take in the replay's next envelope (in the bus's order)."""
         e = env.event
-        if env.t > self.end_t and e.__class__ is not RunStopped:
+        cls = e.__class__
+        t = env.t
+        if t > self.end_t and cls is not RunStopped:
             return
-        if e.__class__ is RequestDispatched and not self._with_dispatches:
+        if cls is RequestDispatched and not self._with_dispatches:
             return
-        self._advance(env.t + LOOKAHEAD_S)
-        self._rep_t = env.t
-        ident = self._rep_ids.of(env, self._replayed_token(e))
-        if isinstance(e, AT_THE_STOP):
-            if e.__class__ is RunStopped:
+        if self._next_t <= t + LOOKAHEAD_S:
+            self._advance(t + LOOKAHEAD_S)
+        self._rep_t = t
+        ident = self._rep_ids.of(env, self._replayed_token(e) if cls is ApiResponse else b"")
+        if cls in AT_THE_STOP:
+            if cls is RunStopped:
                 self._rep_stop = env
             return
+        tolerance = DISPATCH_TOLERANCE_S if cls is RequestDispatched else TIME_TOLERANCE_S
         recorded_t = self._rec_pending.times.pop(ident, None)
         if recorded_t is not None:
-            self._check_time(env.t, recorded_t, _tolerance(e))
+            if abs(t - recorded_t) > tolerance and min(t, recorded_t) < self.tail:
+                self._diverge("an event at another time")
         else:
-            self._rep_pending.add(ident, env.t, _tolerance(e))
-        self._close()
+            self._rep_pending.add(ident, t, tolerance)
+        if not self.diverged:
+            self._close()
 
     def finish(self) -> bool:
         """Take in the rest of the recording; return whether the replay was equal."""
@@ -234,6 +242,7 @@ class StreamCompare:
                     pending.add(ident, t, tolerance)
             i += 1
         self._i = i
+        self._next_t = times[i] if i < n else float("inf")
 
     def _close(self) -> None:
         if self.diverged:
@@ -248,7 +257,7 @@ class StreamCompare:
             self._diverge("an event at another time")
 
     def _replayed_token(self, e) -> bytes:
-        if e.__class__ is not ApiResponse or not e.body:
+        if not e.body:
             return b""
         digest = self._digest_of(e.body)
         return digest if digest is not None else blake2b(e.body, digest_size=16).digest()
@@ -267,10 +276,6 @@ class StreamCompare:
                 normalize(rec_fatal.event) == normalize(rep_fatal.event):
             return
         self._diverge("a different stop")
-
-
-def _tolerance(e) -> float:
-    return DISPATCH_TOLERANCE_S if e.__class__ is RequestDispatched else TIME_TOLERANCE_S
 
 
 def _token(e, digest: bytes | None) -> bytes:
