@@ -29,6 +29,7 @@ from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDiscon
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
 DELIVERY_JITTER_S = 0.05  # the most a replay holds a ready call to leave when the live run did
 TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
+IDS_KEPT = 4096  # requests whose identity is kept (asked again for their turn and answer)
 SERVED = 4096  # served bodies whose digest a streaming comparison can look up by object
 
 
@@ -72,7 +73,7 @@ class RecordedSender:
         self._replies: dict[RawReply, RawReply] = {}
         self._pinned: dict[str, bool] = {}
         self._turn_log = _TurnLog()
-        self._ids: dict[str, tuple] = {}
+        self._ids: OrderedDict[str, tuple] = OrderedDict()  # the last requests' identities
         self._nth: dict[str, tuple] = {}
         self._counts: dict[tuple, int] = defaultdict(int)
         if envelopes is not None:
@@ -153,6 +154,8 @@ class RecordedSender:
         ident = self._ids.get(req.request_id)
         if ident is None:
             ident = self._ids[req.request_id] = request_identity(req)
+            if len(self._ids) > IDS_KEPT:
+                self._ids.popitem(last=False)
         return ident
 
     def refused(self, req: ApiRequest) -> bool | None:
@@ -327,7 +330,9 @@ class DecisionTimes:
 
         self._normalize = normalize
         self._books: OrderedDict[int, bytes] = OrderedDict()
-        self._at: dict[tuple, deque] = defaultdict(deque)
+        # (adv_no, book digest) -> the times its decisions read, in order (a list: most hold
+        # one, and a deque is eight times the size)
+        self._at: dict[tuple, list[float]] = {}
         for env in envelopes:
             self.note(env)
 
@@ -339,7 +344,7 @@ class DecisionTimes:
             if len(self._books) > self.BOOKS:
                 self._books.popitem(last=False)
         elif isinstance(event, RepriceDecided) and event.at and env.cause in self._books:
-            self._at[(event.adv_no, self._books[env.cause])].append(event.at)
+            self._at.setdefault((event.adv_no, self._books[env.cause]), []).append(event.at)
 
     def _key(self, book: BookSnapshot) -> bytes:
         return blake2b(self._normalize(book), digest_size=16).digest()
@@ -351,7 +356,7 @@ class DecisionTimes:
         queue = self._at.get(key)
         if not queue:
             return now
-        at = queue.popleft()
+        at = queue.pop(0)
         if not queue:
             del self._at[key]
         return at
