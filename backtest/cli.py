@@ -44,6 +44,7 @@ from backtest.plot import PlotUnavailable, write_plot
 from backtest.cluster import ClusterError, run_grid_on_cluster
 from backtest.sweep import OBJECTIVES, ranked, run_grid
 from events import AdRepriced, RepriceDecided
+from replay.sessions import resolve, session_spec
 from store import LogError
 from actors.config import OVERRIDE_PREFIX, AdOverride
 from strategies import (STRATEGIES, FiltersConfig, StrategyParams, UnknownStrategy, get_strategy,
@@ -53,12 +54,17 @@ from strategies.registry import help_lines, keys_of
 PLOT_TOP = 5  # sweep results re-run with traces for the chart
 
 
+RECORDED = ("live", "record", "demo", "sim")  # what a range of sessions takes (no backtests)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the backtest command's arguments to `parser`."""
     parser.add_argument("path", help="the event log (SQLite file) holding recorded books, or a "
                         "Parquet directory written by run.py export")
-    parser.add_argument("--session", type=int, action="append", dest="sessions", metavar="ID",
-                        help="session to replay (repeatable; default: the latest with books)")
+    parser.add_argument("--session", type=session_spec, action="append", dest="sessions",
+                        metavar="ID|FIRST..LAST",
+                        help="session to replay, or a range of them (repeatable; default: the "
+                             "latest with books)")
     parser.add_argument("--strategy", default=",".join(STRATEGIES), metavar="NAME[,NAME...]",
                         help=f"strategies to compare (default: {','.join(STRATEGIES)})")
     parser.epilog = "strategies:\n" + help_lines()
@@ -217,7 +223,7 @@ def _run(args: argparse.Namespace, now_ms: Callable[[], int]) -> int:
     if split is not None and not 0 < split < 1:
         raise BacktestError(f"--walk-forward wants a fraction between 0 and 1, got {split:g}")
     with open_source(args.path) as log:
-        sessions = pick_sessions(log, args.sessions)
+        sessions = pick_sessions(log, resolve(log, args.sessions, modes=RECORDED) or None)
         ids = [s.id for s in sessions]
         specs = build_specs(names, *recorded_config(sessions[-1]), sets, grid,
                             recorded_overrides(sessions[-1]))

@@ -1,7 +1,8 @@
-"""`python run.py replay PATH [--session ID] [--set key=value ...] [--strategy NAME]`.
+"""`python run.py replay PATH [--session ID|FIRST..LAST ...] [--set key=value ...] [--strategy NAME]`.
 
-Without --set or --strategy: replay the session and compare; exit 0 and one summary line when the
-events are the same, exit 1 and the first divergence otherwise. With them: a what-if replay that
+Without --set or --strategy: replay the session (each session of a range in turn, streaming:
+`replay.stream`) and compare; exit 0 and one summary line a session when the events are the
+same, exit 1 and the first divergence of each session that differs otherwise. With them: a what-if replay that
 writes a new session (mode "replay") and says how the decisions differed. `--set` takes
 `SECTION.KEY=VALUE` (`strategy.step=0.05`) or one ad's key, `ads.overrides.<advNo>.KEY=VALUE`,
 for an ad the session managed.
@@ -21,12 +22,19 @@ from actors.config import (BotConfig, ConfigError, cli_value, load_config, sessi
 from events import MyAdsLoaded
 from events.codec import SchemaTooNew, SchemaUnsupported
 from replay.runner import decisions_summary, replay_session
+from replay.sessions import resolve, session_spec
 from store import LogError, open_log
+
+
+REPLAYABLE = ("live", "record", "demo", "sim")  # a range skips backtests and what-if replays
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="the SQLite event log")
-    p.add_argument("--session", type=int, default=None, help="session id (default: the latest)")
+    p.add_argument("--session", type=session_spec, action="append", default=None,
+                   metavar="ID|FIRST..LAST",
+                   help="session id, or a range of them replayed in turn (repeatable; "
+                        "default: the latest)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="what-if: replay with this config value changed (repeatable); one "
                         "ad's own: ads.overrides.<advNo>.KEY=VALUE")
@@ -71,27 +79,39 @@ def main(args) -> int:
         return 2
     with log:
         try:
-            sid = args.session if args.session is not None else log.latest_session().id
-            info = log.session(sid)
-            whatif = bool(args.set or args.strategy)
-            bot = with_overrides(session_config(info.config).bot, args.set, args.strategy) \
-                if whatif else None
-            if whatif:
-                _check_managed(log, sid, args.set)
-            result = replay_session(log, sid, bot=bot, whatif=whatif,
-                                    progress=not args.no_progress)
-        except (LogError, ConfigError, SchemaTooNew, SchemaUnsupported) as exc:
+            sids = resolve(log, args.session, modes=REPLAYABLE) or [log.latest_session().id]
+        except LogError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        codes = [_one(log, sid, args) for sid in sids]
+    if len(sids) > 1 and 2 not in codes:
+        same = codes.count(0)
+        print(f"sessions {', '.join(map(str, sids))}: {same} of {len(sids)} replayed identical")
+    return max(codes)
+
+
+def _one(log, sid: int, args) -> int:
+    try:
+        info = log.session(sid)
+        whatif = bool(args.set or args.strategy)
+        bot = with_overrides(session_config(info.config).bot, args.set, args.strategy) \
+            if whatif else None
         if whatif:
-            recorded = list(log.events(sid))
-            print(f"what-if replay of session {sid} written as session {result.whatif_session}: "
-                  f"{result.produced} events, {result.synthesized} answers synthesized, "
-                  f"{result.simulated_s:.1f}s simulated in {result.wall_s:.2f}s "
-                  f"({result.speed:.0f}x real time)")
-            for line in decisions_summary(recorded, result.produced_events):
-                print("  " + line)
-            return 0
+            _check_managed(log, sid, args.set)
+        result = replay_session(log, sid, bot=bot, whatif=whatif,
+                                progress=not args.no_progress)
+    except (LogError, ConfigError, SchemaTooNew, SchemaUnsupported) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if whatif:
+        recorded = list(log.events(sid))
+        print(f"what-if replay of session {sid} written as session {result.whatif_session}: "
+              f"{result.produced} events, {result.synthesized} answers synthesized, "
+              f"{result.simulated_s:.1f}s simulated in {result.wall_s:.2f}s "
+              f"({result.speed:.0f}x real time)")
+        for line in decisions_summary(recorded, result.produced_events):
+            print("  " + line)
+        return 0
     return _report(result)
 
 
@@ -108,8 +128,8 @@ def _check_managed(log, sid: int, sets: list[str]) -> None:
 def _report(result) -> int:
     if result.equal:
         print(f"replay of session {result.session} is identical: {result.compared} events "
-              f"compared, {result.simulated_s:.1f}s simulated in {result.wall_s:.2f}s "
-              f"({result.speed:.0f}x real time)")
+              f"compared, {result.simulated_s:.1f}s simulated in "
+              f"{result.total_s or result.wall_s:.2f}s ({result.speed:.0f}x real time)")
         return 0
     print(f"replay of session {result.session} DIVERGES "
           f"({result.compared} recorded events, {result.produced} replayed)")

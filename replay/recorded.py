@@ -13,7 +13,8 @@ delivers its recorded frames at their recorded times and closes when the recordi
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
+from hashlib import blake2b
 
 import httpx
 import trio
@@ -28,6 +29,8 @@ from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDiscon
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
 DELIVERY_JITTER_S = 0.05  # the most a replay holds a ready call to leave when the live run did
 TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
+IDS_KEPT = 4096  # requests whose identity is kept (asked again for their turn and answer)
+SERVED = 4096  # served bodies whose digest a streaming comparison can look up by object
 
 
 class Unrecorded(Exception):
@@ -41,44 +44,80 @@ class Unrecorded(Exception):
 
 
 class RecordedSender:
-    """Answer requests from the recording; note any request it cannot answer."""
+    """Answer requests from the recording; note any request it cannot answer.
 
-    def __init__(self, envelopes: list[Envelope], end_t: float) -> None:
+    Built from a list of envelopes, or fed one envelope at a time (`note`, then `finish`) by a
+    streaming replay, which passes each answer's body digest and a `fetch(digest, seq)` that
+    reads the body when the answer is served: then no recorded body is held, only an index
+    from request identity to the answers' times, headers and digests.
+    """
+
+    def __init__(self, envelopes: list[Envelope] | None, end_t: float, *, fetch=None) -> None:
         self.end_t = end_t
         self.t0 = 0.0
         self.attempts: dict[tuple, deque] = defaultdict(deque)
         self.unrecorded: list[Unrecorded] = []
         self.on_unrecorded = None
+        self.fetch = fetch
+        # id(body) -> (body, digest) of the last bodies served (an OrderedDict: a dict's first
+        # key is found by walking past every deleted one)
+        self.served: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
         # Whether each write or no_wait read was refused behind a pause, in order per identity:
         # whether its turn came during a pause depends on when Binance's pause ended, to the
         # millisecond, which is the recording's to say, like the answers themselves.
         self.refusals: dict[tuple, deque] = defaultdict(deque)
         self._refused: dict[str, bool] = {}
-        by_id: dict[str, tuple] = {}
-        sent: dict[tuple[str, int], float] = {}
-        for env in envelopes:
-            e = env.event
-            if e.__class__ is RequestDispatched:
-                sent[(e.request_id, e.attempt)] = env.t
-            elif isinstance(e, ApiRequest):
-                by_id[e.request_id] = request_identity(e)
-                if e.effect or e.no_wait:
-                    self.refusals[by_id[e.request_id]].append(e.request_id)
-            elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in by_id:
-                if isinstance(e, ApiError) and e.kind == "paused":
-                    self._refused[e.request_id] = True
-                if isinstance(e, ApiError) and e.kind in NOT_CALLS:
-                    continue
-                # How long after its logged dispatch the answer was logged (both stamped by
-                # the bus alike); else the latency the limiter measured from its real dispatch.
-                after = sent.get((e.request_id, e.attempt))
-                delay = env.t - after if after is not None else answer_delay(e)
-                self.attempts[by_id[e.request_id]].append((env.t, e, delay))
+        self._by_id: dict[str, tuple] = {}
+        self._sent: dict[tuple[str, int], float] = {}
+        self._canon: dict[tuple, tuple] = {}
+        self._replies: dict[RawReply, RawReply] = {}
         self._pinned: dict[str, bool] = {}
-        self._turns = _recorded_turns(envelopes, by_id)
-        self._ids: dict[str, tuple] = {}
+        self._turn_log = _TurnLog()
+        self._ids: OrderedDict[str, tuple] = OrderedDict()  # the last requests' identities
         self._nth: dict[str, tuple] = {}
         self._counts: dict[tuple, int] = defaultdict(int)
+        if envelopes is not None:
+            for env in envelopes:
+                self.note(env)
+            self.finish()
+
+    def note(self, env: Envelope, digest: bytes | None = None) -> None:
+        """Take in the next recorded envelope (`digest`: its answer body's, when stored)."""
+        e = env.event
+        by_id = self._by_id
+        if e.__class__ is RequestDispatched:
+            self._sent[(e.request_id, e.attempt)] = env.t
+        elif isinstance(e, ApiRequest):
+            ident = request_identity(e)
+            ident = by_id[e.request_id] = self._canon.setdefault(ident, ident)
+            if e.effect or e.no_wait:
+                self.refusals[ident].append(e.request_id)
+        elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in by_id:
+            if isinstance(e, ApiError) and e.kind == "paused":
+                self._refused[e.request_id] = True
+            if not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
+                # How long after its logged dispatch the answer was logged (both stamped by
+                # the bus alike); else the latency the limiter measured from its real dispatch.
+                ident = by_id[e.request_id]
+                after = self._sent.pop((e.request_id, e.attempt), None)
+                delay = env.t - after if after is not None else answer_delay(e)
+                if digest is not None and self.fetch is not None and isinstance(e, ApiResponse):
+                    # What the answer was, without its body; answers share a few of these.
+                    reply = RawReply(e.status, e.headers, b"")
+                    e = self._replies.setdefault(reply, reply)
+                else:
+                    digest = None
+                self.attempts[ident].append((env.t, e, delay, digest, env.seq))
+        self._turn_log.note(env, by_id)
+
+    def finish(self) -> None:
+        """The recording is all in: rank the live run's turns."""
+        self._turns = self._turn_log.finish()
+        self._turn_log = None
+        self._sent.clear()
+        self._canon.clear()
+        self._replies.clear()
+        self._by_id.clear()
 
     def recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
         """(rank, at, hold_s) of this attempt at the limiter, as the live run took its turn.
@@ -106,10 +145,17 @@ class RecordedSender:
         turn = self._turns.get((*key, attempt)) if key is not None else None
         return turn[0] if turn is not None else math.inf
 
+    def digest_of(self, body: bytes) -> bytes | None:
+        """The digest of a body this sender served lately (None: not one of them)."""
+        hit = self.served.get(id(body))
+        return hit[1] if hit is not None and hit[0] is body else None
+
     def _identity(self, req: ApiRequest) -> tuple:
         ident = self._ids.get(req.request_id)
         if ident is None:
             ident = self._ids[req.request_id] = request_identity(req)
+            if len(self._ids) > IDS_KEPT:
+                self._ids.popitem(last=False)
         return ident
 
     def refused(self, req: ApiRequest) -> bool | None:
@@ -134,45 +180,62 @@ class RecordedSender:
                 if self.on_unrecorded is not None:
                     self.on_unrecorded(miss)
             await trio.sleep_forever()  # the live run stopped before this answer came
-        answered_at, answer, delay = queue.popleft()
+        answered_at, answer, delay, digest, seq = queue.popleft()
         # The answer arrives when it arrived in the recording (never before its recorded
         # latency), so independent chains interleave as they did live.
         now = trio.current_time()
         await trio.sleep_until(max(now + delay, self.t0 + answered_at))
         if isinstance(answer, ApiError):
             raise httpx.ConnectError(answer.message)
-        return RawReply(answer.status, answer.headers, answer.body)
+        body = answer.body
+        if digest is not None:
+            body = self.fetch(digest, seq)
+            self.served[id(body)] = (body, digest)
+            if len(self.served) > SERVED:
+                self.served.popitem(last=False)
+        return RawReply(answer.status, answer.headers, body)
 
 
-def _recorded_turns(envelopes: list[Envelope], identities: dict[str, tuple]
-                    ) -> dict[tuple, tuple[int, float]]:
+class _TurnLog:
     """(request identity, its ordinal among identical requests, attempt) -> (position, time)
     of that attempt's turn in the recording: logged (RequestDispatched, refusals), or for a
     session recorded before dispatches were logged, estimated from each answer's time less its
-    latency. `identities`: each recorded request's identity by request id."""
-    keys: dict[str, tuple] = {}
-    counts: dict[tuple, int] = defaultdict(int)
-    sent: list[tuple[float, int, tuple, float]] = []
-    logged = any(isinstance(env.event, RequestDispatched) for env in envelopes)
-    for env in envelopes:
+    latency. Fed in log order (`note`), with each recorded request's identity by request id."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple] = {}
+        self.counts: dict[tuple, int] = defaultdict(int)
+        self.logged: list[tuple[int, tuple, float]] = []  # (seq, key, t): already in order
+        self.estimated: list[tuple[float, int, tuple, float]] | None = []
+
+    def note(self, env: Envelope, identities: dict[str, tuple]) -> None:
         e = env.event
         if isinstance(e, ApiRequest):
             ident = identities[e.request_id]
-            keys[e.request_id] = (ident, counts[ident])
-            counts[ident] += 1
-        elif e.__class__ is RequestDispatched and e.request_id in keys:
-            sent.append((env.seq, env.seq, (*keys[e.request_id], e.attempt), env.t))
-        elif isinstance(e, ApiError) and e.kind in TURNS and e.request_id in keys:
+            self.keys[e.request_id] = (ident, self.counts[ident])
+            self.counts[ident] += 1
+        elif e.__class__ is RequestDispatched:
+            key = self.keys.get(e.request_id)
+            if key is not None:
+                self.logged.append((env.seq, (*key, e.attempt), env.t))
+            self.estimated = None  # dispatches are logged: no estimate is needed
+        elif isinstance(e, ApiError) and e.kind in TURNS and e.request_id in self.keys:
             # refused when its turn came: it held its place in the queue until then (the
             # dispatcher logs turns in the order it takes them; envelope times lag a little)
-            sent.append((env.seq if logged else env.t, env.seq, (*keys[e.request_id], e.attempt),
-                         env.t))
-        elif not logged and isinstance(e, (ApiResponse, ApiError)) and e.request_id in keys \
-                and not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
+            key = (*self.keys[e.request_id], e.attempt)
+            self.logged.append((env.seq, key, env.t))
+            if self.estimated is not None:
+                self.estimated.append((env.t, env.seq, key, env.t))
+        elif self.estimated is not None and isinstance(e, (ApiResponse, ApiError)) and \
+                e.request_id in self.keys and not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
             at = env.t - answer_delay(e)
-            sent.append((at, env.seq, (*keys[e.request_id], e.attempt), at))
-    sent.sort()
-    return {key: (i, at) for i, (_, _, key, at) in enumerate(sent)}
+            self.estimated.append((at, env.seq, (*self.keys[e.request_id], e.attempt), at))
+
+    def finish(self) -> dict[tuple, tuple[int, float]]:
+        if self.estimated is None:
+            return {key: (i, at) for i, (_, key, at) in enumerate(self.logged)}
+        self.estimated.sort()
+        return {key: (i, at) for i, (_, _, key, at) in enumerate(self.estimated)}
 
 
 def answer_delay(answer) -> float:
@@ -260,21 +323,40 @@ class DecisionTimes:
     replay's own clock.
     """
 
-    def __init__(self, envelopes: list[Envelope]) -> None:
+    BOOKS = 4096  # recent books whose decisions may still be logged (they follow at once)
+
+    def __init__(self, envelopes: list[Envelope] = ()) -> None:
         from replay.compare import normalize
 
-        books: dict[int, bytes] = {}
-        self._at: dict[tuple, deque] = defaultdict(deque)
-        for env in envelopes:
-            event = env.event
-            if isinstance(event, BookSnapshot):
-                books[env.seq] = normalize(event)
-            elif isinstance(event, RepriceDecided) and event.at and env.cause in books:
-                self._at[(event.adv_no, books[env.cause])].append(event.at)
         self._normalize = normalize
+        self._books: OrderedDict[int, bytes] = OrderedDict()
+        # (adv_no, book digest) -> the times its decisions read, in order (a list: most hold
+        # one, and a deque is eight times the size)
+        self._at: dict[tuple, list[float]] = {}
+        for env in envelopes:
+            self.note(env)
+
+    def note(self, env: Envelope) -> None:
+        """Take in the next recorded envelope."""
+        event = env.event
+        if isinstance(event, BookSnapshot):
+            self._books[env.seq] = self._key(event)
+            if len(self._books) > self.BOOKS:
+                self._books.popitem(last=False)
+        elif isinstance(event, RepriceDecided) and event.at and env.cause in self._books:
+            self._at.setdefault((event.adv_no, self._books[env.cause]), []).append(event.at)
+
+    def _key(self, book: BookSnapshot) -> bytes:
+        return blake2b(self._normalize(book), digest_size=16).digest()
 
     def __call__(self, adv_no: str, now: float, book: BookSnapshot | None = None) -> float:
         if book is None:
             return now
-        queue = self._at.get((adv_no, self._normalize(book)))
-        return queue.popleft() if queue else now
+        key = (adv_no, self._key(book))
+        queue = self._at.get(key)
+        if not queue:
+            return now
+        at = queue.pop(0)
+        if not queue:
+            del self._at[key]
+        return at

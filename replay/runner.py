@@ -25,7 +25,8 @@ from replay.alerts import recorded_channels
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
-from replay.schedule import check_schedule
+from replay.schedule import ScheduleCheck, check_schedule
+from replay.stream import StreamCompare, StreamingWriter, index_recording
 from replay.whatif import WhatIfSender
 from store import LogWriter
 
@@ -58,10 +59,16 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     whatif_session: int | None = None
     synthesized: int = 0
     produced_events: list = []
+    total_s: float = 0.0  # the whole replay: reading, re-running and comparing
+    streamed: bool = False  # judged while reading the recording (replay.stream)
+    peak_pending: int = 0  # the most events the streaming comparison held waiting for a twin
 
     @property
     def speed(self) -> float:
-        return self.simulated_s / self.wall_s if self.wall_s > 0 else float("inf")
+        """Simulated seconds per wall second of the whole replay (reading, re-running and
+        comparing; of the re-run alone where the whole was not timed)."""
+        wall = self.total_s or self.wall_s
+        return self.simulated_s / wall if wall > 0 else float("inf")
 
     @property
     def equal(self) -> bool:
@@ -69,14 +76,42 @@ class ReplayResult(msgspec.Struct, kw_only=True):
 
 
 def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: bool = False,
-                   whatif: bool = False) -> ReplayResult:
+                   whatif: bool = False, stream: bool = True, keep: bool = False
+                   ) -> ReplayResult:
     """Replay session `sid` of `log`.
+
+    A replay as recorded streams (`replay.stream`): it reads the recording as it goes and holds
+    neither list of events; when that verdict is a divergence (or an actor restarted and needs
+    its history) it replays again with both lists in memory for the first divergence.
 
     Args:
         bot: another configuration to replay with (what-if); None replays as recorded.
         whatif: write the replay as a new session (mode "replay") and compare nothing.
         progress: draw a progress bar on stderr.
+        stream: False replays with both lists in memory from the start.
+        keep: keep the replayed events in `ReplayResult.produced_events` (a streaming replay
+            otherwise keeps none).
     """
+    started = time.perf_counter()
+    if stream and not whatif:
+        streamed = _replay_streaming(log, sid, bot=bot, progress=progress, keep=keep)
+        if isinstance(streamed, ReplayResult):
+            streamed.total_s = time.perf_counter() - started
+            return streamed
+    else:
+        streamed = None
+    result = _replay_lists(log, sid, bot=bot, progress=progress, whatif=whatif)
+    if streamed is not None and result.equal:
+        result.divergence = Divergence(
+            seq=0, type="replay", t=0.0, chain=(),
+            expected="the same verdict from the streaming replay and the replay with lists",
+            got=f"the streaming replay found {streamed}, the replay with lists did not (the "
+                "session does not replay deterministically)")
+    result.total_s = time.perf_counter() - started
+    return result
+
+
+def _replay_lists(log, sid: int, *, bot, progress: bool, whatif: bool) -> ReplayResult:
     info = log.session(sid)
     stored = session_config(info.config)
     recorded = list(log.events(sid))
@@ -121,6 +156,45 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
                                         live_rank=sender.live_rank)) if d is not None]
     result.divergence = min(found, key=lambda d: d.t) if found else None
     return result
+
+
+def _replay_streaming(log, sid: int, *, bot, progress: bool, keep: bool
+                      ) -> ReplayResult | str | None:
+    """The streaming replay's result when equal; else what diverged, or None when the session
+    is not one to stream (an actor restarted in it)."""
+    info = log.session(sid)
+    stored = session_config(info.config)
+    actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)
+    cfg = bot or stored.bot
+    world = index_recording(log, sid)
+    if world.restarts:
+        return None  # the replay restarts an actor too, which reads its session so far
+    sender = world.sender
+    compare = StreamCompare(world.end_t, world.recorded, with_dispatches=world.dispatches,
+                            digest_of=sender.digest_of)
+    schedule = ScheduleCheck(rps=cfg.limits.rps, page_delay_s=cfg.limits.page_delay_s,
+                             live_rank=sender.live_rank)
+    writer = StreamingWriter(compare, schedule, end_t=world.end_t, keep=keep)
+    creds = Credentials("replay", "replay") if "ads" in actors or "orders" in actors else None
+    deps = BotDeps(config=cfg, client=None, connect=world.chat.connect, credentials=creds,
+                   now_ms=lambda: info.started_ms + int(trio.current_time() * 1000),
+                   seed=stored.seed, dry_run=stored.dry_run,
+                   restored=restore(log, before_session=sid), sender=sender,
+                   decision_clock=world.decisions, alert_channels=world.alerts)
+    started = time.perf_counter()
+    trio.run(_run, log, sid, deps, actors, world.end_t, writer, False, progress,
+             clock=JumpClock())
+    wall = time.perf_counter() - started
+    if sender.fetch.error is not None:
+        raise sender.fetch.error
+    equal = compare.finish()
+    if not equal or sender.unrecorded or writer.needs_lists or schedule.finish() is not None:
+        return compare.why or ("an actor restarted" if writer.needs_lists else
+                               "a request the recording never saw" if sender.unrecorded else
+                               "a breach of the request schedule")
+    return ReplayResult(session=sid, compared=world.events, produced=writer.produced,
+                        simulated_s=world.end_t, wall_s=wall, streamed=True,
+                        peak_pending=compare.peak_pending, produced_events=writer.kept)
 
 
 def _whatif_config(cfg, actors, stored) -> str:

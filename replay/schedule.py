@@ -20,6 +20,7 @@ A check only sees what the replay did; comparing the dispatch times with the rec
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import msgspec
 
@@ -49,37 +50,126 @@ def check_schedule(replayed: list[Envelope], *, rps: float, page_delay_s: float,
             run's urgent call reached the limiter after the other had left, which
             `Limiter._replay_holds` takes again).
     """
-    sends = [e for e in replayed if isinstance(e.event, RequestDispatched)]
-    same_as_live = _live_order(live_rank) if live_rank is not None else None
-    found = [d for d in (_rate(sends, replayed, int(rps)),
-                         _page_gap(sends, replayed, page_delay_s),
-                         _priorities(replayed, same_as_live)) if d is not None]
-    return min(found, key=lambda d: d.t) if found else None
+    check = ScheduleCheck(rps=rps, page_delay_s=page_delay_s, live_rank=live_rank)
+    for env in replayed:
+        check.feed(env)
+    breach = check.finish()
+    if breach is None:
+        return None
+    env, expected, got = breach
+    return _breach(env, replayed, expected, got)
 
 
-def _rate(sends, replayed, limit: int) -> Divergence | None:
-    limit = max(1, limit)
-    for i in range(len(sends) - limit):
-        first, last = sends[i], sends[i + limit]
-        if last.t - first.t < 1.0 - EPS:
-            return _breach(last, replayed, f"at most {limit} calls sent in any 1 s "
-                           "(limits.rps; reference §1)",
-                           f"{limit + 1} calls sent within {last.t - first.t:.3f} s, from "
-                           f"seq {first.seq} at t={first.t:.3f}s to this one")
-    return None
+class ScheduleCheck:
+    """The schedule checks, fed the replay's envelopes one at a time in log order.
 
+    Holds the last `rps + 1` sends, the last EP-0 send and the calls waiting at the limiter,
+    never the whole replay. `finish()` returns the earliest breach as (envelope, expected, got).
+    """
 
-def _page_gap(sends, replayed, gap: float) -> Divergence | None:
-    last = None
-    for env in sends:
-        if env.event.endpoint != "EP-0":
-            continue
-        if last is not None and env.t - last.t < gap - EPS:
-            return _breach(env, replayed, f"EP-0 calls at least {gap} s apart "
-                           "(limits.page_delay_s; reference §3)",
-                           f"sent {env.t - last.t:.3f} s after the EP-0 call of seq {last.seq}")
-        last = env
-    return None
+    HEAD = 50  # events looked at before the first: whether the limiter syncs its clock first
+
+    def __init__(self, *, rps: float, page_delay_s: float, live_rank=None) -> None:
+        self.limit = max(1, int(rps))
+        self.gap = page_delay_s
+        self.same_as_live = _live_order(live_rank) if live_rank is not None else None
+        self.found: list[tuple] = []
+        self._sends: deque[Envelope] = deque(maxlen=self.limit + 1)
+        self._last_page: Envelope | None = None
+        self._rate_done = self._gap_done = self._prio_done = False
+        self._head: list[Envelope] | None = []
+        self.waiting: dict[str, Turn] = {}
+        self._asked: dict[str, Envelope] = {}
+        self._until: dict[str, float] = {}  # host -> paused until
+        self._serving = 0.0
+
+    def feed(self, env: Envelope) -> None:
+        if env.event.__class__ is RequestDispatched:
+            self._send(env)
+        if self._head is not None:
+            self._head.append(env)
+            if len(self._head) >= self.HEAD:
+                self._start()
+            return
+        if not self._prio_done:
+            self._priority(env)
+
+    def finish(self):
+        if self._head is not None:
+            self._start()
+        return min(self.found, key=lambda b: b[0].t) if self.found else None
+
+    def _send(self, env: Envelope) -> None:
+        sends = self._sends
+        sends.append(env)
+        if not self._rate_done and len(sends) > self.limit:
+            first = sends[0]
+            if env.t - first.t < 1.0 - EPS:
+                self._rate_done = True
+                self.found.append((env, f"at most {self.limit} calls sent in any 1 s "
+                                   "(limits.rps; reference §1)",
+                                   f"{self.limit + 1} calls sent within {env.t - first.t:.3f} s, "
+                                   f"from seq {first.seq} at t={first.t:.3f}s to this one"))
+        if env.event.endpoint != "EP-0" or self._gap_done:
+            return
+        last = self._last_page
+        if last is not None and env.t - last.t < self.gap - EPS:
+            self._gap_done = True
+            self.found.append((env, f"EP-0 calls at least {self.gap} s apart "
+                               "(limits.page_delay_s; reference §3)",
+                               f"sent {env.t - last.t:.3f} s after the EP-0 call of seq "
+                               f"{last.seq}"))
+        self._last_page = env
+
+    def _start(self) -> None:
+        head, self._head = self._head, None
+        # The limiter takes requests from its inbox only once its first clock sync is done.
+        if any(isinstance(env.event, ApiRequest) and env.event.endpoint == "TIME"
+               for env in head):
+            self._serving = math.inf
+        for env in head:
+            if not self._prio_done:
+                self._priority(env)
+
+    def _priority(self, env: Envelope) -> None:
+        """One step of one pass in log order, keeping the turns that wait at the limiter."""
+        e = env.event
+        waiting, asked = self.waiting, self._asked
+        if self._serving == math.inf and isinstance(e, (ApiResponse, ApiError)) and \
+                e.endpoint == "TIME":
+            self._serving = env.t
+        if isinstance(e, ApiRequest):
+            if not e.request_id.startswith("limiter-"):
+                asked[e.request_id] = env
+                waiting[e.request_id] = Turn(request=env, attempt=1,
+                                             queued=max(env.t, self._serving))
+        elif e.__class__ is RequestDispatched:
+            turn = waiting.pop(e.request_id, None)
+            if turn is None:
+                return
+            for other in waiting.values():
+                if other.queued < env.t - DELIVERY_JITTER_S and \
+                        self._until.get(other.request.event.base, 0.0) <= env.t + EPS and \
+                        _before(other, turn) and not (
+                            self.same_as_live is not None and self.same_as_live(turn, other)):
+                    self._prio_done = True
+                    self.found.append((env, f"{_who(other)} (queued at t={other.queued:.3f}s) "
+                                       "sent first",
+                                       f"{_who(turn)} sent at t={env.t:.3f}s while it waited"))
+                    return
+        elif isinstance(e, ApiError) and e.kind in NOT_SENT:
+            waiting.pop(e.request_id, None)
+            if e.final:
+                asked.pop(e.request_id, None)
+        elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in asked:
+            if e.final:
+                asked.pop(e.request_id)
+            else:
+                # The limiter queues the next attempt itself (after its pause, if any).
+                waiting[e.request_id] = Turn(request=asked[e.request_id],
+                                             attempt=e.attempt + 1, queued=env.t)
+        elif isinstance(e, LimiterBackoff) and e.host:
+            self._until[e.host] = max(self._until.get(e.host, 0.0), env.t + e.delay_s)
 
 
 def _live_order(live_rank):
@@ -89,45 +179,6 @@ def _live_order(live_rank):
         return live_rank(turn.request.event.request_id, turn.attempt)
 
     return lambda first, second: rank(first) < rank(second) < math.inf
-
-
-def _priorities(replayed: list[Envelope], same_as_live=None) -> Divergence | None:
-    """One pass in log order, keeping the turns that wait at the limiter."""
-    waiting: dict[str, Turn] = {}
-    asked: dict[str, Envelope] = {}
-    until: dict[str, float] = {}  # host -> paused until
-    # The limiter takes requests from its inbox only once its first clock sync is done.
-    serving = math.inf if any(isinstance(env.event, ApiRequest) and env.event.endpoint == "TIME"
-                              for env in replayed[:50]) else 0.0
-    for env in replayed:
-        e = env.event
-        if serving == math.inf and isinstance(e, (ApiResponse, ApiError)) and \
-                e.endpoint == "TIME":
-            serving = env.t
-        if isinstance(e, ApiRequest):
-            if not e.request_id.startswith("limiter-"):
-                asked[e.request_id] = env
-                waiting[e.request_id] = Turn(request=env, attempt=1, queued=max(env.t, serving))
-        elif isinstance(e, RequestDispatched):
-            turn = waiting.pop(e.request_id, None)
-            if turn is None:
-                continue
-            for other in waiting.values():
-                if other.queued < env.t - DELIVERY_JITTER_S and until.get(other.request.event.base, 0.0) \
-                        <= env.t + EPS and _before(other, turn) and not (
-                            same_as_live is not None and same_as_live(turn, other)):
-                    return _breach(env, replayed,
-                                   f"{_who(other)} (queued at t={other.queued:.3f}s) sent first",
-                                   f"{_who(turn)} sent at t={env.t:.3f}s while it waited")
-        elif isinstance(e, ApiError) and e.kind in NOT_SENT:
-            waiting.pop(e.request_id, None)
-        elif isinstance(e, (ApiResponse, ApiError)) and not e.final and e.request_id in asked:
-            # The limiter queues the next attempt itself (after its pause, if any).
-            waiting[e.request_id] = Turn(request=asked[e.request_id], attempt=e.attempt + 1,
-                                         queued=env.t)
-        elif isinstance(e, LimiterBackoff) and e.host:
-            until[e.host] = max(until.get(e.host, 0.0), env.t + e.delay_s)
-    return None
 
 
 def _before(a: Turn, b: Turn) -> bool:

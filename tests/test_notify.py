@@ -360,7 +360,7 @@ def test_a_trading_session_alerts_its_orders_and_its_stop_and_replays_without_se
 
     monkeypatch.setattr(httpx.AsyncClient, "send", never)
     with open_log(db) as log:
-        result = replay_session(log, 1)
+        result = replay_session(log, 1, keep=True)
     assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
     replayed = [e.event for e in result.produced_events if isinstance(e.event, AlertSent)]
     assert sorted((e.channel, e.key) for e in replayed if e.kind != "run_stopped") == sorted(

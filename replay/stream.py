@@ -1,0 +1,413 @@
+"""Replay a session while reading its recording as it goes, in memory that does not hold it.
+
+`replay.compare` and `replay.schedule` judge two lists of envelopes, which for a day-long session
+means every recorded and replayed event, 40 KB book pages included, in memory at once. This
+module gives the same verdict as they do (equal or not) without holding either list:
+
+- The recorded world is indexed in one pass (`index_recording`): the sender keeps, per request
+  identity, the answers' times, headers and body digests, and fetches a body from the log's
+  body table when it serves it (`store.bodies`, whose small cache holds the pages in use).
+- `StreamCompare` computes each event's identity exactly as `replay.compare` defines it (actor,
+  normalized payload, cause's identity, ordinal among equal digests; a body by its content
+  digest), for the replayed events as the bus appends them and for the recorded ones read from
+  the log just ahead of the replay's clock. Every event waits in a pending set until its twin
+  from the other side arrives; one whose time window (`TIME_TOLERANCE_S`, or
+  `DISPATCH_TOLERANCE_S`) has closed before `end_t - TAIL_S` is a divergence (missing, extra or
+  mistimed), exactly the cases `compare` reports. The pending sets hold a few seconds of events.
+- The schedule checks (`replay.schedule`) run on the replayed envelopes as they come, each
+  holding only the calls still waiting at the limiter.
+
+What stays per event is one 20-byte identity per side, to look up causes and number
+occurrences, not the event. When the verdict is a divergence the runner replays once more with
+the lists in memory for `compare`'s readable first divergence (a divergent replay is the rare,
+interactive case).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from hashlib import blake2b
+
+import msgspec
+import trio
+
+from events import (ActorFailed, AlertFailed, AlertSent, ApiResponse, ChatConnected, ChatDisconnected,
+                    ChatFrameReceived, Envelope, RequestDispatched, RunStopped)
+from replay.alerts import recorded_channels
+from replay.compare import (AT_THE_STOP, DISPATCH_TOLERANCE_S, TAIL_S, TIME_TOLERANCE_S,
+                            normalize)
+from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
+from replay.schedule import ScheduleCheck
+from store import LogError
+from store.digests import body_digests, events_without_bodies
+
+EPS = 1e-9
+IDENT = 20  # bytes of one identity: a 16-byte digest and a 4-byte ordinal
+BLANK = bytes(IDENT)
+LOOKAHEAD_S = 1.0  # how far ahead of the replay's clock the recording is read (> tolerances)
+
+
+class _Identities:
+    """One side's identities: each event's by seq, and how often each digest occurred.
+
+    Identities sit in one bytearray, `IDENT` bytes a seq (a session's seqs run from its first
+    without gaps; an event left out of the comparison leaves its slot blank), so a cause is
+    found however old it is. Occurrences of a root event's digest (no cause) are counted for
+    the whole session: those are the polls a quiet market repeats, few distinct digests. A
+    caused event's digest holds its cause's identity, which is unique, so it can repeat only
+    among one cause's children, which follow their cause within seconds: those counts are
+    forgotten `CHILD_WINDOW_S` after their first occurrence, on both sides alike.
+    """
+
+    CHILD_WINDOW_S = 3600.0
+
+    def __init__(self) -> None:
+        self.ids = bytearray()
+        self.base = -1
+        self.roots: dict[bytes, int] = {}
+        self.children: dict[bytes, int] = {}
+        self._child_order: deque[tuple[float, bytes]] = deque()
+        self._sources: dict[str, bytes] = {}
+
+    def of(self, env: Envelope, body_token: bytes) -> bytes:
+        ids = self.ids
+        if self.base < 0:
+            self.base = env.seq
+        slot = (env.seq - self.base) * IDENT
+        if slot > len(ids):
+            ids.extend(bytes(slot - len(ids)))
+        source = self._sources.get(env.source)
+        if source is None:
+            source = self._sources[env.source] = env.source.encode() + b"\0"
+        cause = b""
+        if env.cause is not None:
+            at = (env.cause - self.base) * IDENT
+            if 0 <= at < len(ids):
+                cause = bytes(ids[at:at + IDENT])
+                if cause == BLANK:
+                    cause = b""
+        key = blake2b(b"".join((source, cause, b"\0", normalize(env.event), body_token)),
+                      digest_size=16).digest()
+        counts = self.roots if env.cause is None else self._children(key, env.t)
+        n = counts.get(key, 0)
+        counts[key] = n + 1
+        ident = key + n.to_bytes(4, "big")
+        if slot == len(ids):
+            ids += ident
+        else:
+            ids[slot:slot + IDENT] = ident
+        return ident
+
+    def _children(self, key: bytes, t: float) -> dict[bytes, int]:
+        order, children = self._child_order, self.children
+        while order and order[0][0] < t - self.CHILD_WINDOW_S:
+            children.pop(order.popleft()[1], None)
+        if key not in children:
+            order.append((t, key))
+        return children
+
+
+class _Pending:
+    """Events of one side still waiting for their twin, oldest first."""
+
+    def __init__(self) -> None:
+        self.times: dict[bytes, float] = {}
+        self.order: deque[tuple[float, bytes]] = deque()  # (deadline, identity)
+        self.peak = 0
+
+    def add(self, ident: bytes, t: float, tolerance: float) -> None:
+        times = self.times
+        times[ident] = t
+        self.order.append((t + tolerance, ident))
+        if len(times) > self.peak:
+            self.peak = len(times)
+
+    def closed(self, now: float, tail: float) -> bool:
+        """Drop what was matched from the front; True if an event whose window closed before
+        `now` is still waiting, at a time before `tail` (a divergence)."""
+        order, times = self.order, self.times
+        while order:
+            deadline, ident = order[0]
+            t = times.get(ident)
+            if t is None:
+                order.popleft()
+                continue
+            return now > deadline + EPS and t < tail
+        return False
+
+
+class RecordedIds(msgspec.Struct, kw_only=True):
+    """The recorded side of a comparison, computed while indexing the recording: each event's
+    identity (`IDENT` bytes a seq), time and flags, and the run's last stop."""
+
+    ids: bytearray
+    times: array
+    flags: bytearray  # per event: AT_STOP (not compared), DISPATCH (its time tolerance)
+    stop: Envelope | None = None
+
+
+AT_STOP, DISPATCH = 1, 2
+
+
+class StreamCompare:
+    """The verdict of `replay.compare.compare` (equal or not), fed one envelope at a time.
+
+    Args:
+        end_t: where the live run was stopped.
+        recorded: the recording's identities (`index_recording`), matched just ahead of the
+            replay's clock.
+        with_dispatches: whether the recording logged RequestDispatched (else the replayed
+            ones are left out, as `compare` does).
+        digest_of: the digest of a replayed body served from the recording (None: unknown).
+    """
+
+    def __init__(self, end_t: float, recorded: RecordedIds, *, with_dispatches: bool,
+                 digest_of, tail_s: float = TAIL_S) -> None:
+        self.end_t = end_t
+        self.tail = end_t - tail_s
+        self.diverged = False
+        self.why = ""
+        self._rec = recorded
+        self._i = 0
+        self._rep_ids = _Identities()
+        self._rec_pending = _Pending()
+        self._rep_pending = _Pending()
+        self._rec_t = float("-inf")
+        self._rep_t = 0.0
+        self._with_dispatches = with_dispatches
+        self._digest_of = digest_of
+        self._rep_stop: Envelope | None = None
+        self._next_t = float("-inf")  # the next recorded event's time
+
+    def replayed(self, env: Envelope) -> None:
+        """Take in the replay's next envelope (in the bus's order)."""
+        e = env.event
+        cls = e.__class__
+        t = env.t
+        if t > self.end_t and cls is not RunStopped:
+            return
+        if cls is RequestDispatched and not self._with_dispatches:
+            return
+        if self._next_t <= t + LOOKAHEAD_S:
+            self._advance(t + LOOKAHEAD_S)
+        self._rep_t = t
+        ident = self._rep_ids.of(env, self._replayed_token(e) if cls is ApiResponse else b"")
+        if cls in AT_THE_STOP:
+            if cls is RunStopped:
+                self._rep_stop = env
+            return
+        tolerance = DISPATCH_TOLERANCE_S if cls is RequestDispatched else TIME_TOLERANCE_S
+        recorded_t = self._rec_pending.times.pop(ident, None)
+        if recorded_t is not None:
+            if abs(t - recorded_t) > tolerance and min(t, recorded_t) < self.tail:
+                self._diverge("an event at another time")
+        else:
+            self._rep_pending.add(ident, t, tolerance)
+        if not self.diverged:
+            self._close()
+
+    def finish(self) -> bool:
+        """Take in the rest of the recording; return whether the replay was equal."""
+        self._advance(float("inf"))
+        self._rep_t = float("inf")
+        self._close()
+        if self._rec_pending.closed(float("inf"), self.tail) or \
+                self._rep_pending.closed(float("inf"), self.tail):
+            self._diverge("an event without its twin")
+        self._check_stops()
+        return not self.diverged
+
+    @property
+    def peak_pending(self) -> int:
+        """The most events either side held waiting for a twin at once."""
+        return max(self._rec_pending.peak, self._rep_pending.peak)
+
+    def _advance(self, until: float) -> None:
+        rec, i = self._rec, self._i
+        times, flags, ids = rec.times, rec.flags, rec.ids
+        n = len(times)
+        rep_times, pending = self._rep_pending.times, self._rec_pending
+        while i < n and times[i] <= until:
+            t = times[i]
+            flag = flags[i]
+            self._rec_t = t
+            if not flag & AT_STOP:
+                ident = bytes(ids[i * IDENT:(i + 1) * IDENT])
+                tolerance = DISPATCH_TOLERANCE_S if flag & DISPATCH else TIME_TOLERANCE_S
+                t_replayed = rep_times.pop(ident, None)
+                if t_replayed is not None:
+                    self._check_time(t_replayed, t, tolerance)
+                else:
+                    pending.add(ident, t, tolerance)
+            i += 1
+        self._i = i
+        self._next_t = times[i] if i < n else float("inf")
+
+    def _close(self) -> None:
+        if self.diverged:
+            return
+        if self._rec_pending.closed(self._rep_t, self.tail):
+            self._diverge("a recorded event the replay did not make in time")
+        elif self._rep_pending.closed(self._rec_t, self.tail):
+            self._diverge("a replayed event the recording does not hold")
+
+    def _check_time(self, t_replayed: float, recorded_t: float, tolerance: float) -> None:
+        if abs(t_replayed - recorded_t) > tolerance and min(t_replayed, recorded_t) < self.tail:
+            self._diverge("an event at another time")
+
+    def _replayed_token(self, e) -> bytes:
+        if not e.body:
+            return b""
+        digest = self._digest_of(e.body)
+        return digest if digest is not None else blake2b(e.body, digest_size=16).digest()
+
+    def _diverge(self, why: str) -> None:
+        if not self.diverged:
+            self.diverged, self.why = True, why
+
+    def _check_stops(self) -> None:
+        rec, rep = self._rec.stop, self._rep_stop
+        rec_fatal = rec if rec is not None and rec.event.reason == "fatal" else None
+        rep_fatal = rep if rep is not None and rep.event.reason == "fatal" else None
+        if rec_fatal is None and rep_fatal is None:
+            return
+        if rec_fatal is not None and rep_fatal is not None and \
+                normalize(rec_fatal.event) == normalize(rep_fatal.event):
+            return
+        self._diverge("a different stop")
+
+
+def _token(e, digest: bytes | None) -> bytes:
+    """A recorded answer's body as it enters the identity: its content digest (the log's, or
+    for a body stored inline by an older layout, computed alike: `store.bodies.digest_of`)."""
+    if digest is not None:
+        return digest
+    if e.__class__ is not ApiResponse or not e.body:
+        return b""
+    return blake2b(e.body, digest_size=16).digest()
+
+
+def recording(log, sid: int):
+    """Yield session `sid`'s envelopes with their answer body's digest (None: no stored body),
+    the stored bodies left empty (neither read nor decompressed)."""
+    digests = body_digests(log, sid)
+    pending = next(digests, None)
+    for env in events_without_bodies(log, sid):
+        digest = None
+        while pending is not None and pending[0] < env.seq:
+            pending = next(digests, None)
+        if pending is not None and pending[0] == env.seq:
+            digest = pending[1]
+        yield env, digest
+
+
+class World(msgspec.Struct, kw_only=True):
+    """What a replay serves from the recording, indexed in one pass over it."""
+
+    sender: RecordedSender
+    chat: RecordedChat
+    decisions: DecisionTimes
+    alerts: tuple
+    end_t: float
+    dispatches: bool  # whether the recording logged RequestDispatched
+    events: int
+    recorded: RecordedIds
+    restarts: bool  # whether an actor failed and was restarted in the recording
+
+
+def index_recording(log, sid: int) -> World:
+    """Read session `sid` once and build its replay's world without holding its events: the
+    sender keeps each answer's digest and fetches the body from the log when serving it."""
+    sender = RecordedSender(None, 0.0, fetch=_Fetch(log, sid))
+    decisions = DecisionTimes()
+    sockets, alerts = [], []
+    end_t = last_t = None
+    dispatches = restarts = False
+    events = 0
+    idents = _Identities()
+    rec = RecordedIds(ids=idents.ids, times=array("d"), flags=bytearray())
+    for env, digest in recording(log, sid):
+        events += 1
+        e = env.event
+        sender.note(env, digest)
+        decisions.note(env)
+        idents.of(env, _token(e, digest))
+        rec.times.append(env.t)
+        rec.flags.append(AT_STOP if isinstance(e, AT_THE_STOP) else
+                         DISPATCH if e.__class__ is RequestDispatched else 0)
+        if e.__class__ is RunStopped:
+            rec.stop = env
+        if isinstance(e, (ChatConnected, ChatFrameReceived, ChatDisconnected)):
+            sockets.append(env)
+        elif isinstance(e, (AlertSent, AlertFailed)):
+            alerts.append(env)
+        elif e.__class__ is RunStopped:
+            end_t = env.t
+        elif e.__class__ is RequestDispatched:
+            dispatches = True
+        elif e.__class__ is ActorFailed:
+            restarts = True
+        last_t = env.t
+    sender.finish()
+    # Where the actors stopped: the run's last alert may be logged a moment after RunStopped.
+    end_t = end_t if end_t is not None else (last_t if last_t is not None else 0.0)
+    sender.end_t = end_t
+    return World(sender=sender, chat=RecordedChat(sockets), decisions=decisions,
+                 alerts=recorded_channels(alerts), end_t=end_t, dispatches=dispatches,
+                 events=events, recorded=rec, restarts=restarts)
+
+
+class _Fetch:
+    """Read a served answer's body from the log; a damaged one ends the replay after the run
+    with its one-line error (inside the run the sender's caller would retry it)."""
+
+    def __init__(self, log, sid: int) -> None:
+        self.log, self.sid = log, sid
+        self.error: LogError | None = None
+
+    def __call__(self, digest: bytes, seq: int) -> bytes:
+        try:
+            return self.log.bodies.get(digest, self.sid, seq)
+        except LogError as exc:
+            self.error = self.error or exc
+            raise
+
+
+class StreamingWriter:
+    """The replay's log writer when streaming: each envelope goes to the comparison and the
+    schedule check, and is not kept.
+
+    An actor restarted by its supervisor reads its session so far (`envelopes`); a streaming
+    replay does not have it, so it notes that it must be replayed with its events in memory.
+    """
+
+    def __init__(self, compare: StreamCompare, schedule: ScheduleCheck, *, end_t: float,
+                 keep: bool = False) -> None:
+        self.end_t = end_t
+        self.kept: list[Envelope] = []
+        self._keep = keep
+        self.compare = compare
+        self.schedule = schedule
+        self.produced = 0
+        self.needs_lists = False
+
+    @property
+    def envelopes(self) -> list[Envelope]:
+        self.needs_lists = True
+        return []
+
+    def append_nowait(self, envelope: Envelope) -> None:
+        self.produced += 1
+        if self._keep:
+            self.kept.append(envelope)
+        self.compare.replayed(envelope)
+        if envelope.t <= self.end_t or envelope.event.__class__ is RunStopped:
+            self.schedule.feed(envelope)
+
+    async def flush(self) -> None:
+        return None
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
