@@ -37,7 +37,7 @@ def session_spec(text: str) -> SessionRange:
 
 
 def resolve(log, values, *, modes: tuple[str, ...] | None = None) -> list[int]:
-    """The session ids `values` (parsed `--session` values; an int or None also do) name in
+    """The session ids `values` (parsed `--session` values; ints, an int or None also do) name in
     `log`, in order: a range keeps the ids the log holds (of `modes`, when given); a single id
     must exist.
 
@@ -54,6 +54,8 @@ def resolve(log, values, *, modes: tuple[str, ...] | None = None) -> list[int]:
     held = {s.id: s for s in log.sessions()}
     ids: list[int] = []
     for value in values:
+        if isinstance(value, int):  # a caller's plain id, as the parsed `[3]` of `--session 3`
+            value = SessionRange([value])
         if not getattr(value, "ranged", False):
             for sid in value:
                 log.session(sid)  # an unknown id is an error, not a skip
