@@ -128,7 +128,7 @@ def _repeated_acknowledged(run) -> list:
 
 # Not the limiter: which requests it held when it died (and answered "gave_up") depends on when
 # it dispatched them, which a replay does not pin yet (issue 13: the limiter's schedule logged).
-@pytest.mark.parametrize("actor", ["ads", "chat", "market", "orders"])
+@pytest.mark.parametrize("actor", ["ads", "chat", "limiter", "market", "orders"])
 def test_a_session_with_a_restart_replays_identical(tmp_path, monkeypatch, actor):
     trio.run(_live, tmp_path, actor, monkeypatch, clock=MockClock(autojump_threshold=0))
     owner, name, n = TARGETS[actor]
