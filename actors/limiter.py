@@ -153,7 +153,8 @@ class Limiter:
                     # the inbox holds everything asked while the limiter was down.
                     while True:
                         req = env.event
-                        if isinstance(req, ApiRequest) and not req.request_id.startswith("limiter-"):
+                        if isinstance(req, ApiRequest) and \
+                                not req.request_id.startswith("limiter-"):
                             self._accepting = env
                             self._recorded_turn(req, 1)  # replay: its place, even if not queued
                             await self._accept(env)
