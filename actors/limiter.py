@@ -130,6 +130,7 @@ class Limiter:
         self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
+        self._accepting: Envelope | None = None  # the request `_accept` is taking in
         self._pauses_seen: dict[str, int] = {}  # request id -> its host's pauses when queued
         self._recheck_at = math.inf  # replay: when a held call's hold ends
         self._ready_since: dict[tuple[str, int], float] = {}  # replay: see _replay_holds
@@ -146,10 +147,22 @@ class Limiter:
                     await self.sync_time(cause=None)
                 nursery.start_soon(self._dispatch, nursery)
                 async for env in self.inbox:
-                    req = env.event
-                    if not isinstance(req, ApiRequest) or req.request_id.startswith("limiter-"):
-                        continue
-                    await self._accept(env)
+                    # Whatever else is already asked is queued too before the dispatcher looks
+                    # (no scheduler pass between them), so priorities, not the order in which
+                    # trio happened to run two tasks, say which goes first: after a restart
+                    # the inbox holds everything asked while the limiter was down.
+                    while True:
+                        req = env.event
+                        if isinstance(req, ApiRequest) and \
+                                not req.request_id.startswith("limiter-"):
+                            self._accepting = env
+                            self._recorded_turn(req, 1)  # replay: its place, even if not queued
+                            await self._accept(env)
+                            self._accepting = None
+                        try:
+                            env = self.inbox.receive_nowait()
+                        except trio.WouldBlock:
+                            break
         except Exception:
             # A restarted limiter starts empty: without a final answer, every actor waiting on
             # a request held here would wait forever.
@@ -159,6 +172,10 @@ class Limiter:
     async def _give_up_held(self) -> None:
         held = {e.event.request_id: e for _, _, e, _ in self._queue}
         held.update(self._in_flight)
+        if self._accepting is not None:
+            # The request it was taking in when it failed: already out of the inbox, so the
+            # next incarnation never sees it (its caller would wait forever).
+            held.setdefault(self._accepting.event.request_id, self._accepting)
         self._queue.clear()
         self._in_flight.clear()
         for env in held.values():
@@ -272,7 +289,10 @@ class Limiter:
     def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
         """(rank, at, hold_s): live, first come first served, at once: (0, 0.0, 0.0). In a
         replay the sender says where and when the live run took this call's turn, and how long
-        a ready call may be held to take it then (see `_replay_holds`)."""
+        a ready call may be held to take it then (see `_replay_holds`). The sender tells
+        identical requests apart by the order of their first asking, which `run` does as it
+        takes each request in: one that never reaches the queue (its limiter failed taking it
+        in, or a dry run refused it) still takes its place among them, as in the recording."""
         pinned = getattr(self.deps.sender, "recorded_turn", None)
         return pinned(req, attempt) if pinned is not None else (0, 0.0, 0.0)
 

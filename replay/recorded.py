@@ -27,6 +27,7 @@ from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDiscon
                     RequestDispatched)
 
 NOT_CALLS = ("breaker_open", "dry_run", "paused")  # ApiError kinds that made no HTTP call
+NEVER_ANSWERED = ApiError(request_id="", endpoint="", kind="gave_up", message="")  # see _gave_up
 DELIVERY_JITTER_S = 0.05  # the most a replay holds a ready call to leave when the live run did
 TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
 IDS_KEPT = 4096  # requests whose identity is kept (asked again for their turn and answer)
@@ -95,7 +96,9 @@ class RecordedSender:
         elif isinstance(e, (ApiResponse, ApiError)) and e.request_id in by_id:
             if isinstance(e, ApiError) and e.kind == "paused":
                 self._refused[e.request_id] = True
-            if not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
+            if isinstance(e, ApiError) and e.kind == "gave_up":
+                self._gave_up(e.request_id)
+            elif not (isinstance(e, ApiError) and e.kind in NOT_CALLS):
                 # How long after its logged dispatch the answer was logged (both stamped by
                 # the bus alike); else the latency the limiter measured from its real dispatch.
                 ident = by_id[e.request_id]
@@ -109,6 +112,17 @@ class RecordedSender:
                     digest = None
                 self.attempts[ident].append((env.t, e, delay, digest, env.seq))
         self._turn_log.note(env, by_id)
+
+    def _gave_up(self, request_id: str) -> None:
+        """A limiter that failed answered `request_id` "gave_up": no HTTP answer to serve. One it
+        had sent (its dispatch logged, no answer) keeps its place among identical requests with
+        an answer that never comes: the replayed limiter fails at the same point, with that call
+        still in flight. One still queued made no call at all."""
+        sent = [key for key in self._sent if key[0] == request_id]
+        for key in sent:
+            del self._sent[key]
+            self.attempts[self._by_id[request_id]].append(
+                (math.inf, NEVER_ANSWERED, math.inf, None, -1))
 
     def finish(self) -> None:
         """The recording is all in: rank the live run's turns."""
@@ -181,6 +195,8 @@ class RecordedSender:
                     self.on_unrecorded(miss)
             await trio.sleep_forever()  # the live run stopped before this answer came
         answered_at, answer, delay, digest, seq = queue.popleft()
+        if answer is NEVER_ANSWERED:
+            await trio.sleep_forever()  # the live limiter failed before this answer came
         # The answer arrives when it arrived in the recording (never before its recorded
         # latency), so independent chains interleave as they did live.
         now = trio.current_time()

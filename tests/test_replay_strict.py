@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 import actors.limiter
 import replay.recorded
@@ -239,3 +240,47 @@ def test_a_session_whose_calls_reached_the_limiter_late_replays_identical(tmp_pa
         monkeypatch.setattr(replay.recorded, "DELIVERY_JITTER_S", 0.0)
         result = replay_session(log, sid)
     assert result.divergence is not None and result.divergence.type == "RequestDispatched"
+
+
+@pytest.mark.parametrize("in_flight", [True, False])
+def test_a_call_a_failed_limiter_gave_up_is_not_the_next_identical_calls_answer(in_flight):
+    """A limiter that fails answers what it held "gave_up" (actors/limiter.py `_give_up_held`):
+    no HTTP answer. The next identical request gets its own recorded answer; one given up in
+    flight (dispatched, never answered) gets none in the replay, as it got none live."""
+    log = Log()
+
+    def ask(t: float, rid: str) -> int:
+        return log.add(t, "orders", ApiRequest(request_id=rid, endpoint="EP-15", method="POST",
+                                               base="sapi", path="/x", priority=3))
+
+    first = ask(1.0, "orders-1")
+    if in_flight:
+        log.add(1.0, "limiter", RequestDispatched(request_id="orders-1", endpoint="EP-15"), first)
+    log.add(1.5, "limiter", ApiError(request_id="orders-1", endpoint="EP-15", kind="gave_up",
+                                     message="the limiter failed and restarted; no answer"),
+            first)
+    second = ask(3.0, "orders-2")
+    log.add(3.0, "limiter", RequestDispatched(request_id="orders-2", endpoint="EP-15"), second)
+    log.add(3.01, "limiter", ApiResponse(request_id="orders-2", endpoint="EP-15", status=200,
+                                         body=BODY), second)
+    sender = replay.recorded.RecordedSender(log.envelopes, end_t=60.0)
+    reqs = {e.event.request_id: e.event for e in log.envelopes
+            if isinstance(e.event, ApiRequest)}
+    got = {}
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            async def send(rid):
+                got[rid] = await sender.send(reqs[rid], None)
+
+            if in_flight:
+                nursery.start_soon(send, "orders-1")
+            await trio.sleep(2.0)
+            nursery.start_soon(send, "orders-2")
+            await trio.sleep(30)  # an answer that never comes, on the virtual clock
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=MockClock(autojump_threshold=0))
+    assert "orders-2" in got and got["orders-2"].body == BODY, "the next call lost its answer"
+    assert "orders-1" not in got, "the given-up call was answered"
+    assert sender.unrecorded == []
