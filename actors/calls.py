@@ -16,12 +16,30 @@ from c2c.errors import ApiCallError, C2CError
 from events import ApiError, ApiRequest, ApiResponse, DecodeFailed, Envelope
 
 
+class _Reply:
+    """One caller's final answer, set once by `Calls.deliver` (a memory channel per call cost
+    twice as much: each poll's page is a call)."""
+
+    __slots__ = ("env", "done")
+
+    def __init__(self) -> None:
+        self.env: Envelope | None = None
+        self.done = trio.Event()
+
+    def send_nowait(self, env: Envelope) -> None:
+        if self.env is not None:
+            raise trio.WouldBlock  # a second final answer, as the one-slot channel did
+        self.env = env
+        self.done.set()
+
+
 class Calls:
     def __init__(self, source: str, emit, *, first: int = 0) -> None:
         self.source = source
         self.emit = emit
         self._n = first
-        self._waiting: dict[str, trio.MemorySendChannel] = {}
+        self._prefix = source + "-"
+        self._waiting: dict[str, _Reply] = {}
 
     def new_id(self) -> str:
         self._n += 1
@@ -30,11 +48,11 @@ class Calls:
     async def call(self, build: Callable[[str], ApiRequest], cause: int | None = None) -> Envelope:
         """Emit `build(request_id)` and return the envelope of its final ApiResponse or ApiError."""
         req = build(self.new_id())
-        send, recv = trio.open_memory_channel[Envelope](1)
-        self._waiting[req.request_id] = send
+        reply = self._waiting[req.request_id] = _Reply()
         try:
             await self.emit(req, cause=cause)
-            return await recv.receive()
+            await reply.done.wait()
+            return reply.env
         finally:
             self._waiting.pop(req.request_id, None)
 
@@ -43,7 +61,7 @@ class Calls:
         event = env.event
         if not isinstance(event, (ApiResponse, ApiError)):
             return False
-        if not event.request_id.startswith(self.source + "-"):
+        if not event.request_id.startswith(self._prefix):
             return False
         if event.final:
             send = self._waiting.get(event.request_id)

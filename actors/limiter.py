@@ -381,7 +381,8 @@ class Limiter:
 
     def _answered_slot(self, slot: list) -> None:
         self.window.answered(slot, trio.current_time())
-        self._wake.set()
+        if self._queue:  # with nothing queued a wake would only find nothing to dispatch
+            self._wake.set()
 
     async def _attempt(self, env: Envelope, attempt: int, slot: list) -> None:
         req: ApiRequest = env.event

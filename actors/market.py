@@ -108,6 +108,10 @@ class Market:
         self.fixed_sides = sides
         self.weighted = weighted
         self.my_adv_nos: frozenset[str] = frozenset()
+        # (market, side, page) -> (SearchPage, my_adv_nos, its BookAds): a page that decoded to
+        # the very SearchPage as last time (`parse_search` keeps the last pages) gives the same
+        # (frozen) BookAds while my ads are the same.
+        self._converted: dict[tuple, tuple] = {}
         self.my_ads: tuple = ()
         self.streams: list[Stream] = []
         self.signed_twin = signed_twin  # EP-0S is signed: only with keys
@@ -200,6 +204,16 @@ class Market:
             env, found = await ask(True)
         return env, found
 
+    def _book_ads(self, market_key, side: str, page: int, found) -> tuple:
+        key = (market_key, side, page)
+        hit = self._converted.get(key)
+        mine = self.my_adv_nos
+        if hit is not None and hit[0] is found and hit[1] is mine:
+            return hit[2]
+        ads = tuple(to_book_ad(item, mine) for item in found.items)
+        self._converted[key] = (found, mine, ads)
+        return ads
+
     async def snapshot(self, side: str, pages: int, market: MarketConfig | None = None
                        ) -> BookSnapshot:
         """Fetch up to `pages` pages of the list where my `side` ads of `market` (default: the
@@ -215,7 +229,7 @@ class Market:
             if items is None:
                 complete = False
                 break
-            ads.extend(to_book_ad(item, self.my_adv_nos) for item in items)
+            ads.extend(self._book_ads(m.key, side, page, found))
             if len(items) < 20:
                 complete = complete and (len(items) > 0 or page > 1)
                 break

@@ -92,6 +92,10 @@ def _fail_status(endpoint: str, status: int, headers: Headers, body: bytes, why:
     return api_error(endpoint, status, None, why, raw=body, retry_after_s=retry_after_s(headers))
 
 
+_ENVELOPES: OrderedDict[tuple[int, bytes], Envelope] = OrderedDict()
+ENVELOPES_KEPT = 8  # the limiter classifies each answer, then its caller decodes it again
+
+
 def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -> Envelope:
     """Check one response and return its successful envelope.
 
@@ -100,6 +104,13 @@ def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -
         ApiCallError: an error envelope (gateway `{code:int,msg}` or C2C `{code:"...",
             success:false}`), or a non-2xx status, classified into its subclass.
     """
+    key = (status, body) if body.__class__ is bytes else None
+    known = _ENVELOPES.get(key) if key is not None else None
+    if known is not None:
+        # The same status and bytes as a recent success (only successes are kept): the same
+        # envelope, whatever the endpoint or headers, which only an error's text reads.
+        _ENVELOPES.move_to_end(key)
+        return known
     if not body.strip():
         raise _fail_status(endpoint, status, headers, body, "empty body")
     try:
@@ -113,7 +124,12 @@ def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -
     ok = (wire.code == _SUCCESS and wire.success is not False) or (
         wire.code is None and wire.success is True)
     if ok and 200 <= status < 300:
-        return Envelope(data=wire.data, total=wire.total)
+        known = Envelope(data=wire.data, total=wire.total)
+        if key is not None:
+            _ENVELOPES[key] = known
+            if len(_ENVELOPES) > ENVELOPES_KEPT:
+                _ENVELOPES.popitem(last=False)
+        return known
     if wire.code is None or ok:
         raise _fail_status(endpoint, status, headers, body,
                            "no C2C envelope" if not ok else "success envelope on an error status")

@@ -38,9 +38,9 @@ from hashlib import blake2b
 
 import msgspec
 
-from events import (AdRepriced, ApiError, ApiRequest, ApiResponse, ChatDisconnected, ChatFrameSent,
-                    ChatMessageSent, ChatSendRequest, ClockSynced, Envelope, MyAdsLoaded,
-                    RequestDispatched, RunStopped, SessionSummary)
+from events import (AdRepriced, ApiError, ApiRequest, ApiResponse, BookSnapshot, ChatDisconnected,
+                    ChatFrameSent, ChatMessageSent, ChatSendRequest, ClockSynced, Envelope,
+                    MyAdsLoaded, RequestDispatched, RunStopped, SessionSummary)
 
 TAIL_S = 1.0  # the stop's cut: longer than any answer's latency in a recording
 TIME_TOLERANCE_S = 0.25  # a live run's processing delays; a replay has none
@@ -97,8 +97,29 @@ _NORMALIZE = {
 
 def normalize(event) -> bytes:
     """The comparable bytes of one event (an answer's body is digested apart, see `identities`)."""
-    fn = _NORMALIZE.get(type(event))
+    cls = type(event)
+    if cls is BookSnapshot:
+        return _book_bytes(event)
+    fn = _NORMALIZE.get(cls)
     return _encoder.encode(fn(event) if fn is not None else event)
+
+
+_BOOKS: dict[int, tuple[BookSnapshot, bytes]] = {}
+BOOKS_KEPT = 8
+
+
+def _book_bytes(book: BookSnapshot) -> bytes:
+    """A book's bytes, encoded once: each is read for its identity and by the decision clock
+    (`replay.recorded.DecisionTimes`) moments apart, and twenty ads take long to encode. Events
+    are frozen, so the same object has the same bytes."""
+    hit = _BOOKS.get(id(book))
+    if hit is not None and hit[0] is book:
+        return hit[1]
+    out = _encoder.encode(book)
+    if len(_BOOKS) >= BOOKS_KEPT:
+        del _BOOKS[next(iter(_BOOKS))]
+    _BOOKS[id(book)] = (book, out)
+    return out
 
 
 class _Bodies:

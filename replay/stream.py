@@ -72,28 +72,37 @@ class _Identities:
 
     def of(self, env: Envelope, body_token: bytes) -> bytes:
         ids = self.ids
+        seq = env.seq
         if self.base < 0:
-            self.base = env.seq
-        slot = (env.seq - self.base) * IDENT
-        if slot > len(ids):
-            ids.extend(bytes(slot - len(ids)))
+            self.base = seq
+        base = self.base
+        slot = (seq - base) * IDENT
+        n_ids = len(ids)
+        if slot > n_ids:
+            ids.extend(bytes(slot - n_ids))
+            n_ids = slot
         source = self._sources.get(env.source)
         if source is None:
             source = self._sources[env.source] = env.source.encode() + b"\0"
         cause = b""
-        if env.cause is not None:
-            at = (env.cause - self.base) * IDENT
-            if 0 <= at < len(ids):
+        at = env.cause
+        if at is not None:
+            at = (at - base) * IDENT
+            if 0 <= at < n_ids:
                 cause = bytes(ids[at:at + IDENT])
                 if cause == BLANK:
                     cause = b""
-        key = blake2b(b"".join((source, cause, b"\0", normalize(env.event), body_token)),
-                      digest_size=16).digest()
-        counts = self.roots if env.cause is None else self._children(key, env.t)
+            key = blake2b(b"".join((source, cause, b"\0", normalize(env.event), body_token)),
+                          digest_size=16).digest()
+            counts = self._children(key, env.t)
+        else:
+            counts = self.roots
+            key = blake2b(b"".join((source, b"\0", normalize(env.event), body_token)),
+                          digest_size=16).digest()
         n = counts.get(key, 0)
         counts[key] = n + 1
         ident = key + n.to_bytes(4, "big")
-        if slot == len(ids):
+        if slot == n_ids:
             ids += ident
         else:
             ids[slot:slot + IDENT] = ident
