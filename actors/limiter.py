@@ -51,6 +51,7 @@ WAF_FIRST_PAUSE_S = 5.0
 WAF_PAUSE_S = 180.0  # reached when 403s keep coming: 5, 10, 20 ... 180 s
 SLOW_FOR_S = 10.0
 NEAR_TIE_S = 0.01  # replay: turns this close in the live run keep their recorded order
+EP0_GAP_MARGIN_S = 0.05  # EP-0 pages leave page_delay_s + this apart (arrival jitter)
 
 
 class LimiterDeps:
@@ -126,8 +127,9 @@ class Limiter:
         self._restore_pauses(deps.history)
         self._carry_pauses(deps.paused_until_ms)
         # Binance answers EP-0 pages asked faster than page_delay_s with empty pages; the gap
-        # is kept here, where calls leave, with a margin for arrival jitter.
-        self.min_gap = {"EP-0": lim.page_delay_s + 0.02}
+        # is kept here, where calls leave, with a margin for arrival jitter (20 ms was too
+        # little: under load two pages dispatched 120 ms apart arrived < 100 ms apart).
+        self.min_gap = {"EP-0": lim.page_delay_s + EP0_GAP_MARGIN_S}
         self.last_sent: dict[str, float] = {}
         self._in_flight: dict[str, Envelope] = {}
         self._accepting: Envelope | None = None  # the request `_accept` is taking in

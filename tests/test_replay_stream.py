@@ -100,6 +100,6 @@ def test_events_waiting_for_their_twin_stay_bounded_however_long_the_session(tmp
     with open_log(path, create=False) as log:
         peaks = {sid: replay_session(log, sid) for sid in (short, long_)}
     assert all(r.equal and r.streamed for r in peaks.values())
-    assert peaks[long_].compared > 4 * peaks[short].compared
+    assert peaks[long_].compared > 3 * peaks[short].compared  # six times as long: ~4x events
     assert peaks[long_].peak_pending <= 64
     assert peaks[long_].peak_pending <= peaks[short].peak_pending + 16
