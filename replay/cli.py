@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--session", type=session_spec, action="append", default=None,
                    metavar="ID|FIRST..LAST",
                    help="session id, or a range of them replayed in turn (repeatable; "
-                        "default: the latest)")
+                        "default: the latest recorded run, not a backtest)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="what-if: replay with this config value changed (repeatable); one "
                         "ad's own: ads.overrides.<advNo>.KEY=VALUE")
@@ -79,7 +79,7 @@ def main(args) -> int:
         return 2
     with log:
         try:
-            sids = resolve(log, args.session, modes=REPLAYABLE) or [log.latest_session().id]
+            sids = resolve(log, args.session, modes=REPLAYABLE) or [latest_replayable(log)]
         except LogError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -90,9 +90,27 @@ def main(args) -> int:
     return max(codes)
 
 
+def latest_replayable(log) -> int:
+    """The newest session a run recorded (live, record, demo, sim): a backtest or a what-if
+    replay saved after it is not what `replay` with no `--session` means.
+
+    Raises:
+        LogError: the log holds no such session.
+    """
+    recorded = [s.id for s in log.sessions() if s.mode in REPLAYABLE]
+    if not recorded:
+        log.latest_session()  # no session at all: its one-line error
+        raise LogError(log.path, f"no recorded session to replay in {log.path} "
+                                 f"(only backtests or what-if replays)")
+    return max(recorded)
+
+
 def _one(log, sid: int, args) -> int:
     try:
         info = log.session(sid)
+        if info.mode == "backtest":
+            raise LogError(log.path, f"session {sid} is a backtest's results, not a run: replay "
+                                     f"takes a live, record, demo or sim session")
         whatif = bool(args.set or args.strategy)
         bot = with_overrides(session_config(info.config).bot, args.set, args.strategy) \
             if whatif else None

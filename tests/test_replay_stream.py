@@ -103,3 +103,22 @@ def test_events_waiting_for_their_twin_stay_bounded_however_long_the_session(tmp
     assert peaks[long_].compared > 3 * peaks[short].compared  # six times as long: ~4x events
     assert peaks[long_].peak_pending <= 64
     assert peaks[long_].peak_pending <= peaks[short].peak_pending + 16
+
+
+def test_replay_with_no_session_skips_a_backtest_saved_after_the_run(two_sessions, tmp_path,
+                                                                     capsys):
+    """The demo's "try next" runs a backtest, which saves its results as the newest session;
+    `replay PATH` then means the newest recorded run, and naming the backtest is one line."""
+    path = tmp_path / "with-backtest.db"
+    path.write_bytes(two_sessions.read_bytes())
+    with open_log(path) as log:  # what backtest/cli.py saves: its command, not a bot config
+        log.start_session("backtest", json.dumps({"command": "backtest", "strategies": []}), 0)
+    with open_log(path, create=False) as log:
+        assert log.latest_session().mode == "backtest"
+    capsys.readouterr()
+    assert replay_main(_args(path)) == 0
+    assert capsys.readouterr().out.startswith("replay of session 2 is identical")
+    assert replay_main(_args(path, "3")) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: session 3 is a backtest's results, not a run: replay takes a live, record, "
+        f"demo or sim session")
