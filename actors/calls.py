@@ -99,13 +99,19 @@ async def emit_decode_failed(emit, env: Envelope, exc: Exception) -> None:
                             message=str(exc)[:300], raw=env.event.body[:4096]), cause=env.seq)
 
 
+def request_number(request_id: str) -> tuple[str, int | None]:
+    """Split "<actor>-<n>" into the actor and its number (None when the tail is no number)."""
+    actor, _, n = request_id.rpartition("-")
+    return actor, int(n) if n.isdigit() else None
+
+
 def requests_made(source: str, history) -> int:
     """The highest request number actor `source` used in `history` (0 for none)."""
-    prefix, n = source + "-", 0
+    n = 0
     for env in history:
         event = env.event
-        if isinstance(event, ApiRequest) and event.request_id.startswith(prefix):
-            tail = event.request_id[len(prefix):]
-            if tail.isdigit():
-                n = max(n, int(tail))
+        if isinstance(event, ApiRequest):
+            actor, number = request_number(event.request_id)
+            if actor == source and number is not None:
+                n = max(n, number)
     return n

@@ -23,6 +23,7 @@ from typing import Iterable
 import msgspec
 
 from actors import chat_core, orders_core
+from actors.calls import request_number
 from events import (ApiRequest, BreakerOpened, ChatMessageReceived, ChatSendRequest,
                     DryRunSkipped, Envelope, LimiterBackoff, OrderOpened, OrderStatusChanged,
                     RepriceDecided, SessionSummary)
@@ -81,9 +82,9 @@ def carry(env: Envelope, state: Restored) -> None:
     event = env.event
     match event:
         case ApiRequest(request_id=request_id):
-            actor, _, n = request_id.rpartition("-")
-            if n.isdigit() and int(n) > state.requests.get(actor, 0):
-                state.requests[actor] = int(n)
+            actor, n = request_number(request_id)
+            if n is not None and n > state.requests.get(actor, 0):
+                state.requests[actor] = n
         case LimiterBackoff(host=host, delay_s=delay_s) if host and event.reason != "weight":
             _pause(state, host, env.ts_ms + round(delay_s * 1000))
         case BreakerOpened(host=host, open_s=open_s) if host:

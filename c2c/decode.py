@@ -92,8 +92,28 @@ def _fail_status(endpoint: str, status: int, headers: Headers, body: bytes, why:
     return api_error(endpoint, status, None, why, raw=body, retry_after_s=retry_after_s(headers))
 
 
-_ENVELOPES: OrderedDict[tuple[int, bytes], Envelope] = OrderedDict()
+class _Recent(OrderedDict):
+    """The last `kept` values by key, least recently used dropped first."""
+
+    def __init__(self, kept: int) -> None:
+        super().__init__()
+        self.kept = kept
+
+    def find(self, key):
+        found = self.get(key)
+        if found is not None:
+            self.move_to_end(key)
+        return found
+
+    def keep(self, key, value):
+        self[key] = value
+        if len(self) > self.kept:
+            self.popitem(last=False)
+        return value
+
+
 ENVELOPES_KEPT = 8  # the limiter classifies each answer, then its caller decodes it again
+_ENVELOPES: _Recent = _Recent(ENVELOPES_KEPT)
 
 
 def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -> Envelope:
@@ -105,11 +125,10 @@ def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -
             success:false}`), or a non-2xx status, classified into its subclass.
     """
     key = (status, body) if body.__class__ is bytes else None
-    known = _ENVELOPES.get(key) if key is not None else None
+    known = _ENVELOPES.find(key) if key is not None else None
     if known is not None:
         # The same status and bytes as a recent success (only successes are kept): the same
         # envelope, whatever the endpoint or headers, which only an error's text reads.
-        _ENVELOPES.move_to_end(key)
         return known
     if not body.strip():
         raise _fail_status(endpoint, status, headers, body, "empty body")
@@ -125,11 +144,7 @@ def decode_envelope(endpoint: str, status: int, headers: Headers, body: bytes) -
         wire.code is None and wire.success is True)
     if ok and 200 <= status < 300:
         known = Envelope(data=wire.data, total=wire.total)
-        if key is not None:
-            _ENVELOPES[key] = known
-            if len(_ENVELOPES) > ENVELOPES_KEPT:
-                _ENVELOPES.popitem(last=False)
-        return known
+        return known if key is None else _ENVELOPES.keep(key, known)
     if wire.code is None or ok:
         raise _fail_status(endpoint, status, headers, body,
                            "no C2C envelope" if not ok else "success envelope on an error status")
@@ -160,8 +175,8 @@ def _paged(endpoint: str, status: int, headers: Headers, body: bytes, item: type
     return items, env.total
 
 
-_PAGES: OrderedDict[tuple[int, bytes], SearchPage] = OrderedDict()
 PAGES_KEPT = 8  # the last pages of each side: a quiet book answers the same page again
+_PAGES: _Recent = _Recent(PAGES_KEPT)
 
 
 def parse_search(status: int, headers: Headers, body: bytes) -> SearchPage:
@@ -169,15 +184,11 @@ def parse_search(status: int, headers: Headers, body: bytes) -> SearchPage:
     callers only read; half the pages of a quiet hour repeat the one before, and decoding
     20 ads costs ~0.1 ms where looking a page up costs a hash of its bytes)."""
     key = (status, body)
-    page = _PAGES.get(key)
+    page = _PAGES.find(key)
     if page is not None:
-        _PAGES.move_to_end(key)
         return page
     items, total = _paged("EP-0", status, headers, body, SearchItem)
-    page = _PAGES[key] = SearchPage(items=items, total=total)
-    if len(_PAGES) > PAGES_KEPT:
-        _PAGES.popitem(last=False)
-    return page
+    return _PAGES.keep(key, SearchPage(items=items, total=total))
 
 
 def parse_my_ads(status: int, headers: Headers, body: bytes) -> tuple[list[MyAdDetail], int]:

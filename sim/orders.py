@@ -19,7 +19,10 @@ from sim.market import SIDES, Market, SimAd, new_id, quantize
 from sim.messages import ChatMessage
 
 _QTY = Decimal("0.01")
-_QTY_FINE = Decimal("0.00000001")  # an asset worth more than _COSTLY fiat (BTC in NGN)
+# Binance writes order amounts with 8 decimals ("amount":"1000.07000000", reference §5); the
+# simulator keeps cents for cheap assets and all 8 for one worth more than _COSTLY fiat (BTC in
+# NGN), whose cent-rounded amounts would be 0.
+_QTY_FINE = Decimal("0.00000001")
 _COSTLY = Decimal("100000")
 _BUYERS = ("kelechi_b", "tola99", "zainab.o", "mikeade", "ruthy_ng", "femi_trades", "amaka22")
 _HELLOS = ("Hello", "Hi, I just placed the order", "Good day, order placed")
