@@ -268,10 +268,17 @@ class AdStatusChanged(Event, frozen=True, kw_only=True):
 
 
 class DryRunSkipped(Event, frozen=True, kw_only=True):
-    """An effect that --dry-run recorded instead of sending."""
+    """An effect that --dry-run recorded instead of sending.
+
+    A chat message the dry run would have said names its order and why ("greeting",
+    "auto_reply"), so a restarted chat of the same dry run greets no order twice; it is no
+    ChatSendRequest, so nothing ever sends it and a later real run does not count it as said.
+    """
 
     endpoint: str
     body: str
+    order_no: str = ""
+    reason: str = ""
 
 
 # --- orders -------------------------------------------------------------------------------------
@@ -295,6 +302,19 @@ class OrderStatusChanged(Event, frozen=True, kw_only=True):
     order_no: str
     old_status: int
     new_status: int
+
+
+class OrderDetailRefused(Event, frozen=True, kw_only=True):
+    """An order that left the open list got no detail from EP-13 for the `tries`-th time this
+    session; `answered`: Binance answered with a refusal, rather than the call failing.
+
+    After FOLLOW_TRIES answered refusals the orders actor stops asking (reference §5: an order
+    Binance does not know gets 400 -1102); a restarted one folds these and does not start over.
+    """
+
+    order_no: str
+    tries: int
+    answered: bool = True
 
 
 # --- chat ---------------------------------------------------------------------------------------
