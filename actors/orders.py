@@ -2,7 +2,8 @@
 OrderOpened; a changed status an OrderStatusChanged.
 
 An order that leaves the open list gets one more detail call to learn how it ended (completed or
-cancelled). EP-13 uses the tutorial's adaptive auth: the API key alone first; any answer that is
+cancelled); one whose detail Binance keeps refusing (an order it does not know, reference §5)
+is asked FOLLOW_TRIES times, each refusal logged as an OrderDetailRefused, then dropped. EP-13 uses the tutorial's adaptive auth: the API key alone first; any answer that is
 not a success (real captures show 401 -1002, 400 -1102 and 400 -2014 for such calls, reference
 §2 and §5; 401 -2015 and -1021/-1022 are as plausible) means "sign it": the call is signed and
 sent again at once, and every later EP-13 of the session is signed. The unsigned try is a probe
@@ -10,10 +11,11 @@ to the limiter: never fatal, no pause, no breaker count.
 
 What to do about a listing or a detail is decided by the pure core (`actors/orders_core.py`);
 this shell polls, calls EP-13 with the adaptive auth, emits, and folds what it emits into the
-core's state. That state (the orders seen and their status, whether EP-13 is signed) is a fold
-of the log: earlier sessions' on a new run, and this session's so far when the supervisor
-restarts the actor, so a restarted actor neither opens an order again nor probes EP-13
-unsigned a second time.
+core's state. That state (the orders seen and their status, whether EP-13 is signed, how often
+a closed order's detail was refused) is a fold of the log: earlier sessions' on a new run, and
+this session's so far when the supervisor restarts the actor, so a restarted actor neither opens
+an order again, nor probes EP-13 unsigned a second time, nor asks a closed order's detail more
+than FOLLOW_TRIES times in all.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ async def run(inbox, emit, *, config: BotConfig, state: orders_core.State | None
 
 def _build(ctx: ActorContext):
     """Earlier sessions' orders, and this session's so far when restarted, folded by the core:
-    a restarted actor neither opens an order again nor probes EP-13 unsigned a second time."""
+    a restarted actor neither opens an order again, nor probes EP-13 unsigned a second time,
+    nor starts counting a closed order's refused details over."""
     state = orders_core.fold(ctx.history, orders_core.State(dict(ctx.deps.restored.orders)))
     return partial(run, ctx.inbox, ctx.emit, config=ctx.deps.config, state=state,
                    first_request=ctx.first_request)

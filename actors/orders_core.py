@@ -8,11 +8,12 @@ asked for (`OpenOrder`, `FollowClosed`, both EP-13 with the adaptive auth), and 
 its own steps (`Tried`, `Forget`) with `apply_step`. The same `apply` rebuilds the state of a
 restarted actor from its session so far, and `actors/restore.py` folds earlier sessions with it.
 
-    state  = fold of OrderOpened / OrderStatusChanged / ApiRequest(EP-13, signed)
+    state  = fold of OrderOpened / OrderStatusChanged / OrderDetailRefused /
+             ApiRequest(EP-13, signed)
     decide(state, Listed(...))         -> [OpenOrder, Emit(OrderStatusChanged), FollowClosed, ...]
     forgotten(state, Listed(...))      -> [Forget, ...]   (after the follow-ups are done)
     decide(state, DetailAnswered(...)) -> [Emit(OrderOpened)] | [Tried(0), Emit(OrderStatusChanged)]
-                                          | [Tried(n)] | [Forget] | []
+                                          | [Emit(OrderDetailRefused)] | []
 
 Nothing here does I/O or reads a clock: it needs no trio.
 """
@@ -24,7 +25,7 @@ from typing import Any, Iterable
 
 import msgspec
 
-from events import ApiRequest, Envelope, OrderOpened, OrderStatusChanged
+from events import ApiRequest, Envelope, OrderDetailRefused, OrderOpened, OrderStatusChanged
 
 ACTIVE = (1, 2, 3)
 ZERO = Decimal(0)
@@ -40,8 +41,9 @@ class State:
         orders: order number -> its last status (OrderOpened, OrderStatusChanged).
         sign_detail: an unsigned EP-13 was refused this session, so every later one is signed
             (folded from the signed EP-13 requests).
-        follow_tries: refused details of orders that left the open list (not in the log: a
-            restarted actor asks FOLLOW_TRIES times again).
+        follow_tries: refused details of orders that left the open list (folded from
+            OrderDetailRefused, so a restarted actor goes on counting; a detail that came resets
+            it in memory only, which can leave a restarted actor asking fewer times, never more).
     """
 
     def __init__(self, orders: dict[str, int] | None = None, *,
@@ -97,7 +99,7 @@ class FollowClosed(msgspec.Struct, frozen=True):
 
 
 class Tried(msgspec.Struct, frozen=True):
-    """One more refused detail of closed order `order_no` (0 tries: its detail came)."""
+    """The detail of closed order `order_no` came: its refusals start again from `tries` (0)."""
 
     order_no: str
     tries: int
@@ -129,6 +131,12 @@ def apply_event(state: State, event) -> State:
             state.orders[order_no] = status
         case ApiRequest(endpoint="EP-13", signed=True):
             state.sign_detail = True
+        case OrderDetailRefused(order_no=order_no, tries=tries, answered=answered):
+            if tries >= FOLLOW_TRIES and answered:  # refused every time: stop asking
+                state.orders.pop(order_no, None)
+                state.follow_tries.pop(order_no, None)
+            else:
+                state.follow_tries[order_no] = tries
     return state
 
 
@@ -141,7 +149,8 @@ def fold(envelopes: Iterable[Envelope], state: State | None = None) -> State:
 
 
 def apply_step(state: State, step: Step) -> None:
-    """Apply one of the actor's own steps that the log does not carry (follow tries, forgets)."""
+    """Apply one of the actor's own steps that the log does not carry (a detail that came,
+    forgetting an ended order)."""
     match step:
         case Tried(order_no=order_no, tries=0):
             state.follow_tries.pop(order_no, None)
@@ -197,9 +206,8 @@ def _on_detail(state: State, answer: DetailAnswered) -> list[Step]:
         if order_no not in state.orders:
             return []
         tries = state.follow_tries.get(order_no, 0) + 1
-        if tries >= FOLLOW_TRIES and answer.answered:
-            return [Forget(order_no)]  # answered, and refused, every time: stop asking
-        return [Tried(order_no, tries)]
+        return [Emit(OrderDetailRefused(order_no=order_no, tries=tries, answered=answer.answered),
+                     answer.cause)]
     steps: list[Step] = [Tried(order_no, 0)]
     old = state.orders.get(order_no)
     if old is not None and detail.order_status != old:

@@ -8,7 +8,7 @@ from actors.orders_core import (DetailAnswered, Emit, FollowClosed, Forget, List
                                 State, Tried)
 from c2c import endpoints
 from c2c.models import Order, OrderDetail
-from events import Envelope, OrderOpened, OrderStatusChanged
+from events import Envelope, OrderDetailRefused, OrderOpened, OrderStatusChanged
 
 
 def env(seq, event, source="orders"):
@@ -85,23 +85,38 @@ def test_a_closed_orders_detail_tells_how_it_ended():
 
 
 def test_a_closed_order_binance_keeps_refusing_is_dropped_after_three_answers():
-    """Reference §5: EP-13 answers 400 -1102 for an order it does not know."""
+    """Reference §5: EP-13 answers 400 -1102 for an order it does not know. Each refusal is
+    logged (OrderDetailRefused) and the fold drops the order at the third."""
     state = State({"o1": 1})
     refused = DetailAnswered(order_no="o1", detail=None, answered=True, cause=3)
-    for tries in (1, 2):
+    for tries in (1, 2, 3):
         [step] = core.decide(state, refused)
-        assert step == Tried("o1", tries)
-        core.apply_step(state, step)
-    assert core.decide(state, refused) == [Forget("o1")]
-    core.apply_step(state, Forget("o1"))
+        assert step == Emit(OrderDetailRefused(order_no="o1", tries=tries), 3)
+        core.apply_event(state, step.event)
     assert state.orders == {} and state.follow_tries == {}
+
+
+def test_a_restarted_core_goes_on_counting_a_closed_orders_refusals():
+    """The refusals are in the log: a fold of the session so far asks only what is left."""
+    log = [env(1, OrderDetailRefused(order_no="o1", tries=1)),
+           env(2, OrderDetailRefused(order_no="o1", tries=2))]
+    state = core.fold(log, State({"o1": 1}))
+    assert state.follow_tries == {"o1": 2}
+    [step] = core.decide(state, DetailAnswered(order_no="o1", detail=None, answered=True,
+                                                cause=5))
+    assert step.event.tries == 3
+    core.apply(state, env(6, step.event))
+    assert "o1" not in state.orders
 
 
 def test_an_outage_never_drops_a_closed_order():
     state = State({"o1": 1})
     state.follow_tries["o1"] = 5
     unanswered = DetailAnswered(order_no="o1", detail=None, answered=False, cause=3)
-    assert core.decide(state, unanswered) == [Tried("o1", 6)]
+    [step] = core.decide(state, unanswered)
+    assert step.event == OrderDetailRefused(order_no="o1", tries=6, answered=False)
+    core.apply_event(state, step.event)
+    assert state.orders == {"o1": 1}
 
 
 def test_the_cores_are_pure_no_trio_no_io_no_clock_no_chance():

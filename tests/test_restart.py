@@ -24,7 +24,7 @@ from actors.limiter import Limiter
 from actors.market import Market
 from actors.orders import Orders
 from events import (ActorFailed, ActorStarted, AdRepriced, ApiError, ApiRequest, ApiResponse,
-                    ChatMessageReceived, ChatSendRequest, OrderOpened)
+                    ChatMessageReceived, ChatSendRequest, OrderDetailRefused, OrderOpened)
 from replay.runner import replay_session
 from sim import SimConfig
 from store import open_log
@@ -189,3 +189,26 @@ async def test_a_restarted_ads_actor_keeps_its_rate_cap(tmp_path, autojump_clock
     for adv_no, times in sent.items():
         worst = max(sum(1 for u in times if t <= u < t + 60) for t in times)
         assert worst <= 3, f"ad {adv_no}: {worst} reprices in 60 s"
+
+
+async def test_a_restarted_orders_actor_asks_a_refused_closed_order_follow_tries_times_in_all(
+        tmp_path, autojump_clock, monkeypatch):
+    """An order an earlier session left open, which Binance does not know (reference §5: EP-13
+    answers 400 -1102): each refusal is logged (OrderDetailRefused), so the orders actor killed
+    after two of them goes on counting and asks once more, not FOLLOW_TRIES times again."""
+    from actors.orders_core import FOLLOW_TRIES
+    from actors.restore import Restored
+    from tests.test_conformance_e2e import QUIET
+
+    ghost = "29904683312778471580"
+    sim = SimConfig(seed=9, **QUIET)
+    crashed = crash_on_call(monkeypatch, Orders, "poll", 3)
+    async with bot_on_sim(tmp_path, sim, bot_config(sim, orders={"poll_interval_s": 2.0}),
+                          restored=Restored(orders={ghost: 1})) as run:
+        await trio.sleep(60)
+    assert crashed
+    refused = [e.tries for e in run.events(OrderDetailRefused) if e.order_no == ghost]
+    assert refused == [1, 2, 3]
+    asked = [e for e in run.events(ApiRequest) if e.endpoint == "EP-13" and e.purpose == ghost]
+    # The first try may be the unsigned probe followed by its signed retry.
+    assert FOLLOW_TRIES <= len(asked) <= FOLLOW_TRIES + 1
