@@ -18,7 +18,9 @@ What a message or an order calls for is decided by the pure core (`actors/chat_c
 shell keeps the socket, draws the replies' uuids from its seeded rng, emits, and folds its inbox
 and what it emits into the core's state. That state is a fold of the log: earlier sessions'
 greetings and messages on a new run, and this session's so far when the supervisor restarts
-the actor, so a restarted chat greets no order twice and receives no message twice.
+the actor, so a restarted chat greets no order twice and receives no message twice. A dry run
+sends nothing: each reply is a DryRunSkipped naming its order and reason, which the fold of a
+restarted dry run counts as said.
 """
 
 from __future__ import annotations
@@ -180,8 +182,8 @@ class Chat:
 
     async def _request(self, order_no, content, reason, keyword, cause) -> None:
         if self.dry_run:
-            await self.emit(DryRunSkipped(endpoint="chat", body=f"{order_no}: {content}"),
-                            cause=cause)
+            await self.emit(DryRunSkipped(endpoint="chat", body=f"{order_no}: {content}",
+                                          order_no=order_no, reason=reason), cause=cause)
             return
         uid = str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4))
         await self.emit(ChatSendRequest(order_no=order_no, uuid=uid, content=content,

@@ -4,13 +4,14 @@ that, and what an order or a message calls for.
 The chat actor (actors/chat.py) is a shell around this: it folds every envelope of its inbox and
 every event it emits into the state with `apply`, asks `decide` about each order event and each
 message heard (on the socket or in EP-34's history), and carries the answer out: it emits the
-events (`Emit`) and turns each `Reply` into a ChatSendRequest (or a DryRunSkipped), which the bus
-makes durable before it comes back to be sent on the socket. The same `apply` rebuilds the state
-of a restarted actor from its session so far, and `actors/restore.py` folds earlier sessions
-with it, so no order is greeted twice and no message answered twice.
+events (`Emit`) and turns each `Reply` into a ChatSendRequest, which the bus makes durable
+before it comes back to be sent on the socket (in a dry run, into a DryRunSkipped naming the
+order and the reason, which nothing sends). The same `apply` rebuilds the state of a restarted
+actor from its session so far, and `actors/restore.py` folds earlier sessions with it, so no
+order is greeted twice and no message answered twice.
 
-    state  = fold of OrderOpened / OrderStatusChanged / ChatSendRequest / ChatMessageReceived /
-             ChatNicknameSeen
+    state  = fold of OrderOpened / OrderStatusChanged / ChatSendRequest / DryRunSkipped /
+             ChatMessageReceived / ChatNicknameSeen
     decide(state, OrderOpened)        -> [Reply(greeting)] | []
     decide(state, Heard(msg, source)) -> [Emit(ChatMessageReceived), Reply(auto_reply)?]
                                          | [Emit(ChatNicknameSeen)] | []
@@ -27,8 +28,8 @@ import msgspec
 
 from c2c.chat import should_answer
 from c2c.models import ChatMessage
-from events import (ChatMessageReceived, ChatNicknameSeen, ChatSendRequest, Envelope,
-                    OrderOpened, OrderStatusChanged)
+from events import (ChatMessageReceived, ChatNicknameSeen, ChatSendRequest, DryRunSkipped,
+                    Envelope, OrderOpened, OrderStatusChanged)
 
 TERMINAL = (4, 6, 7)
 
@@ -65,6 +66,9 @@ class State:
         greeting: the text a new order gets once ("" greets nobody).
         auto_replies: keyword -> reply, for counterparties' messages on the socket.
         greeted: orders already greeted (a greeting's ChatSendRequest, in any session).
+        dry_greeted: orders a dry run would have greeted (its DryRunSkipped): not greeted for
+            a later real run, which `actors.restore` folds without them, but never twice in
+            the dry run itself, restarts included.
         seen: message ids already received (Binance pushes each message at least twice).
         named: message ids whose sender's nickname is known.
         open_orders: orders whose chat EP-34 backfills after each (re)connect.
@@ -78,6 +82,7 @@ class State:
         self.greeting = greeting
         self.auto_replies = dict(auto_replies or {})
         self.greeted = greeted if hasattr(greeted, "add") else Recent(greeted)
+        self.dry_greeted: set[str] = set()
         self.seen = seen if hasattr(seen, "add") else Recent(seen)
         self.named = named if named is not None else Recent((), cap=20_000)
         self.open_orders = open_orders if isinstance(open_orders, set) else set(open_orders)
@@ -126,6 +131,8 @@ def apply_event(state: State, event) -> State:
             state.open_orders.discard(order_no)
         case ChatSendRequest(order_no=order_no, reason="greeting"):
             state.greeted.add(order_no)
+        case DryRunSkipped(endpoint="chat", order_no=order_no, reason="greeting") if order_no:
+            state.dry_greeted.add(order_no)
         case ChatMessageReceived(message_id=message_id, nickname=nickname) if message_id:
             state.seen.add(message_id)
             if nickname:
@@ -143,8 +150,8 @@ def fold(envelopes: Iterable[Envelope], state: State) -> State:
 
 
 def apply_step(state: State, step: Step) -> None:
-    """Apply a step as the shell takes it: a greeting counts at once, dry run included (where
-    no ChatSendRequest is logged)."""
+    """Apply a step as the shell takes it: a greeting counts at once, before the event that
+    logs it (a ChatSendRequest, or a dry run's DryRunSkipped) comes back through the bus."""
     if isinstance(step, Reply) and step.reason == "greeting":
         state.greeted.add(step.order_no)
 
@@ -162,7 +169,7 @@ def decide(state: State, event, now: float = 0.0) -> list[Step]:
     """
     match event:
         case OrderOpened(order_no=order_no):
-            if order_no in state.greeted or not state.greeting:
+            if order_no in state.greeted or order_no in state.dry_greeted or not state.greeting:
                 return []
             return [Reply(order_no=order_no, content=state.greeting, reason="greeting")]
         case Heard(msg=msg, source=source):

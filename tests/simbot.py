@@ -60,6 +60,7 @@ class Run:
         self.transport = transport
         self.seen: list = []  # (trio time, envelope)
         self.reason: str | None = None
+        self.bus = None  # the bot's bus, for a test that emits as an actor would
 
     def events(self, *types):
         return [env.event for _, env in self.seen if not types or isinstance(env.event, types)]
@@ -70,21 +71,28 @@ class Run:
 
 @asynccontextmanager
 async def bot_on_sim(tmp_path, sim_cfg: SimConfig, cfg: BotConfig | None = None, *,
-                     actors=LIVE_ACTORS, seed: int = 3, restored=None):
-    """Start the simulator's market and the bot; yield a Run; stop both on exit."""
+                     actors=LIVE_ACTORS, seed: int = 3, restored=None, dry_run: bool = False,
+                     alert_channels: tuple = ()):
+    """Start the simulator's market and the bot; yield a Run; stop both on exit.
+
+    `alert_channels` are the notifier's (none by default); `dry_run` runs as `live --dry-run`
+    does.
+    """
     exchange = SimExchange(sim_cfg, now_ms=virtual_ms)
     cfg = cfg or bot_config(sim_cfg)
     transport = Recorder(exchange)
     run = Run(exchange, transport)
     log = open_log(tmp_path / "bot.db")
-    sid = log.start_session("live", config_json(cfg, actors=actors, seed=seed), virtual_ms())
+    sid = log.start_session("live", config_json(cfg, actors=actors, seed=seed, dry_run=dry_run),
+                            virtual_ms())
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         await nursery.start(exchange.run_market)
         async with httpx.AsyncClient(transport=transport) as client:
             deps = BotDeps(config=cfg, client=client, connect=chat_connector(exchange),
                            credentials=Credentials(DEMO_API_KEY, DEMO_SECRET),
-                           now_ms=virtual_ms, seed=seed, restored=restored)
+                           now_ms=virtual_ms, seed=seed, restored=restored, dry_run=dry_run,
+                           alert_channels=alert_channels)
 
             done = trio.Event()
 
@@ -96,7 +104,7 @@ async def bot_on_sim(tmp_path, sim_cfg: SimConfig, cfg: BotConfig | None = None,
                 finally:
                     done.set()
 
-            await nursery.start(_bot)
+            run.bus, _ = await nursery.start(_bot)
             try:
                 yield run
             finally:

@@ -4,8 +4,8 @@ heard, tested without trio. The shell (actors/chat.py) sends; tests/test_restart
 from actors import chat_core as core
 from actors.chat_core import Emit, Heard, Recent, Reply, State
 from c2c.models import ChatMessage
-from events import (ChatMessageReceived, ChatNicknameSeen, ChatSendRequest, Envelope,
-                    OrderOpened, OrderStatusChanged)
+from events import (ChatMessageReceived, ChatNicknameSeen, ChatSendRequest, DryRunSkipped,
+                    Envelope, OrderOpened, OrderStatusChanged)
 from decimal import Decimal as D
 
 GREETING = "Hello! Please pay within the time limit."
@@ -47,6 +47,22 @@ def test_a_greeting_counts_when_decided_even_in_a_dry_run_that_logs_no_request()
     [reply] = core.decide(s, order("o1"))
     core.apply_step(s, reply)
     assert core.decide(s, order("o1")) == []
+
+
+def test_a_dry_runs_greeting_is_folded_for_the_dry_run_and_not_for_a_later_real_run():
+    """A dry run logs what it would have said (DryRunSkipped with the order and the reason):
+    its restarted chat does not greet again, but restore does not count it as said."""
+    from actors import restore
+
+    log = [env(1, order("o1"), "orders"),
+           env(2, DryRunSkipped(endpoint="chat", body=f"o1: {GREETING}", order_no="o1",
+                                reason="greeting")),
+           env(3, DryRunSkipped(endpoint="chat", body="o2: Thanks, checking.", order_no="o2",
+                                reason="auto_reply"))]
+    s = core.fold(log, state())
+    assert core.decide(s, order("o1")) == []
+    assert core.decide(s, order("o2")) != []  # an auto-reply is no greeting
+    assert restore.fold(log).greeted == set()
 
 
 def test_a_status_change_is_no_reason_to_greet():

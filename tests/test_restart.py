@@ -24,7 +24,8 @@ from actors.limiter import Limiter
 from actors.market import Market
 from actors.orders import Orders
 from events import (ActorFailed, ActorStarted, AdRepriced, ApiError, ApiRequest, ApiResponse,
-                    ChatMessageReceived, ChatSendRequest, OrderDetailRefused, OrderOpened)
+                    ChatMessageReceived, ChatSendRequest, DryRunSkipped, OrderDetailRefused,
+                    OrderOpened)
 from replay.runner import replay_session
 from sim import SimConfig
 from store import open_log
@@ -212,3 +213,30 @@ async def test_a_restarted_orders_actor_asks_a_refused_closed_order_follow_tries
     asked = [e for e in run.events(ApiRequest) if e.endpoint == "EP-13" and e.purpose == ghost]
     # The first try may be the unsigned probe followed by its signed retry.
     assert FOLLOW_TRIES <= len(asked) <= FOLLOW_TRIES + 1
+
+
+async def test_a_restarted_chat_in_a_dry_run_greets_no_order_twice(tmp_path, autojump_clock,
+                                                                    monkeypatch):
+    """A dry run logs the greeting it would have said as a DryRunSkipped naming the order (no
+    ChatSendRequest: nothing is sent), and the restarted chat folds those. A dry run's ads never
+    move, so the simulator opens no order: the orders are announced by the test, as the orders
+    actor would, and the two greeted before the crash are announced again after it."""
+    crashed = crash_on_call(monkeypatch, Chat, "_handle", 3)
+    orders = [OrderOpened(order_no=f"2990468331277847{i:04d}", adv_no="111", side="SELL",
+                          asset="USDT", fiat="NGN", amount=Decimal(10), price=Decimal(1600),
+                          total_price=Decimal(16000), status=1, counterparty="Ann")
+              for i in range(4)]
+    async with bot_on_sim(tmp_path, BUSY, cfg(), dry_run=True) as run:
+        emit = run.bus.emitter("orders")
+        for order in orders[:3]:  # the third kills the chat
+            await trio.sleep(5)
+            await emit(order)
+        await trio.sleep(5)
+        assert crashed and [e.attempt for e in run.events(ActorStarted)
+                            if e.actor == "chat"] == [1, 2]
+        for order in orders[:2] + orders[3:]:
+            await emit(order)
+        await trio.sleep(5)
+    assert run.events(ChatSendRequest) == []
+    greeted = [e.order_no for e in run.events(DryRunSkipped) if e.reason == "greeting"]
+    assert greeted == [orders[0].order_no, orders[1].order_no, orders[3].order_no]
