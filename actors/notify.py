@@ -1,6 +1,6 @@
 """The notifier: tells the merchant, away from the screen, what happened (Telegram, a JSON webhook).
 
-    bus ──events──▶ inbox ─ alert_for() ─ de-dup ─▶ one bounded outbox per channel ─▶ HTTP
+    bus ──events──▶ inbox ─ apply, decide (de-dup) ─▶ one bounded outbox per channel ─▶ HTTP
                                                           └─ full: the alert is dropped, counted
 
 The inbox loop never awaits anything but its inbox, so the bus never waits on a slow or failing
@@ -10,6 +10,13 @@ raised the alert); replay hands the notifier channels that answer from those eve
 nothing (`replay.alerts`). The fatal stop is sent by `alert_stop` after the actors have stopped.
 The channels themselves (Telegram, the webhook) are in `actors.notify_channels`.
 
+What an event says, whether it is a duplicate, each channel's pace and the day's summary are the
+pure core's (`actors/notify_core.py`); this shell keeps the outboxes and the summary's timer and
+folds its inbox into the core's state. That state is a fold of the log: when the supervisor
+restarts the notifier, it folds this session so far, its own deliveries included, so a restarted
+notifier sends no alert again within `dedup_s`, keeps each channel's pace and keeps the day's
+counts. An alert queued but not yet delivered when it died is lost rather than sent twice.
+
 An event type is alerted on by name (`ALERTS`), so a type added later (the price-war guard's
 `PriceWarDetected`) is picked up once it exists in `events`; until then its row is inert.
 """
@@ -18,33 +25,22 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from decimal import Decimal
 from functools import partial
 from typing import Callable, Protocol
 
 import trio
 
-from actors.config import AlertsConfig, parse_hhmm
+from actors import notify_core
+from actors.config import AlertsConfig
+from actors.notify_core import (ALERTS, Alert, DayEnded, DaySummary, Duplicate, NewDay, Offer,
+                                Sending, alert_for, ms_until)
 from actors.spec import ActorContext, ActorSpec
-from events import (EVENT_TYPES, AdPaused, AdRepriced, AdResumed, AlertFailed, AlertSent,
-                    BreakerOpened, Envelope, OrderOpened, OrderStatusChanged, RunStopped)
+from events import EVENT_TYPES, AdRepriced, AlertFailed, AlertSent, RunStopped
+
+__all__ = ["ALERTS", "Alert", "Channel", "DaySummary", "Notifier", "Outbox", "alert_for",
+           "alert_stop", "deliver", "ms_until", "run", "utc_day"]
 
 Outcome = AlertSent | AlertFailed
-STATUS_KIND = {2: ("order_paid", "marked paid by the buyer"),
-               3: ("order_appeal", "is under appeal"),
-               6: ("order_cancelled", "was cancelled"),
-               7: ("order_cancelled", "was cancelled by the system")}
-DAY_MS = 86_400_000
-
-
-class Alert:
-    __slots__ = ("kind", "key", "text", "cause")
-
-    def __init__(self, kind: str, key: str, text: str, cause: int | None = None) -> None:
-        self.kind, self.key, self.text, self.cause = kind, key, text, cause
-
-    def __repr__(self) -> str:
-        return f"Alert({self.kind!r}, {self.key!r})"
 
 
 class Channel(Protocol):
@@ -54,96 +50,10 @@ class Channel(Protocol):
     async def deliver(self, alert: Alert) -> Outcome | None: ...
 
 
-# --- what to say --------------------------------------------------------------------------------
-
-
-def _order_opened(e: OrderOpened) -> tuple[str, str, str]:
-    who = f" with {e.counterparty}" if e.counterparty else ""
-    return ("order_opened", f"order_opened:{e.order_no}",
-            f"New order {e.order_no}{who}: I {e.side.lower()} {e.amount} {e.asset} at "
-            f"{e.price} {e.fiat} = {e.total_price} {e.fiat} (ad {e.adv_no})")
-
-
-def _status(e: OrderStatusChanged) -> tuple[str, str, str] | None:
-    if e.new_status not in STATUS_KIND:
-        return None
-    kind, what = STATUS_KIND[e.new_status]
-    return kind, f"{kind}:{e.order_no}", f"Order {e.order_no} {what}"
-
-
-def _price_war(e) -> tuple[str, str, str]:
-    fields = {k: getattr(e, k) for k in e.__struct_fields__}
-    subject = fields.get("adv_no", "")
-    detail = ", ".join(f"{k}={v}" for k, v in fields.items())
-    return "price_war", f"price_war:{subject}", f"Price war detected: {detail}"
-
-
-ALERTS: dict[str, Callable[..., tuple[str, str, str] | None]] = {
-    "OrderOpened": _order_opened,
-    "OrderStatusChanged": _status,
-    "AdPaused": lambda e: ("ad_paused", f"ad_paused:{e.adv_no}",
-                           f"Ad {e.adv_no} paused: {e.reason} (code {e.code})"),
-    "AdResumed": lambda e: ("ad_resumed", f"ad_resumed:{e.adv_no}", f"Ad {e.adv_no} is online again"),
-    "BreakerOpened": lambda e: ("breaker_opened", f"breaker_opened:{e.host}",
-                                f"Circuit breaker open on {e.host or 'the API'} after "
-                                f"{e.failures} failures: no calls for {e.open_s:g} s"),
-    "RunStopped": lambda e: ("run_stopped", "run_stopped", f"Bot stopped: {e.message or e.reason}"),
-    # Added by the price-war guard; alerted on as soon as the type exists in `events`.
-    "PriceWarDetected": _price_war,
-}
 # AdRepriced only feeds the daily summary.
 SUBSCRIBES: tuple[type, ...] = tuple(
     EVENT_TYPES[name] for name in ALERTS if name in EVENT_TYPES and name != "RunStopped"
 ) + (AdRepriced,)
-
-
-def alert_for(env: Envelope) -> Alert | None:
-    """The alert one logged event raises, or None."""
-    fn = ALERTS.get(type(env.event).__name__)
-    said = fn(env.event) if fn is not None else None
-    return Alert(*said, cause=env.seq) if said else None
-
-
-class DaySummary:
-    """What the daily summary counts, folded from the events the notifier sees."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.volume: dict[str, Decimal] = {}
-        self.open: dict[str, OrderOpened] = {}
-
-    def apply(self, event) -> None:
-        match event:
-            case OrderOpened(order_no=no):
-                self.counts["orders"] += 1
-                self.open[no] = event
-            case OrderStatusChanged(order_no=no, new_status=4) if no in self.open:
-                self.counts["completed"] += 1
-                o = self.open.pop(no)
-                key = f"{o.side} {o.asset}"
-                self.volume[key] = self.volume.get(key, Decimal(0)) + o.amount
-            case OrderStatusChanged(new_status=6 | 7):
-                self.counts["cancelled"] += 1
-            case AdRepriced():
-                self.counts["reprices"] += 1
-            case AdPaused():
-                self.counts["pauses"] += 1
-            case BreakerOpened():
-                self.counts["breaker"] += 1
-
-    def text(self, day: str) -> str:
-        c = self.counts
-        vol = "; ".join(f"{k} {v}" for k, v in sorted(self.volume.items())) or "none"
-        return (f"Daily summary {day} (UTC): {c['orders']} new orders, {c['completed']} completed "
-                f"({vol}), {c['cancelled']} cancelled, {c['reprices']} reprices, "
-                f"{c['pauses']} ad pauses, breaker opened {c['breaker']} times")
-
-
-def ms_until(now_ms: int, hhmm: str) -> int:
-    """Milliseconds from `now_ms` to the next HH:MM UTC (a full day when it is now)."""
-    hour, minute = parse_hhmm(hhmm) or (0, 0)
-    at = now_ms - now_ms % DAY_MS + (hour * 60 + minute) * 60_000
-    return at - now_ms if at > now_ms else at + DAY_MS - now_ms
 
 
 # --- delivering ---------------------------------------------------------------------------------
@@ -152,14 +62,17 @@ def ms_until(now_ms: int, hhmm: str) -> int:
 class Outbox:
     """One channel's queue and delivery task: paced, bounded, never blocking the notifier."""
 
-    def __init__(self, channel: Channel, cfg: AlertsConfig, emit) -> None:
+    def __init__(self, channel: Channel, cfg: AlertsConfig, emit,
+                 state: notify_core.State | None = None,
+                 clock: Callable[[], float] = trio.current_time) -> None:
         self.channel = channel
         self.cfg = cfg
         self.emit = emit
+        self.state = state if state is not None else notify_core.State(cfg)  # its pace
+        self.clock = clock  # session time, as the logged outcomes that pace a restart carry
         self.send, self.recv = trio.open_memory_channel[Alert](cfg.queue_size)
         self.stats: Counter[str] = Counter()
         self.nursery: trio.Nursery | None = None  # where a drop's AlertFailed is emitted from
-        self._sent_at: list[float] = []
 
     def offer(self, alert: Alert) -> None:
         try:
@@ -182,11 +95,11 @@ class Outbox:
 
     async def _pace(self) -> None:
         # At most max_per_minute sends in any 60 s: wait for the oldest to leave the window.
-        now = trio.current_time()
-        self._sent_at = [t for t in self._sent_at if t > now - 60.0]
-        if len(self._sent_at) >= self.cfg.max_per_minute:
-            await trio.sleep_until(self._sent_at[0] + 60.0)
-        self._sent_at.append(trio.current_time())
+        now = self.clock()
+        at = notify_core.pace(self.state, self.channel.name, now, self.cfg.max_per_minute)
+        if at > now:
+            await trio.sleep_until(at + (trio.current_time() - now))
+        notify_core.apply_step(self.state, Sending(self.channel.name, self.clock()))
 
 
 async def deliver(channel: Channel, alert: Alert, timeout_s: float) -> Outcome | None:
@@ -204,31 +117,43 @@ def _failed(channel: str, alert: Alert, error: str, status: int | None = None) -
 
 
 class Notifier:
-    """The actor's state: the de-duplication window, the day's counts and one outbox per channel."""
+    """The actor: folds its inbox into the core's state, carries out what the core decides,
+    and keeps one outbox per channel and the daily summary's timer."""
 
-    def __init__(self, cfg: AlertsConfig, channels, emit, now_ms: Callable[[], int]) -> None:
+    def __init__(self, cfg: AlertsConfig, channels, emit, now_ms: Callable[[], int], *,
+                 state: notify_core.State | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.cfg = cfg
-        self.outboxes = [Outbox(ch, cfg, emit) for ch in channels] if cfg.enabled else []
+        self.state = state if state is not None else notify_core.State(cfg)
+        self.clock = clock or trio.current_time
+        self.outboxes = [Outbox(ch, cfg, emit, self.state, self.clock)
+                         for ch in channels] if cfg.enabled else []
         self.now_ms = now_ms
-        self.last: dict[str, float] = {}
         self.duplicates = 0
         self.errors = 0
-        self.day = DaySummary()
 
-    def observe(self, env: Envelope) -> None:
-        self.day.apply(env.event)
-        alert = alert_for(env)
-        if alert is not None and alert.kind in self.cfg.kinds:
-            self.offer(alert, env.t)
-
-    def offer(self, alert: Alert, t: float) -> None:
-        last = self.last.get(alert.key)
-        if last is not None and t - last < self.cfg.dedup_s:
-            self.duplicates += 1
+    def observe(self, env) -> None:
+        """Fold one envelope of the inbox and do what the core decides of it."""
+        try:
+            if env.seq > self.state.seq:  # else a restarted notifier's fold counted it
+                notify_core.apply(self.state, env)
+            steps = notify_core.decide(self.state, env, env.t)
+        except Exception:  # noqa: BLE001 - a bad event costs its own alert only
+            self.errors += 1
             return
-        self.last[alert.key] = t
-        for box in self.outboxes:
-            box.offer(alert)
+        self._carry_out(steps)
+
+    def _carry_out(self, steps) -> None:
+        for step in steps:
+            match step:
+                case Offer(alert=alert):
+                    notify_core.apply_step(self.state, step)
+                    for box in self.outboxes:
+                        box.offer(alert)
+                case NewDay():
+                    notify_core.apply_step(self.state, step)
+                case Duplicate():
+                    self.duplicates += 1
 
     async def run(self, inbox, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -239,29 +164,29 @@ class Notifier:
                 nursery.start_soon(self._daily)
             task_status.started()
             async for env in inbox:
-                try:
-                    self.observe(env)
-                except Exception:  # noqa: BLE001 - a restart would leave the bus waiting
-                    self.errors += 1  # on this inbox; a bad event costs its own alert only
+                self.observe(env)
 
     async def _daily(self) -> None:
         while True:
             await trio.sleep(ms_until(self.now_ms(), self.cfg.daily_summary_utc) / 1000)
-            day = utc_day(self.now_ms())
-            self.offer(Alert("daily_summary", f"daily_summary:{day}", self.day.text(day)),
-                       trio.current_time())
-            self.day = DaySummary()
+            ended = DayEnded(utc_day(self.now_ms()))
+            self._carry_out(notify_core.decide(self.state, ended, self.clock()))
             await trio.sleep(1.0)  # past the minute's first instant
 
 
 async def run(inbox, emit, *, config: AlertsConfig, channels=(), now_ms: Callable[[], int],
+              state: notify_core.State | None = None,
+              session_time: Callable[[], float] | None = None,
               task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Alert on the events in `inbox` through `channels`. Never returns unless cancelled.
 
     A channel that fails or hangs costs only its own outbox: its alerts fail (AlertFailed) or,
     once its queue is full, are dropped and counted; the inbox is always read at once.
+    `state` is the core's fold of this session so far (a restart); `session_time` the bus's
+    clock, in which the log dates what the fold reads.
     """
-    await Notifier(config, channels, emit, now_ms).run(inbox, task_status=task_status)
+    await Notifier(config, channels, emit, now_ms, state=state,
+                   clock=session_time).run(inbox, task_status=task_status)
 
 
 async def alert_stop(channels, cfg: AlertsConfig, stopped: RunStopped, emit) -> None:
@@ -282,9 +207,13 @@ def utc_day(now_ms: int) -> str:
 
 
 def _build(ctx: ActorContext):
+    """This session's so far when restarted, folded by the core: a restarted notifier sends no
+    alert twice within dedup_s, keeps its channels' pace and its day's counts."""
     deps = ctx.deps
+    state = notify_core.fold(ctx.history, notify_core.State(deps.config.alerts))
     return partial(run, ctx.inbox, ctx.emit, config=deps.config.alerts,
-                   channels=deps.alert_channels, now_ms=deps.now_ms)
+                   channels=deps.alert_channels, now_ms=deps.now_ms, state=state,
+                   session_time=ctx.session_time)
 
 
 SPEC = ActorSpec(name="notify", subscribes=SUBSCRIBES, build=_build)

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from decimal import Decimal
 
+import httpx
 import pytest
 import trio
 from trio.testing import MockClock
@@ -22,8 +23,10 @@ from actors import ads_core
 from actors.chat import Chat
 from actors.limiter import Limiter
 from actors.market import Market
+from actors.notify import Notifier
 from actors.orders import Orders
-from events import (ActorFailed, ActorStarted, AdRepriced, ApiError, ApiRequest, ApiResponse,
+from events import (ActorFailed, ActorStarted, AdPaused, AdRepriced, AlertSent, ApiError,
+                    ApiRequest, ApiResponse,
                     ChatMessageReceived, ChatSendRequest, DryRunSkipped, OrderDetailRefused,
                     OrderOpened)
 from replay.runner import replay_session
@@ -70,6 +73,7 @@ TARGETS = {
     "ads": (ads_core, "decide", 40),
     "orders": (Orders, "poll", 8),
     "chat": (Chat, "_handle", 12),
+    "notify": (Notifier, "observe", 40),
 }
 
 
@@ -240,3 +244,46 @@ async def test_a_restarted_chat_in_a_dry_run_greets_no_order_twice(tmp_path, aut
     assert run.events(ChatSendRequest) == []
     greeted = [e.order_no for e in run.events(DryRunSkipped) if e.reason == "greeting"]
     assert greeted == [orders[0].order_no, orders[1].order_no, orders[3].order_no]
+
+
+async def test_a_restarted_notifier_alerts_no_fact_twice_and_keeps_its_days_counts(
+        tmp_path, autojump_clock, monkeypatch):
+    """The notifier, killed at 30 s, folds its session so far (its deliveries included): an ad
+    paused again at 40 s, well within alerts.dedup_s of the pause alerted at 10 s, is not
+    alerted again, and the daily summary at 00:01 counts the orders of the whole minute."""
+    from tests.test_notify import FakeAlerts, channels
+
+    original, crashed = Notifier.observe, []
+
+    def observe(self, env):
+        if not crashed and trio.current_time() >= 30:
+            crashed.append(trio.current_time())
+            raise Crash("injected into observe")
+        original(self, env)
+
+    monkeypatch.setattr(Notifier, "observe", observe)
+    fake = FakeAlerts()
+    config = bot_config(BUSY, orders={"poll_interval_s": 2.0}, market={"pages": 1},
+                        alerts={"daily_summary_utc": "00:01"})  # the run starts at 00:00 UTC
+    async with httpx.AsyncClient(transport=fake.transport()) as client:
+        async with bot_on_sim(tmp_path, BUSY, config,
+                              alert_channels=channels(client, config.alerts)) as run:
+            emit = run.bus.emitter("ads")
+            await trio.sleep(10)
+            await emit(AdPaused(adv_no="999", code=83229, reason="suspended"))
+            await trio.sleep(30)
+            await emit(AdPaused(adv_no="999", code=83229, reason="suspended"))
+            await trio.sleep(30)
+    assert crashed and [e.attempt for e in run.events(ActorStarted) if e.actor == "notify"] == [
+        1, 2]
+    opened = [t for t, e in run.timed(OrderOpened)]
+    assert any(t < 30 for t in opened) and any(30 < t < 60 for t in opened)
+
+    paused = [m for m in fake.telegram if m["text"].startswith("Ad 999 paused")]
+    assert len(paused) == 1, "the same pause alerted twice"
+    delivered = Counter((e.channel, e.key) for e in run.events(AlertSent))
+    assert max(delivered.values()) == 1, delivered.most_common(2)
+
+    [summary] = [m["text"] for m in fake.telegram if m["text"].startswith("Daily summary")]
+    assert summary.startswith(f"Daily summary 2026-01-01 (UTC): "
+                              f"{sum(1 for t in opened if t < 60)} new orders")
