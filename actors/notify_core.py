@@ -104,6 +104,9 @@ def alert_for(env: Envelope) -> Alert | None:
     return Alert(*said, cause=env.seq) if said else None
 
 
+_COUNTED = {AdRepriced: "reprices", AdPaused: "pauses", BreakerOpened: "breaker"}
+
+
 class DaySummary:
     """What the daily summary counts, folded from the events the notifier sees."""
 
@@ -113,23 +116,22 @@ class DaySummary:
         self.open: dict[str, OrderOpened] = {}
 
     def apply(self, event) -> None:
-        match event:
-            case OrderOpened(order_no=no):
-                self.counts["orders"] += 1
-                self.open[no] = event
-            case OrderStatusChanged(order_no=no, new_status=4) if no in self.open:
+        # By exact type first: the notifier sees every event in the bench, most counted by none.
+        kind = type(event)
+        if kind is OrderOpened:
+            self.counts["orders"] += 1
+            self.open[event.order_no] = event
+        elif kind is OrderStatusChanged:
+            no, status = event.order_no, event.new_status
+            if status == 4 and no in self.open:
                 self.counts["completed"] += 1
                 o = self.open.pop(no)
                 key = f"{o.side} {o.asset}"
                 self.volume[key] = self.volume.get(key, Decimal(0)) + o.amount
-            case OrderStatusChanged(new_status=6 | 7):
+            elif status in (6, 7):
                 self.counts["cancelled"] += 1
-            case AdRepriced():
-                self.counts["reprices"] += 1
-            case AdPaused():
-                self.counts["pauses"] += 1
-            case BreakerOpened():
-                self.counts["breaker"] += 1
+        elif (counted := _COUNTED.get(kind)) is not None:
+            self.counts[counted] += 1
 
     def text(self, day: str) -> str:
         c = self.counts
@@ -153,8 +155,9 @@ class State:
         kinds, dedup_s: `alerts.kinds` and `alerts.dedup_s`.
         offered: alert key -> the session time (`t`) of the event whose alert was last offered;
             the same key within `dedup_s` of it is a duplicate.
-        raised: seq -> `t` of the last RAISED_CAP events that raise an alert, which date the
-            outcomes a restarted notifier folds (an outcome's cause is the raising event).
+        raised: seq -> `t` of the last RAISED_CAP (up to twice that) events that raise an
+            alert, which date the outcomes a restarted notifier folds (an outcome's cause is
+            the raising event).
         sent_at: channel -> session times of its sends within the last minute (its pace).
         day: the counts since the last daily summary; summaries: the summaries' keys offered.
         seq: the last envelope folded: a restarted notifier folds its session so far, then
@@ -214,16 +217,19 @@ Step = Offer | Duplicate | NewDay | Sending
 
 def apply(state: State, env: Envelope) -> State:
     """Apply one logged event to `state` (in place) and return it."""
-    state.seq = max(state.seq, env.seq)
+    if env.seq > state.seq:
+        state.seq = env.seq
     event = env.event
-    if isinstance(event, (AlertSent, AlertFailed)):
+    kind = type(event)
+    if kind is AlertSent or kind is AlertFailed:
         _outcome(state, env, event)
         return state
     state.day.apply(event)
-    if type(event).__name__ in ALERTS:
-        state.raised[env.seq] = env.t
-        if len(state.raised) > RAISED_CAP:
-            del state.raised[next(iter(state.raised))]
+    if kind.__name__ in ALERTS:
+        raised = state.raised
+        raised[env.seq] = env.t
+        if len(raised) > 2 * RAISED_CAP:  # keep the newest, in one pass now and then
+            state.raised = dict(list(raised.items())[-RAISED_CAP:])
     return state
 
 
