@@ -18,7 +18,7 @@ import trio
 
 from actors import ads_core
 from actors.config import ConfigError, MarketConfig, config_json, load_config, session_config
-from actors.market import MARKET_SHARE, Stream, interval, plan_streams
+from actors.market_core import MARKET_SHARE, Stream, interval, plan_streams
 from app.demo import demo_config, demo_markets, run_virtual, VIRTUAL_URL
 from app.status import StatusView
 from backtest import cli as backtest_cli
