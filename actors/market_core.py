@@ -163,6 +163,7 @@ def apply_event(state: State, event, now: float) -> State:
             if state.plan_ads is None and not state.planned:
                 state.plan_ads = tuple(ads)  # the streams are planned once, from the first load
         case BookSnapshot():
+            plan(state)
             _saw(state, event, now)
         case ApiRequest(endpoint=endpoint) if endpoint in SEARCH_ENDPOINTS:
             plan(state)
