@@ -8,7 +8,8 @@ page-1 interval is its weight's share of `MARKET_SHARE` of the budget, never lon
 market's `poll_interval_s` (so no market starves) nor shorter than `limits.page_delay_s`; its
 deeper pages are read about every `poll_interval_s` (counted in polls). My own ads are marked
 in every snapshot. Sides: those where my ads of that market compete; a market where I have
-none is watched on both.
+none is watched on both. Each load of my ads (MyAdsLoaded) says which sides are mine: the side
+of an ad that came later is polled from that load on, and a side my ads left stays watched.
 
 When EP-0 gives no page (a 429, 403 or 418 from the public host, its pause or breaker, a 5xx or
 junk) and the bot has keys, that page and the next few are read through the merchant API's
@@ -65,8 +66,10 @@ class Market:
         # (frozen) BookAds while my ads are the same.
         self._converted: dict[tuple, tuple] = {}
         self.ads_known = trio.Event()
-        if not wait_for_ads or self.state.plan_ads is not None or self.state.planned:
+        if not wait_for_ads or self.state.planned:
             self.ads_known.set()
+        self._running: set[StreamKey] = set()
+        self._nursery: trio.Nursery | None = None  # once polling
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -74,13 +77,20 @@ class Market:
             task_status.started()
             with trio.move_on_after(ADS_WAIT_S):
                 await self.ads_known.wait()
-            for key, offset_s in market_core.start(self.state, trio.current_time()):
-                nursery.start_soon(self._poll_side, key, offset_s)
+            self._nursery = nursery
+            self._start_new()
+
+    def _start_new(self) -> None:
+        for key, offset_s in market_core.start(self.state, trio.current_time(), self._running):
+            self._running.add(key)
+            self._nursery.start_soon(self._poll_side, key, offset_s)
 
     async def _handle(self, env: Envelope) -> None:
         if isinstance(env.event, MyAdsLoaded):
             market_core.apply(self.state, env)
             self.ads_known.set()
+            if self._nursery is not None:
+                self._start_new()  # the side of an ad that came since
 
     async def _poll_side(self, key: StreamKey, offset_s: float) -> None:
         """Poll one stream forever: page 1 at its interval, every page as often as the core

@@ -10,7 +10,7 @@ rebuilds the plan of a restarted actor from its session so far, so the streams k
 weights, their deep-poll counters and their twin pages.
 
     state  = fold of MyAdsLoaded / my BookSnapshot / my ApiRequest(EP-0, EP-0S)
-    start(state, now)             -> [(stream key, offset_s), ...]   (plans on the first call)
+    start(state, now, running)    -> [(stream key, offset_s), ...]   (the streams not polled yet)
     pages_for(state, key)         -> 1 | market.pages
     ask_twin(state, key)          -> EP-0S first?      ask_twin_after(state, twin, found) -> EP-0S?
     Pages.read(ads | None)        -> read the next page?     Pages.snapshot() -> BookSnapshot
@@ -114,9 +114,8 @@ class State:
         origin: the shell's clock at session time 0 (the log's `t` plus this is the shell's
             time).
         my_adv_nos: my ads as last loaded, marked in every snapshot.
-        plan_ads: the ads the plan came from: the first MyAdsLoaded before the plan was made
-            (None: none yet).
-        streams: the plan, in polling order (empty until made).
+        streams: the plan, in polling order (empty until made): the streams of every load of
+            my ads so far, a later load adding the sides of new ads and saying which are mine.
         twin_pages_left: per stream, the pages still read through EP-0S first.
         last_twin: per stream, whether its last page request went to EP-0S.
     """
@@ -129,7 +128,6 @@ class State:
         self.weighted = weighted
         self.origin = origin
         self.my_adv_nos: frozenset[str] = frozenset()
-        self.plan_ads: tuple | None = None
         self.streams: list[Stream] = []
         self.by_key: dict[StreamKey, Stream] = {}
         self.twin_pages_left: dict[StreamKey, int] = {}
@@ -160,8 +158,7 @@ def apply_event(state: State, event, now: float) -> State:
     match event:
         case MyAdsLoaded(ads=ads):
             state.my_adv_nos = frozenset(a.adv_no for a in ads)
-            if state.plan_ads is None and not state.planned:
-                state.plan_ads = tuple(ads)  # the streams are planned once, from the first load
+            _extend(state, plan_streams(state.cfg, ads, state.fixed_sides))
         case BookSnapshot():
             plan(state)
             _saw(state, event, now)
@@ -179,11 +176,22 @@ def fold(envelopes: Iterable[Envelope], state: State) -> State:
 
 
 def plan(state: State) -> list[Stream]:
-    """The streams, planned from `state.plan_ads` (no ads when none came) on the first call."""
+    """The streams: those my ads' loads gave, or, when none came, those of no ads."""
     if not state.planned:
-        state.streams = plan_streams(state.cfg, state.plan_ads or (), state.fixed_sides)
-        state.by_key = {s.key: s for s in state.streams}
+        _extend(state, plan_streams(state.cfg, (), state.fixed_sides))
     return state.streams
+
+
+def _extend(state: State, planned: list[Stream]) -> None:
+    # A stream once polled stays polled (a side no ad of mine competes on any more is watched),
+    # so the plan is the same whichever load it was first made from.
+    mine = {s.key for s in planned if s.mine}
+    for stream in state.streams:
+        stream.mine = stream.key in mine
+    for stream in planned:
+        if stream.key not in state.by_key:
+            state.streams.append(stream)
+            state.by_key[stream.key] = stream
 
 
 def _saw(state: State, snap: BookSnapshot, now: float) -> None:
@@ -221,17 +229,19 @@ def search_key(request: ApiRequest) -> StreamKey:
 
 # --- the decisions ------------------------------------------------------------------------------
 
-def start(state: State, now: float) -> list[tuple[StreamKey, float]]:
-    """Plan the streams (when no fold did) and give each its first interval where it has none;
-    return each stream with the delay of its first poll, staggered so the polls spread out
-    instead of bunching."""
+def start(state: State, now: float, running: Iterable[StreamKey] = ()
+          ) -> list[tuple[StreamKey, float]]:
+    """The streams to start polling: those of the plan (made here when no load came) that are
+    not `running`, each with its first interval where it has none and the delay of its first
+    poll, staggered so the polls spread out instead of bunching."""
     streams = plan(state)
-    for stream in streams:
+    running = set(running)
+    new = [s for s in streams if s.key not in running]
+    for stream in new:
         if stream.step is None:
             stream.step = interval(state.cfg, streams, stream, now, weighted=state.weighted)
     first = state.cfg.limits.rps * MARKET_SHARE
-    n = len(streams)
-    return [(s.key, i / first if n > 1 else 0.0) for i, s in enumerate(streams)]
+    return [(s.key, i / first) for i, s in enumerate(new)]
 
 
 def pages_for(state: State, key: StreamKey) -> int:

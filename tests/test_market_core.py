@@ -51,21 +51,46 @@ def loaded(*ads):
 # --- the plan -----------------------------------------------------------------------------------
 
 
-def test_the_plan_is_the_first_load_of_my_ads_and_later_loads_only_mark_mine():
-    state = core.fold([loaded(my_ad("1")), loaded(my_ad("1"), my_ad("2", "BUY"))], State(CFG))
-    offsets = core.start(state, 0.0)
-    # USDT/NGN: my SELL ad's side only (the BUY ad came later); BTC/NGN, no ad: both, watched.
-    assert offsets == [(USDT_SELL, 0.0), (BTC_SELL, 1 / 3), (BTC_BUY, 2 / 3)]
+def test_the_plan_is_my_ads_sides_and_a_later_load_adds_the_side_of_a_new_ad():
+    state = core.fold([loaded(my_ad("1"))], State(CFG))
+    # USDT/NGN: my SELL ad's side only; BTC/NGN, where I have no ad: both, watched.
+    assert core.start(state, 0.0) == [(USDT_SELL, 0.0), (BTC_SELL, 1 / 3), (BTC_BUY, 2 / 3)]
     assert [s.mine for s in state.streams] == [True, False, False]
+    core.fold([loaded(my_ad("1"), my_ad("2", "BUY"))], state)
+    assert core.start(state, 5.0, running=[USDT_SELL, BTC_SELL, BTC_BUY]) == [
+        (("USDT", "NGN", "BUY"), 0.0)]  # polled from this load on, at once
+    assert [(s.key[0], s.key[2], s.mine) for s in state.streams] == [
+        ("USDT", "SELL", True), ("BTC", "SELL", False), ("BTC", "BUY", False),
+        ("USDT", "BUY", True)]
     assert state.my_adv_nos == {"1", "2"}
 
 
-def test_a_market_that_polled_before_any_load_keeps_its_plan_of_no_ads():
-    """The 15 s wait for my ads ran out: the plan has no ads, and a later load does not change
-    what the log says was planned."""
+def test_a_side_my_ads_left_stays_watched():
+    state = core.fold([loaded(my_ad("1"), my_ad("2", "BUY")), loaded(my_ad("2", "BUY"))],
+                      State(CFG))
+    assert [(s.key[2], s.mine) for s in state.streams if s.key[0] == "USDT"] == [
+        ("SELL", False), ("BUY", True)]
+
+
+def test_the_plan_is_the_same_whichever_load_it_was_made_at():
+    """A restarted market folds the loads; the shell may have planned before or after some."""
+    loads = [loaded(my_ad("1")), loaded(my_ad("1"), my_ad("2", "BUY")), loaded(my_ad("2", "BUY"))]
+    folded = core.fold(loads, State(CFG))
+    for split in range(1, len(loads) + 1):
+        state = core.fold(loads[:split], State(CFG))
+        core.start(state, 0.0)
+        core.fold(loads[split:], state)
+        assert [(s.key, s.mine) for s in state.streams] == \
+            [(s.key, s.mine) for s in folded.streams]
+
+
+def test_a_market_that_polled_before_any_load_watches_both_sides_and_marks_mine_later():
+    """The 15 s wait for my ads ran out: both sides of every market are polled, and a later
+    load of my ads says which are mine."""
     state = core.fold([env(1, search("market-1", USDT_SELL)), loaded(my_ad("1"))], State(CFG))
-    assert [s.key for s in state.streams] == [USDT_SELL, ("USDT", "NGN", "BUY"), BTC_SELL, BTC_BUY]
-    assert state.plan_ads is None and state.my_adv_nos == {"1"}
+    assert [(s.key, s.mine) for s in state.streams] == [
+        (USDT_SELL, True), (("USDT", "NGN", "BUY"), False), (BTC_SELL, False), (BTC_BUY, False)]
+    assert state.my_adv_nos == {"1"}
 
 
 def test_a_record_run_polls_both_sides_whatever_my_ads():
@@ -124,7 +149,7 @@ def test_snapshots_and_requests_of_others_are_not_the_markets():
     state = core.fold([loaded(my_ad("1")), env(2, snap(BTC_SELL, 1, "1600"), source="tester"),
                        env(3, search("tester-1", BTC_SELL, twin=True), source="tester")],
                       State(CFG, signed_twin=True))
-    assert not state.planned and state.twin_pages_left == {}
+    assert state.stream(BTC_SELL).top is None and state.twin_pages_left == {}
 
 
 # --- EP-0 or its signed twin --------------------------------------------------------------------

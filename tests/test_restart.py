@@ -206,8 +206,7 @@ def _plan_of(state: market_core.State) -> tuple:
     polls since a deep one) and the twin pages left per stream."""
     streams = tuple((s.key, s.mine, s.top, round(s.moved_at, 5), round(s.step, 5), s.since_deep)
                     for s in state.streams)
-    return (streams, {k: n for k, n in state.twin_pages_left.items() if n},
-            state.my_adv_nos, state.plan_ads)
+    return (streams, {k: n for k, n in state.twin_pages_left.items() if n}, state.my_adv_nos)
 
 
 async def _market_crash(tmp_path, monkeypatch) -> tuple:
