@@ -39,7 +39,7 @@ from c2c.decode import parse_search
 from c2c.models import to_book_ad
 from events import BookSnapshot, Envelope, MyAdsLoaded
 
-ADS_WAIT_S = 15  # a restarted market may have missed MyAdsLoaded
+ADS_WAIT_S = 15  # the first load of my ads is waited for this long at most
 
 
 class Market:
