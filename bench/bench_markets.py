@@ -9,8 +9,8 @@ counts requests refused for the account's rate (violations). Reactions are poole
 Two scenarios: my ads managed in every market ("all"), or in the first half of them, the
 others only watched ("half": the merchant also follows those books, e.g. as references).
 Two schedules of the market actor's budget, same seeds, same simulated markets:
-- weighted: the market actor's (`actors.market.interval`): my ads' sides, and books that moved
-  in the last 30 s, get larger shares; every stream within its poll_interval_s;
+- weighted: the market actor's (`actors.market_core.interval`): my ads' sides, and books that
+  moved in the last 30 s, get larger shares; every stream within its poll_interval_s;
 - round robin: every (market, side) stream an equal share (the counterfactual).
 
     python bench/bench_markets.py [--duration 600] [--seeds 3,5,7] [--markets 1,2,4]
@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec  # noqa: E402
 
-import actors.market  # noqa: E402
+import actors.market_core  # noqa: E402
 from actors.config import load_config  # noqa: E402
 from app.demo import VIRTUAL_URL, demo_config, demo_markets, run_virtual, virtual_now_ms  # noqa: E402
 from sim import SimConfig, SimExchange  # noqa: E402
 from store import open_log  # noqa: E402
 
-WEIGHTED = actors.market.interval
+WEIGHTED = actors.market_core.interval
 
 
 def round_robin(cfg, streams, stream, now, *, weighted=True):
@@ -47,7 +47,7 @@ def round_robin(cfg, streams, stream, now, *, weighted=True):
 def one_run(n: int, seed: int, duration: float, schedule: str,
             scenario: str) -> tuple[dict, int, int]:
     """Run the bot on `n` markets; return ({market: [reaction s]}, violations, requests)."""
-    actors.market.interval = WEIGHTED if schedule == "weighted" else round_robin
+    actors.market_core.interval = WEIGHTED if schedule == "weighted" else round_robin
     sim_cfg = SimConfig(seed=seed, markets=demo_markets(n))
     exchange = SimExchange(sim_cfg, now_ms=virtual_now_ms)
     managed_markets = [m.asset for m in sim_cfg.market_configs()]
@@ -60,7 +60,7 @@ def one_run(n: int, seed: int, duration: float, schedule: str,
     with tempfile.TemporaryDirectory() as tmp, open_log(Path(tmp) / "b.db") as log:
         _, report = run_virtual(log, duration=duration, seed=seed, exchange=exchange,
                                 cfg=load_config(raw))
-    actors.market.interval = WEIGHTED
+    actors.market_core.interval = WEIGHTED
     out: dict[str, list[float]] = {}
     for adv_no, reactions in exchange.tracker.reactions.items():
         if adv_no in market_of:

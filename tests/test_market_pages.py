@@ -33,9 +33,9 @@ def test_a_page_seen_again_shows_my_ad_as_mine_once_my_ads_are_known():
 
         market._page = one_page
         await market.snapshot("SELL", 1)
-        market.my_adv_nos = frozenset({mine})  # MyAdsLoaded came in between
+        market.state.my_adv_nos = frozenset({mine})  # MyAdsLoaded came in between
         await market.snapshot("SELL", 1)
-        market.my_adv_nos = frozenset()
+        market.state.my_adv_nos = frozenset()
         await market.snapshot("SELL", 1)
 
     trio.run(main)

@@ -15,10 +15,11 @@ from pathlib import Path
 import msgspec
 import pytest
 import trio
+import trio.testing
 
 from actors import ads_core
 from actors.config import ConfigError, MarketConfig, config_json, load_config, session_config
-from actors.market import MARKET_SHARE, Stream, interval, plan_streams
+from actors.market_core import MARKET_SHARE, Stream, interval, plan_streams
 from app.demo import demo_config, demo_markets, run_virtual, VIRTUAL_URL
 from app.status import StatusView
 from backtest import cli as backtest_cli
@@ -28,7 +29,7 @@ from replay.runner import replay_session
 from sim import SimConfig, SimExchange
 from store import open_log
 from strategies import FiltersConfig, SpreadParams
-from tests.simbot import bot_on_sim, msgspec_to_dict, virtual_ms
+from tests.simbot import bot_config, bot_on_sim, msgspec_to_dict, virtual_ms
 
 TWO = SimConfig(seed=5, markets=demo_markets(2))  # USDT/NGN and BTC/NGN
 BTC = ("BTC", "NGN")
@@ -144,6 +145,38 @@ async def test_one_budget_polls_my_market_most_and_starves_none(tmp_path, autoju
     gaps = [b - a for a, b in zip(polls["BTC"], polls["BTC"][1:])]
     assert max(gaps) <= 5.0 + 1.0, "BTC/NGN (poll_interval_s 5) went unpolled too long"
     assert run.exchange.report().violations == 0
+
+
+async def _an_ad_comes_online_mid_run(tmp_path):
+    sim = SimConfig(seed=5)
+    async with bot_on_sim(tmp_path, sim, bot_config(sim, ads={"refresh_s": 10.0})) as run:
+        buy = next(a.adv_no for a in run.exchange.bot_ads if a.side == "BUY")
+        run.exchange.set_ad_status(buy, 3)  # offline before the first load of my ads
+        await trio.sleep(15)
+        run.exchange.set_ad_status(buy, 1)
+        await trio.sleep(30)
+    return run, buy
+
+
+def test_the_side_of_an_ad_that_comes_online_mid_run_is_polled_from_the_load_that_shows_it(
+        tmp_path):
+    """My BUY ad is offline when the run starts, so only the SELL side is polled; once a
+    refresh of my ads (EP-4) lists it online, its side is polled as mine and the ad priced,
+    without a restart; the session replays identical."""
+    run, buy = trio.run(_an_ad_comes_online_mid_run, tmp_path,
+                        clock=trio.testing.MockClock(autojump_threshold=0))
+    loads = [(t, {a.adv_no for a in e.ads}) for t, e in run.timed(MyAdsLoaded)]
+    assert buy not in loads[0][1], "the ad was online at the first load"
+    shown = next(t for t, ads in loads if buy in ads)
+    books = {side: [t for t, e in run.timed(BookSnapshot) if e.ad_side == side]
+             for side in ("SELL", "BUY")}
+    assert books["BUY"] and shown <= books["BUY"][0] < shown + 1
+    sell_since = [t for t in books["SELL"] if t >= shown]
+    assert len(books["BUY"]) >= 0.8 * len(sell_since), "the new side is polled as mine"
+    assert any(e.adv_no == buy for e in run.events(RepriceDecided))
+    with open_log(tmp_path / "bot.db", create=False) as log:
+        result = replay_session(log, 1)
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
 
 
 # --- pricing: each ad against its own market's book ---------------------------------------------

@@ -63,10 +63,11 @@ def duplicated_poller(mp):
     """The market polls each side twice over (a second poller, half an interval behind)."""
     poll = _target(actors.market.Market, "_poll_side")
 
-    async def twice(self, side, fast, offset_s):
+    async def twice(self, key, offset_s):
+        half = self.state.stream(key).step / 2
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(poll, self, side, fast, offset_s)
-            nursery.start_soon(poll, self, side, fast, offset_s + fast / 2)
+            nursery.start_soon(poll, self, key, offset_s)
+            nursery.start_soon(poll, self, key, offset_s + half)
 
     mp.setattr(actors.market.Market, "_poll_side", twice)
 

@@ -120,14 +120,17 @@ def test_an_outage_never_drops_a_closed_order():
 
 
 def test_the_cores_are_pure_no_trio_no_io_no_clock_no_chance():
-    """The orders, chat and notifier cores (and the ads core) import no trio, no HTTP or
-    socket, no clock and no random: the shells do the I/O; a decision is a function of the fold
-    and the event."""
+    """Every actor's core (`actors/*_core.py`: ads, orders, chat, market, notify, ...) imports no
+    trio, no HTTP or socket, no clock and no random: the shells do the I/O; a decision is a
+    function of the fold and the event."""
     from pathlib import Path
 
     from tests.test_seams import top_imports
 
     actors_dir = Path(__file__).resolve().parents[1] / "actors"
     impure = {"trio", "trio_websocket", "httpx", "time", "datetime", "random", "uuid", "socket"}
-    for core in ("orders_core.py", "chat_core.py", "ads_core.py", "notify_core.py"):
+    cores = sorted(p.name for p in actors_dir.glob("*_core.py"))
+    assert {"ads_core.py", "orders_core.py", "chat_core.py", "market_core.py",
+            "notify_core.py"} <= set(cores)
+    for core in cores:
         assert top_imports(actors_dir / core) & impure == set(), core

@@ -15,22 +15,22 @@ from collections import Counter
 from decimal import Decimal
 
 import httpx
+import msgspec
 import pytest
 import trio
 from trio.testing import MockClock
 
-from actors import ads_core
+from actors import ads_core, market_core
 from actors.chat import Chat
 from actors.limiter import Limiter
 from actors.market import Market
 from actors.notify import Notifier
 from actors.orders import Orders
 from events import (ActorFailed, ActorStarted, AdPaused, AdRepriced, AlertSent, ApiError,
-                    ApiRequest, ApiResponse,
-                    ChatMessageReceived, ChatSendRequest, DryRunSkipped, OrderDetailRefused,
-                    OrderOpened)
+                    ApiRequest, ApiResponse, BookSnapshot, ChatMessageReceived,
+                    ChatSendRequest, DryRunSkipped, OrderDetailRefused, OrderOpened)
 from replay.runner import replay_session
-from sim import SimConfig
+from sim import Faults, SimConfig
 from store import open_log
 from tests.simbot import bot_config, bot_on_sim
 
@@ -287,3 +287,79 @@ async def test_a_restarted_notifier_alerts_no_fact_twice_and_keeps_its_days_coun
     [summary] = [m["text"] for m in fake.telegram if m["text"].startswith("Daily summary")]
     assert summary.startswith(f"Daily summary 2026-01-01 (UTC): "
                               f"{sum(1 for t in opened if t < 60)} new orders")
+
+
+# --- the market goes on with its plan -----------------------------------------------------------
+
+# A fifth of the public host's answers a 5xx (reference §7), so pages go to EP-0S (§3) and
+# streams have twin pages left when the market dies; three pages a deep poll, every ~10 s.
+FAULTY = msgspec.structs.replace(BUSY, faults=Faults(public_error_rate=0.2,
+                                                     public_error_kinds=("5xx",)))
+MARKET_CRASH = 40
+
+
+def _plan_of(state: market_core.State) -> tuple:
+    """What a market polls next and how: its streams (weights, page-1 history, interval,
+    polls since a deep one) and the twin pages left per stream."""
+    streams = tuple((s.key, s.mine, s.top, round(s.moved_at, 5), round(s.step, 5), s.since_deep)
+                    for s in state.streams)
+    return (streams, {k: n for k, n in state.twin_pages_left.items() if n}, state.my_adv_nos)
+
+
+async def _market_crash(tmp_path, monkeypatch) -> tuple:
+    started = []  # each incarnation's plan as it starts, and the incarnation
+    init = Market.__init__
+
+    def remember(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        started.append((_plan_of(self.state), self))
+
+    monkeypatch.setattr(Market, "__init__", remember)
+    crashed = crash_on_call(monkeypatch, Market, "snapshot", MARKET_CRASH)
+    cfg = bot_config(FAULTY, orders={"poll_interval_s": 2.0},
+                     market={"pages": 3, "poll_interval_s": 10.0})
+    async with bot_on_sim(tmp_path, FAULTY, cfg) as run:
+        await trio.sleep(90)
+    assert crashed
+    return run, started
+
+
+async def test_a_restarted_market_goes_on_with_the_same_polling_plan(tmp_path, autojump_clock,
+                                                                     monkeypatch):
+    """The new incarnation starts from the fold of the session: the streams the first load
+    of my ads gave, their moved weights and deep-poll counters, and the pages still owed to
+    the signed twin (EP-0S, reference §3) after EP-0's 5xx (§7); a fresh market would read
+    every page of every stream at once and ask EP-0 first."""
+    run, started = await _market_crash(tmp_path, monkeypatch)
+    [(_, dead), (restarted_with, _)] = started
+    assert restarted_with == _plan_of(dead.state), "the restart lost the plan"
+
+    streams, twin_left = restarted_with[0], restarted_with[1]
+    due = {key: market_core.pages_for(dead.state, key) for key, *_ in streams}
+    assert 1 in due.values(), "no stream was between deep polls: nothing to lose"
+    assert twin_left, "no stream owed the twin pages: nothing to lose"
+    restart = next(i for i, (_, env) in enumerate(run.seen)
+                   if isinstance(env.event, ActorStarted) and env.event.actor == "market"
+                   and env.event.attempt == 2)
+    after = [env.event for _, env in run.seen[restart:]]
+    first_pages = {}
+    for e in after:
+        if isinstance(e, BookSnapshot):
+            first_pages.setdefault((e.asset, e.fiat, e.ad_side), e.pages)
+    assert first_pages == due, "the restart read other pages than the plan called for"
+    first_ask = {}
+    for e in after:
+        if isinstance(e, ApiRequest) and e.endpoint in ("EP-0", "EP-0S"):
+            first_ask.setdefault(market_core.search_key(e), e.endpoint)
+    assert {first_ask[key] for key in twin_left} == {"EP-0S"}, "EP-0 asked again at once"
+    assert run.exchange.report().violations == 0
+
+
+def test_a_session_with_a_market_restart_mid_plan_replays_identical(tmp_path, monkeypatch):
+    trio.run(_market_crash, tmp_path, monkeypatch, clock=MockClock(autojump_threshold=0))
+    monkeypatch.undo()
+    crashed = crash_on_call(monkeypatch, Market, "snapshot", MARKET_CRASH)
+    with open_log(tmp_path / "bot.db") as log:
+        result = replay_session(log, 1)
+    assert crashed, "the replay did not meet the crash"
+    assert result.equal, result.divergence.render() if result.divergence else result.unrecorded
