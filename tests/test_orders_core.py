@@ -105,7 +105,7 @@ def test_an_outage_never_drops_a_closed_order():
 
 
 def test_the_cores_are_pure_no_trio_no_io_no_clock_no_chance():
-    """The orders and chat cores (and the ads core) import no trio, no HTTP or socket, no clock
+    """The orders, chat, ads and limiter cores import no trio, no HTTP or socket, no clock
     and no random: the shells do the I/O; a decision is a function of the fold and the event."""
     from pathlib import Path
 
@@ -113,5 +113,5 @@ def test_the_cores_are_pure_no_trio_no_io_no_clock_no_chance():
 
     actors_dir = Path(__file__).resolve().parents[1] / "actors"
     impure = {"trio", "trio_websocket", "httpx", "time", "datetime", "random", "uuid", "socket"}
-    for core in ("orders_core.py", "chat_core.py", "ads_core.py"):
+    for core in ("orders_core.py", "chat_core.py", "ads_core.py", "limiter_core.py"):
         assert top_imports(actors_dir / core) & impure == set(), core
