@@ -38,9 +38,7 @@ import trio
 
 from actors import limiter_core
 from actors.config import BotConfig
-from actors.limiter_core import (EP0_GAP_MARGIN_S, NEAR_TIE_S, SLOW_FOR_S,  # noqa: F401
-                                 WAF_FIRST_PAUSE_S, WAF_PAUSE_S, WEIGHT_LIMITS, HostState, Pause,
-                                 Refuse, Resync, Retry, Send, Stop, Wait, is_probe)
+from actors.limiter_core import Pause, Refuse, Resync, Retry, Send, Stop, Wait
 from actors.ratelimit import Breaker
 from actors.retries import classify_reply
 from actors.senders import HttpxSender
@@ -78,8 +76,8 @@ class LimiterDeps:
         # A run that starts within a second of an earlier one's last call (a crash and restart)
         # cannot know what that process had in flight; it stays quiet until that second is over.
         self.not_before_ms = not_before_ms
-        # A limiter the supervisor restarted: this session's events so far (its pauses), the
-        # request number it reached, and the bus's session time to place those pauses.
+        # A limiter the supervisor restarted: this session's events so far (the core folds
+        # them), the request number it reached, and the bus's session time to place them.
         self.history = history
         self.first_request = first_request
         self.session_time = session_time
@@ -102,7 +100,7 @@ class Limiter:
         self._accepting: Envelope | None = None  # the request `_accept` is taking in
         self._restore(deps.history)
         self._carry_pauses(deps.paused_until_ms)
-        # Replay's sender knows what the live run did (see _recorded_turn); live, None.
+        # Replay's sender says whether the live run refused a call (limiter_core.refuses).
         self._refused = getattr(deps.sender, "refused", None)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
