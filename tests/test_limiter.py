@@ -6,8 +6,8 @@ import trio
 import trio.testing
 
 from c2c import endpoints
-from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
-                    LimiterBackoff)
+from events import (ActorFailed, ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened,
+                    ClockSynced, LimiterBackoff)
 from tests.harness import SimBinance, answers, config, query_of, running_bot
 
 LIMITER = ("limiter",)
@@ -234,3 +234,29 @@ async def test_a_restart_long_after_the_last_run_calls_at_once(tmp_path, autojum
         await h.emit(endpoints.list_orders("tester-1", page=1))
         await h.final_reply("tester-1")
     assert fake.requests[0][0] == 0.0
+
+
+async def test_a_limiter_the_supervisor_restarts_keeps_a_418_ban_it_met_before_reference_7(
+        tmp_path, autojump_clock):
+    """§7: a 418's Retry-After is when calls may come again. A bug below the limiter kills it
+    during the ban; the restarted limiter folds its session so far (actors/limiter_core.py)
+    and sends no signed call before the ban's end, while the public host was never paused."""
+    from sim.wire import gateway_error
+    fake = SimBinance()
+    fake.push("EP-15", gateway_error(418, -1003, "Way too many requests; IP banned.",
+                                     (("Retry-After", "30"),)))
+    fake.bug_below("EP-0", RuntimeError("a bug below the limiter, not an HTTP error"))
+    async with running_bot(tmp_path, fake, actors=LIMITER,
+                           listen=(ApiResponse, ApiError, ActorFailed)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        banned = await h.next_event(ApiResponse)
+        assert banned.event.status == 418
+        await h.emit(endpoints.search_ads("tester-2", asset="USDT", fiat="NGN", want="sellers",
+                                          page=1))
+        await h.next_event(ActorFailed)
+        await trio.sleep(5)
+        await h.emit(endpoints.list_orders("tester-3", page=1))
+        await h.final_reply("tester-3")
+    (banned_at, _), (after, _) = fake.calls("EP-15")
+    assert after >= banned_at + 30
+    assert h.events(ActorFailed) and any(e.kind == "gave_up" for e in h.events(ApiError))
