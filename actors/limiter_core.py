@@ -14,7 +14,8 @@ pauses, open breakers and clock offset of its last incarnation.
     decide_next(state, now)                  -> Idle | Wait(until) | Send(entry)
                                                 | Refuse(entry, "paused" | "breaker_open", ...)
     decide_answer(state, req, attempt, ...)  -> [NoteWeights, Reset, Succeeded | Release
-                                                 | Failed, Pause | Resync | Stop, Retry?]
+                                                 | Failed, Pause(host, delay_s) | Resync
+                                                 | Stop, Retry?]
     decide_failure(state, req, attempt)      -> [Release] | [Failed, (Pause, Retry)?]
 
 The queue is a heap of `(priority, (rank, order, at, hold_s), envelope, attempt)`: lower
@@ -174,12 +175,13 @@ class Release(msgspec.Struct, frozen=True):
 
 
 class Pause(msgspec.Struct, frozen=True):
-    """Call `host` no more for a while: `reason` "backoff"/"transport" (its backoff), "403"
-    (its WAF backoff) or "418" (Retry-After, else IP_BAN_PAUSE_S)."""
+    """Call `host` no more for `delay_s`: `reason` "backoff"/"transport" (the next delay of its
+    backoff, which applying the step counts), "403" (of its WAF backoff) or "418" (Retry-After,
+    else IP_BAN_PAUSE_S)."""
 
     host: str
     reason: str
-    retry_after_s: float | None = None
+    delay_s: float
 
 
 class Resync(msgspec.Struct, frozen=True):
@@ -284,8 +286,10 @@ def apply_step(state: State, step: Step, now: float):
                                      host=name)
         case Release(host=name):
             state.hosts[name].breaker.release()
-        case Pause(host=name, reason=reason, retry_after_s=retry_after):
-            delay_s = _pause_delay(state.hosts[name], reason, retry_after)
+        case Pause(host=name, reason=reason, delay_s=delay_s):
+            backoff = _backoff_of(state.hosts[name], reason)
+            if backoff is not None:
+                backoff.next_delay()  # one more step of the schedule
             pause(state, name, delay_s, now)
             return LimiterBackoff(reason=reason, delay_s=round(delay_s, 3), host=name)
     return None
@@ -298,12 +302,17 @@ def pause(state: State, host: str, delay_s: float, now: float) -> None:
     h.pauses += 1
 
 
-def _pause_delay(host: HostState, reason: str, retry_after: float | None) -> float:
+def _backoff_of(host: HostState, reason: str) -> Backoff | None:
     if reason == "418":
-        return retry_after or IP_BAN_PAUSE_S
-    if reason == "403":
-        return host.waf_backoff.next_delay(retry_after)
-    return host.backoff.next_delay(retry_after)
+        return None  # Binance says how long
+    return host.waf_backoff if reason == "403" else host.backoff
+
+
+def _pause(host: HostState, reason: str, retry_after: float | None) -> Pause:
+    backoff = _backoff_of(host, reason)
+    delay_s = backoff.peek(retry_after) if backoff is not None else \
+        retry_after or IP_BAN_PAUSE_S
+    return Pause(host.name, reason, delay_s)
 
 
 def _note_weights(state: State, headers, now: float):
@@ -516,7 +525,8 @@ def decide_answer(state: State, req: ApiRequest, attempt: int, action: Action | 
     pause, no breaker count, never fatal. A fatal answer (a rejected key, 451) stops the run.
     """
     steps: list[Step] = [NoteWeights(headers)]
-    host = host_of(state, req).name
+    h = host_of(state, req)
+    host = h.name
     probe = is_probe(req)
     if action is None:
         return steps + [Reset(host), Succeeded(host, req.endpoint)]
@@ -528,11 +538,11 @@ def decide_answer(state: State, req: ApiRequest, attempt: int, action: Action | 
         # Our clock was off: the answer says nothing of Binance's health.
         steps += [Release(host)] + ([Resync()] if req.signed else [])
     elif action is Action.BACKOFF_AND_RETRY:
-        steps += [Failed(host), Pause(host, "backoff", retry_after_s(headers))]
+        steps += [Failed(host), _pause(h, "backoff", retry_after_s(headers))]
     elif action is Action.IP_BANNED:
-        steps += [Failed(host), Pause(host, "418", retry_after_s(headers))]
+        steps += [Failed(host), _pause(h, "418", retry_after_s(headers))]
     elif action is Action.WAF_PAUSE:
-        steps += [Failed(host), Pause(host, "403", retry_after_s(headers))]
+        steps += [Failed(host), _pause(h, "403", retry_after_s(headers))]
     else:
         steps.append(Succeeded(host, req.endpoint))  # Binance answered; the error is the caller's
     if should_retry(req, action, attempt):
@@ -543,12 +553,12 @@ def decide_answer(state: State, req: ApiRequest, attempt: int, action: Action | 
 def decide_failure(state: State, req: ApiRequest, attempt: int) -> list[Step]:
     """What a call that got no answer at all (a transport error) calls for: a read is tried
     again after a backoff, up to MAX_ATTEMPTS; a write or a `no_wait` read is the caller's."""
-    host = host_of(state, req).name
+    h = host_of(state, req)
     if is_probe(req):
-        return [Release(host)]
+        return [Release(h.name)]
     if req.effect or req.no_wait or attempt >= MAX_ATTEMPTS:
-        return [Failed(host)]
-    return [Failed(host), Pause(host, "transport"), Retry(attempt + 1)]
+        return [Failed(h.name)]
+    return [Failed(h.name), _pause(h, "transport", None), Retry(attempt + 1)]
 
 
 def is_final(steps: list[Step]) -> bool:

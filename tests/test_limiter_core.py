@@ -164,18 +164,24 @@ def test_the_breaker_opens_after_15_failures_refuses_for_45s_then_lets_one_call_
 # --- what an answer calls for --------------------------------------------------------------------
 
 
+def paused_for(state: State, action: Action, headers=(), host_req=None) -> float:
+    """Decide on one `action` answer to a poll, apply its pause; return the pause's length."""
+    steps = core.decide_answer(state, host_req or poll("orders-1"), 1, action, None, headers)
+    pause = next(step for step in steps if type(step) is Pause)
+    core.apply_step(state, pause, 0.0)
+    return pause.delay_s
+
+
 def test_429_backs_off_doubling_honours_a_longer_retry_after_and_retries_a_read():
     state = State(LIMITS)
-    req = poll("orders-1")
-    steps = core.decide_answer(state, req, 1, Action.BACKOFF_AND_RETRY, None, ())
-    assert steps[1:] == [Failed("sapi"), Pause("sapi", "backoff"), Retry(2)]
+    steps = core.decide_answer(state, poll("orders-1"), 1, Action.BACKOFF_AND_RETRY, None, ())
+    assert steps[1:] == [Failed("sapi"), Pause("sapi", "backoff", 0.1), Retry(2)]
     assert not core.is_final(steps)
-    delays = [core.apply_step(state, Pause("sapi", "backoff"), 0.0).delay_s for _ in range(3)]
-    assert delays == [0.1, 0.2, 0.4]
-    slow = core.apply_step(state, Pause("sapi", "backoff", 7.0), 0.0)
-    assert slow.delay_s == 7.0 and state.hosts["sapi"].paused_until == 7.0
+    assert [paused_for(state, Action.BACKOFF_AND_RETRY) for _ in range(3)] == [0.1, 0.2, 0.4]
+    assert paused_for(state, Action.BACKOFF_AND_RETRY, (("Retry-After", "7"),)) == 7.0
+    assert state.hosts["sapi"].paused_until == 7.0
     core.apply_step(state, Reset("sapi"), 8.0)  # a success starts the schedule again
-    assert core.apply_step(state, Pause("sapi", "backoff"), 8.0).delay_s == 0.1
+    assert paused_for(state, Action.BACKOFF_AND_RETRY) == 0.1
 
 
 def test_a_write_is_never_retried_after_a_pause():
@@ -186,16 +192,16 @@ def test_a_write_is_never_retried_after_a_pause():
 
 def test_418_pauses_for_its_retry_after_else_two_minutes_reference_7():
     state = State(LIMITS)
-    steps = core.decide_answer(state, poll("orders-1"), 1, Action.IP_BANNED, None,
-                               (("Retry-After", "600"),))
-    assert Pause("sapi", "418", 600.0) in steps
-    assert core.apply_step(state, Pause("sapi", "418"), 0.0).delay_s == 120.0
+    assert paused_for(state, Action.IP_BANNED, (("Retry-After", "600"),)) == 600.0
+    assert state.hosts["sapi"].paused_until == 600.0
+    assert paused_for(state, Action.IP_BANNED) == 120.0
 
 
 def test_403_pauses_from_5s_doubling_up_to_3_minutes():
     state = State(LIMITS)
-    delays = [core.apply_step(state, Pause("bapi", "403"), 0.0).delay_s for _ in range(8)]
+    delays = [paused_for(state, Action.WAF_PAUSE, host_req=book("market-1")) for _ in range(8)]
     assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 180.0, 180.0]
+    assert state.hosts["sapi"].paused_until == 0.0  # the public host's pause, not the API's
 
 
 def test_a_fatal_answer_stops_the_run_and_is_final():
@@ -226,7 +232,7 @@ def test_a_business_error_is_an_answer_the_breaker_counts_as_health():
 def test_a_transport_failure_retries_a_read_until_the_last_attempt_never_a_write():
     state = State(LIMITS)
     assert core.decide_failure(state, poll("orders-1"), 1) == [
-        Failed("sapi"), Pause("sapi", "transport"), Retry(2)]
+        Failed("sapi"), Pause("sapi", "transport", 0.1), Retry(2)]
     assert core.decide_failure(state, poll("orders-1"), 5) == [Failed("sapi")]
     assert core.decide_failure(state, write("ads-1"), 1) == [Failed("sapi")]
 
