@@ -372,8 +372,9 @@ def _apply_answer(state: State, rid: str, final: bool, attempt: int, now: float)
     if slot is not None:
         answered_slot(state, rid, slot, now)
     env = state.in_flight.pop(rid, None)
-    if not final and env is not None:
-        enqueue(state, env, attempt + 1)
+    if env is not None:
+        if not final:
+            enqueue(state, env, attempt + 1)
     elif final and (entry := _queued(state, rid)) is not None:
         take(state, entry)  # refused (paused, breaker open, dry run) or given up
 
