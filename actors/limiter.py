@@ -227,14 +227,14 @@ class Limiter:
         try:
             reply = await self.deps.sender.send(req, lambda: self._build(req))
         except httpx.HTTPError as exc:
-            del self.state.in_flight[rid]
+            limiter_core.landed(self.state, rid)
             self._answered_slot(rid, slot)
             await self._transport_failed(env, attempt, exc)
             return
         finally:
             if slot[0] is None:
                 self._answered_slot(rid, slot)  # answered, or cancelled on the way out
-        del self.state.in_flight[rid]
+        limiter_core.landed(self.state, rid)
         elapsed = int((trio.current_time() - started) * 1000)
         await self._answered(env, attempt, reply.status, reply.headers, reply.body, elapsed)
 

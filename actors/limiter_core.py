@@ -4,10 +4,12 @@ The limiter (actors/limiter.py) is a shell around this: it takes ApiRequests fro
 asks `decide_next` what the dispatcher does now, performs the HTTP call, asks `decide_answer`
 (or `decide_failure`) what an answer calls for, and carries each step out. It changes the state
 only through the transitions below, each at trio's time: `enqueue` (a request taken in, or a
-retry), `take` and `send` (its turn came), `answered_slot` (its answer), `apply_step` (a pause,
-a breaker count, a backoff). `apply` maps each logged event onto the same transitions at the
-event's own time, so a restarted limiter folds its session so far with `fold` and keeps the
-pauses, open breakers and clock offset of its last incarnation.
+retry), `take` and `send` (its turn came), `answered_slot` and `landed` (its answer),
+`apply_step` (a pause, a breaker count, a backoff); `decide_next` itself only notes, for
+replay, when each held call became ready. `apply` maps each logged event onto the same
+transitions at the event's own time, so the state is at every moment the fold of what the
+limiter logged (tests/test_limiter.py checks it), and a restarted limiter folds its session so
+far with `fold` and keeps the pauses, open breakers and clock offset of its last incarnation.
 
     state  = fold of ApiRequest / RequestDispatched / ApiResponse / ApiError / LimiterBackoff /
              BreakerOpened / ClockSynced
@@ -245,6 +247,11 @@ def answered_slot(state: State, request_id: str, slot: list, now: float) -> None
     state.window.answered(slot, now)
     if state.slots.get(request_id) is slot:
         del state.slots[request_id]
+
+
+def landed(state: State, request_id: str) -> None:
+    """The answer to `request_id`'s call (or its transport failure) is in: not in flight."""
+    del state.in_flight[request_id]
 
 
 def pause_until(state: State, host: str, until: float) -> None:
