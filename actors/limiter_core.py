@@ -7,9 +7,11 @@ only through the transitions below, each at trio's time: `enqueue` (a request ta
 retry), `take` and `send` (its turn came), `answered_slot` and `landed` (its answer),
 `apply_step` (a pause, a breaker count, a backoff); `decide_next` itself only notes, for
 replay, when each held call became ready. `apply` maps each logged event onto the same
-transitions at the event's own time, so the state is at every moment the fold of what the
-limiter logged (tests/test_limiter.py checks it), and a restarted limiter folds its session so
-far with `fold` and keeps the pauses, open breakers and clock offset of its last incarnation.
+transitions at the event's own time, so the queue, the calls in flight, the window and the
+pauses are at every moment the fold of what the limiter logged (tests/test_limiter.py checks
+it; the breaker's failure count, the backoffs' steps and a weight slow-down are not in the log:
+an open breaker folds as a pause). A restarted limiter folds its session so far with `fold`
+and keeps the pauses, open breakers and clock offset of its last incarnation.
 
     state  = fold of ApiRequest / RequestDispatched / ApiResponse / ApiError / LimiterBackoff /
              BreakerOpened / ClockSynced
