@@ -18,11 +18,16 @@ only, and signed calls keep flowing (and the other way round). One 5/s window co
 
 EP-13's adaptive first try (unsigned, reference §10) is a probe: whatever it is answered is final
 and neutral (never fatal, no pause, no breaker count); the orders actor signs and asks again.
+
+What to send next, and what an answer calls for, is decided by the pure core
+(`actors/limiter_core.py`); this shell takes requests in, sleeps until the core's time, performs
+the calls (HTTP through the injected sender), emits, and moves the core's state with its
+transitions. A limiter the supervisor restarts folds its session so far with the core's `apply`:
+it keeps its pauses, open breakers and clock offset.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 from functools import partial
@@ -31,27 +36,21 @@ from typing import Callable
 import httpx
 import trio
 
+from actors import limiter_core
 from actors.config import BotConfig
-from actors.ratelimit import Breaker, RateWindow
-from actors.retries import MAX_ATTEMPTS, classify_reply, should_retry
+from actors.limiter_core import Pause, Refuse, Resync, Retry, Send, Stop, Wait
+from actors.ratelimit import Breaker
+from actors.retries import classify_reply
 from actors.senders import HttpxSender
 from actors.spec import ActorContext, ActorSpec
 from actors.supervise import Fatal
 from c2c import endpoints
 from c2c.credentials import Credentials
-from c2c.decode import parse_server_time, retry_after_s, weights
-from c2c.errors import Action, Backoff, C2CError
+from c2c.decode import parse_server_time
+from c2c.errors import C2CError
 from c2c.http import build_http_request, user_agent_for
-from c2c.timesync import ClockOffset, offset_from_round_trip
-from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
-                    Envelope, LimiterBackoff, RequestDispatched)
-
-WEIGHT_LIMITS = {"used_weight_1m": 6000, "sapi_ip_weight_1m": 12000, "sapi_uid_weight_1m": 180000}
-WAF_FIRST_PAUSE_S = 5.0
-WAF_PAUSE_S = 180.0  # reached when 403s keep coming: 5, 10, 20 ... 180 s
-SLOW_FOR_S = 10.0
-NEAR_TIE_S = 0.01  # replay: turns this close in the live run keep their recorded order
-EP0_GAP_MARGIN_S = 0.05  # EP-0 pages leave page_delay_s + this apart (arrival jitter)
+from c2c.timesync import offset_from_round_trip
+from events import ApiError, ApiRequest, ApiResponse, ClockSynced, Envelope, RequestDispatched
 
 
 class LimiterDeps:
@@ -77,65 +76,32 @@ class LimiterDeps:
         # A run that starts within a second of an earlier one's last call (a crash and restart)
         # cannot know what that process had in flight; it stays quiet until that second is over.
         self.not_before_ms = not_before_ms
-        # A limiter the supervisor restarted: this session's events so far (its pauses), the
-        # request number it reached, and the bus's session time to place those pauses.
+        # A limiter the supervisor restarted: this session's events so far (the core folds
+        # them), the request number it reached, and the bus's session time to place them.
         self.history = history
         self.first_request = first_request
         self.session_time = session_time
         self.paused_until_ms = paused_until_ms or {}  # the last session's pauses, by host
 
 
-class HostState:
-    """The limiter's view of one host: when it may be called again, its backoff and its breaker."""
-
-    def __init__(self, name: str, lim) -> None:
-        self.name = name
-        self.breaker = Breaker(lim.breaker_failures, lim.breaker_open_s)
-        self.backoff = Backoff()
-        # One 403 must not silence a host for minutes; a WAF that keeps refusing does.
-        self.waf_backoff = Backoff(WAF_FIRST_PAUSE_S, WAF_PAUSE_S)
-        self.paused_until = 0.0
-        self.pauses = 0  # how many pauses began: a call queued before one is "overtaken"
-
-
-def is_probe(req: ApiRequest) -> bool:
-    """True for EP-13's unsigned first try, whose refusal only means "sign it"."""
-    return req.endpoint == "EP-13" and not req.signed
-
-
 class Limiter:
-    """State of the limiter actor; `run` is its entry point."""
+    """The limiter actor's shell around `limiter_core`; `run` is its entry point."""
 
     def __init__(self, inbox: trio.MemoryReceiveChannel, emit, deps: LimiterDeps) -> None:
         self.inbox = inbox
         self.emit = emit
         self.deps = deps
-        lim = deps.config.limits
-        # A hair over a second: the window is already provable (see RateWindow); this only
-        # keeps float rounding on the right side.
-        self.window = RateWindow(max(1, int(lim.rps)), 1.001, reserve=1)
-        self.hosts = {"bapi": HostState("bapi", lim), "sapi": HostState("sapi", lim)}
-        self.clock = ClockOffset()
+        self.state = limiter_core.State(deps.config.limits)
         # A browser User-Agent per request, a function of the seed and the request id, so
         # the choice does not depend on the order in which trio runs tasks.
         self.ua_salt = deps.rng.getrandbits(64)
-        self.slow_until = 0.0
-        self._queue: list[tuple[int, tuple, Envelope, int]] = []  # (priority, order, ...)
-        self._order = 0
         self._wake = trio.Event()
         self._ids = deps.first_request
-        self._restore_pauses(deps.history)
-        self._carry_pauses(deps.paused_until_ms)
-        # Binance answers EP-0 pages asked faster than page_delay_s with empty pages; the gap
-        # is kept here, where calls leave, with a margin for arrival jitter (20 ms was too
-        # little: under load two pages dispatched 120 ms apart arrived < 100 ms apart).
-        self.min_gap = {"EP-0": lim.page_delay_s + EP0_GAP_MARGIN_S}
-        self.last_sent: dict[str, float] = {}
-        self._in_flight: dict[str, Envelope] = {}
         self._accepting: Envelope | None = None  # the request `_accept` is taking in
-        self._pauses_seen: dict[str, int] = {}  # request id -> its host's pauses when queued
-        self._recheck_at = math.inf  # replay: when a held call's hold ends
-        self._ready_since: dict[tuple[str, int], float] = {}  # replay: see _replay_holds
+        self._restore(deps.history)
+        self._carry_pauses(deps.paused_until_ms)
+        # Replay's sender says whether the live run refused a call (limiter_core.refuses).
+        self._refused = getattr(deps.sender, "refused", None)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ApiRequests. Never returns unless cancelled; raises Fatal on a fatal answer."""
@@ -168,56 +134,33 @@ class Limiter:
         except Exception:
             # A restarted limiter starts empty: without a final answer, every actor waiting on
             # a request held here would wait forever.
-            await self._give_up_held()
+            for env in limiter_core.give_up(self.state, self._accepting):
+                await self._refuse(env, "gave_up", "the limiter failed and restarted; no answer")
             raise
 
-    async def _give_up_held(self) -> None:
-        held = {e.event.request_id: e for _, _, e, _ in self._queue}
-        held.update(self._in_flight)
-        if self._accepting is not None:
-            # The request it was taking in when it failed: already out of the inbox, so the
-            # next incarnation never sees it (its caller would wait forever).
-            held.setdefault(self._accepting.event.request_id, self._accepting)
-        self._queue.clear()
-        self._in_flight.clear()
-        for env in held.values():
-            await self._refuse(env, "gave_up", "the limiter failed and restarted; no answer")
-
-    def _restore_pauses(self, history) -> None:
-        """A restarted limiter keeps the pauses and open breakers of its last incarnation: a
-        418's Retry-After outlives a crash (reference §1)."""
+    def _restore(self, history) -> None:
+        """A restarted limiter folds its session so far: it keeps the pauses and open breakers
+        of its last incarnation (a 418's Retry-After outlives a crash, reference §1) and its
+        clock offset, and starts with nothing queued (see `limiter_core.restarted`)."""
         if not history or self.deps.session_time is None:
             return
-        to_trio = trio.current_time() - self.deps.session_time()
-        for env in history:
-            event = env.event
-            if isinstance(event, LimiterBackoff) and event.host in self.hosts \
-                    and event.reason != "weight":
-                until = to_trio + env.t + event.delay_s
-            elif isinstance(event, BreakerOpened) and event.host in self.hosts:
-                until = to_trio + env.t + event.open_s
-            else:
-                continue
-            host = self.hosts[event.host]
-            host.paused_until = max(host.paused_until, until)
+        now = trio.current_time()
+        self.state.to_clock = now - self.deps.session_time()
+        limiter_core.restarted(limiter_core.fold(history, self.state), now)
 
     def _carry_pauses(self, paused_until_ms: dict[str, int]) -> None:
         """A new session keeps the pauses and open breakers the last one left (restored from
         its SessionSummary): a rotated run is not a reason to call a paused host."""
         now_ms = self.deps.now_ms()
         for name, until_ms in paused_until_ms.items():
-            host = self.hosts.get(name)
-            if host is not None and until_ms > now_ms:
-                until = trio.current_time() + (until_ms - now_ms) / 1000
-                host.paused_until = max(host.paused_until, until)
-
-    def host(self, req: ApiRequest) -> HostState:
-        return self.hosts[req.base]
+            if until_ms > now_ms:
+                limiter_core.pause_until(self.state, name,
+                                         trio.current_time() + (until_ms - now_ms) / 1000)
 
     @property
     def breaker(self) -> Breaker:
         """The merchant API's breaker (the one most callers care about)."""
-        return self.hosts["sapi"].breaker
+        return self.state.hosts["sapi"].breaker
 
     async def _accept(self, env: Envelope) -> None:
         req = env.event
@@ -226,19 +169,8 @@ class Limiter:
             return
         self._push(env, 1)
 
-    async def _refuse_paused(self, env: Envelope) -> None:
-        host = self.host(env.event)
-        # No clock reading in the message: replay must give the same words.
-        await self._refuse(env, "paused",
-                           f"{host.name} paused; not sent late (a write is decided again on a "
-                           "fresh book, a read asked another way)")
-
     def _push(self, env: Envelope, attempt: int) -> None:
-        self._pauses_seen[env.event.request_id] = self.host(env.event).pauses
-        self._order += 1
-        rank, at, hold_s = self._recorded_turn(env.event, attempt)
-        heapq.heappush(self._queue, (env.event.priority, (rank, self._order, at, hold_s), env,
-                                     attempt))
+        limiter_core.enqueue(self.state, env, attempt, self._recorded_turn(env.event, attempt))
         self._wake.set()
 
     async def _refuse(self, env: Envelope, kind: str, message: str) -> None:
@@ -247,39 +179,24 @@ class Limiter:
                                  message=message), cause=env.seq)
 
     async def _dispatch(self, nursery: trio.Nursery) -> None:
+        state = self.state
         while True:
-            entry = await self._next_candidate()
-            if entry is None:
-                continue
-            priority, _, env, attempt = entry
             now = trio.current_time()
-            ready = max(self.window.next_slot(now, priority, now < self.slow_until),
-                        self._gap_ready(env.event.endpoint))
-            if ready > now:
-                with trio.move_on_at(min(ready, self._recheck_at)):
+            step = limiter_core.decide_next(state, now, self._refused)
+            if type(step) is Send:
+                limiter_core.take(state, step.entry)
+                _, _, env, attempt = step.entry
+                slot = limiter_core.send(state, step.entry, now)
+                await self._dispatched(env, attempt)
+                nursery.start_soon(self._attempt, env, attempt, slot)
+            elif type(step) is Refuse:
+                limiter_core.take(state, step.entry)
+                await self._refuse(step.entry[2], step.kind, step.message)
+            else:
+                # An answer, a more urgent request or a pause wakes us.
+                with trio.move_on_at(step.until if type(step) is Wait else math.inf):
                     self._wake = trio.Event()
-                    await self._wake.wait()  # an answer, or a more urgent request, wakes us
-                continue
-            self._queue.remove(entry)
-            heapq.heapify(self._queue)
-            self._ready_since.pop((env.event.request_id, attempt), None)
-            host = self.host(env.event)
-            refuse = self._refuses(env.event, now)
-            self._pauses_seen.pop(env.event.request_id, None)
-            if refuse:
-                # A write (or a read its caller can ask another way) is not sent late.
-                await self._refuse_paused(env)
-                continue
-            if not host.breaker.allows(now):
-                reopen = host.breaker.reopen_at()  # None while half open, its trial out
-                until = "" if reopen is None else f" for {reopen - now:.0f} s"
-                await self._refuse(env, "breaker_open",
-                                   f"{host.name} circuit breaker open{until}; no call made")
-                continue
-            slot = self.window.record(now)
-            self.last_sent[env.event.endpoint] = now
-            await self._dispatched(env, attempt)
-            nursery.start_soon(self._attempt, env, attempt, slot)
+                    await self._wake.wait()
 
     async def _dispatched(self, env: Envelope, attempt: int) -> None:
         # The schedule is part of the log: replay checks it (replay.schedule). emit never
@@ -289,118 +206,35 @@ class Limiter:
                                           attempt=attempt), cause=env.seq)
 
     def _recorded_turn(self, req: ApiRequest, attempt: int) -> tuple[float, float, float]:
-        """(rank, at, hold_s): live, first come first served, at once: (0, 0.0, 0.0). In a
-        replay the sender says where and when the live run took this call's turn, and how long
-        a ready call may be held to take it then (see `_replay_holds`). The sender tells
+        """(rank, at, hold_s): live, first come first served, at once: LIVE_TURN. In a replay
+        the sender says where and when the live run took this call's turn, and how long a ready
+        call may be held to take it then (see `limiter_core.replay_holds`). The sender tells
         identical requests apart by the order of their first asking, which `run` does as it
         takes each request in: one that never reaches the queue (its limiter failed taking it
         in, or a dry run refused it) still takes its place among them, as in the recording."""
         pinned = getattr(self.deps.sender, "recorded_turn", None)
-        return pinned(req, attempt) if pinned is not None else (0, 0.0, 0.0)
+        return pinned(req, attempt) if pinned is not None else limiter_core.LIVE_TURN
 
-    def _refuses(self, req: ApiRequest, now: float) -> bool:
-        """Whether a write or `no_wait` read whose turn has come is refused rather than sent
-        late: its host is paused, or a pause began after it was queued. A replay asks its
-        sender, which knows what the live run did (it turned on when a pause ended)."""
-        if not (req.effect or req.no_wait):
-            return False
-        pinned = getattr(self.deps.sender, "refused", None)
-        answer = pinned(req) if pinned is not None else None
-        if answer is not None:
-            return answer
-        host = self.host(req)
-        return host.paused_until > now or self._pauses_seen.get(req.request_id) != host.pauses
-
-    async def _next_candidate(self):
-        """The most urgent queued call that may go when the window allows (None: waited, look
-        again): one whose host is not paused, or one overtaken by a pause, which is refused
-        when its turn comes instead of waiting the pause out."""
-        if not self._queue:
-            self._wake = trio.Event()
-            await self._wake.wait()
-            return None
-        now = trio.current_time()
-        held, first_held, self._recheck_at = self._replay_holds(now)
-        resume = self._recheck_at
-        for entry in sorted(self._queue):
-            if entry[2].event.request_id in held or entry[1][0] > first_held:
-                continue
-            until = self.host(entry[2].event).paused_until
-            if until <= now or self._refuses(entry[2].event, now):
-                return self._near_tie(entry, now, held, first_held)
-            resume = min(resume, until)
-        with trio.move_on_at(resume):
-            self._wake = trio.Event()
-            await self._wake.wait()
-        return None
-
-    def _replay_holds(self, now: float) -> tuple[set, float, float]:
-        """Replay only (live, nothing is held): (held request ids, the first recorded rank
-        among them, when the next hold ends).
-
-        A live run's calls reached the limiter milliseconds after they were asked (the bus, a
-        durable flush, the CPU) and a freed slot went to whichever came first; a replay has no
-        such delays. So a call that is ready (window and gap) before its recorded turn is held
-        until then, but no longer than `hold_s` after it became ready: the limiter's own waiting
-        is never taken from the recording. A held call is no candidate (it blocks no one, as it
-        was not there live), and calls the live run sent after it wait for it.
-        """
-        held, first, recheck = set(), math.inf, math.inf
-        for priority, order, env, attempt in self._queue:
-            rank, _, at, hold_s = order
-            if at <= now:
-                continue
-            key = (env.event.request_id, attempt)
-            ready = max(self.window.next_slot(now, priority, now < self.slow_until),
-                        self._gap_ready(env.event.endpoint))
-            if ready > now:
-                self._ready_since.pop(key, None)
-                continue
-            until = min(at, self._ready_since.setdefault(key, now) + hold_s)
-            if until > now:
-                held.add(env.event.request_id)
-                first, recheck = min(first, rank), min(recheck, until)
-        return held, first, recheck
-
-    def _near_tie(self, entry, now: float, held: set, first_held: float):
-        """Replay only: of two calls whose turns the live run took within NEAR_TIE_S of each
-        other, the one it took first (which one reached a freed slot first was decided by
-        fractions of a millisecond that a recording cannot carry). Live: `entry`."""
-        rank, _, at, _ = entry[1]
-        for other in self._queue:
-            o_rank, _, o_at, _ = other[1]
-            req = other[2].event
-            if o_rank < rank and abs(o_at - at) < NEAR_TIE_S and req.request_id not in held \
-                    and o_rank <= first_held and (self.host(req).paused_until <= now
-                                                  or self._refuses(req, now)):
-                entry, rank, at = other, o_rank, o_at
-        return entry
-
-    def _gap_ready(self, endpoint: str) -> float:
-        gap = self.min_gap.get(endpoint)
-        last = self.last_sent.get(endpoint)
-        return 0.0 if gap is None or last is None else last + gap
-
-    def _answered_slot(self, slot: list) -> None:
-        self.window.answered(slot, trio.current_time())
-        if self._queue:  # with nothing queued a wake would only find nothing to dispatch
+    def _answered_slot(self, request_id: str, slot: list) -> None:
+        limiter_core.answered_slot(self.state, request_id, slot, trio.current_time())
+        if self.state.queue:  # with nothing queued a wake would only find nothing to dispatch
             self._wake.set()
 
     async def _attempt(self, env: Envelope, attempt: int, slot: list) -> None:
         req: ApiRequest = env.event
+        rid = req.request_id
         started = trio.current_time()
-        self._in_flight[req.request_id] = env
         try:
             reply = await self.deps.sender.send(req, lambda: self._build(req))
         except httpx.HTTPError as exc:
-            del self._in_flight[req.request_id]
-            self._answered_slot(slot)
+            limiter_core.landed(self.state, rid)
+            self._answered_slot(rid, slot)
             await self._transport_failed(env, attempt, exc)
             return
         finally:
             if slot[0] is None:
-                self._answered_slot(slot)  # answered, or cancelled on the way out
-        del self._in_flight[req.request_id]
+                self._answered_slot(rid, slot)  # answered, or cancelled on the way out
+        limiter_core.landed(self.state, rid)
         elapsed = int((trio.current_time() - started) * 1000)
         await self._answered(env, attempt, reply.status, reply.headers, reply.body, elapsed)
 
@@ -408,103 +242,53 @@ class Limiter:
         ex = self.deps.config.exchange
         return build_http_request(req, sapi_url=ex.sapi_url, bapi_url=ex.bapi_url,
                                   credentials=self.deps.credentials,
-                                  timestamp_ms=self.clock.now(self.deps.now_ms()),
+                                  timestamp_ms=self.state.clock.now(self.deps.now_ms()),
                                   user_agent=user_agent_for(self.ua_salt, req.request_id),
                                   recv_window_ms=ex.recv_window_ms)
 
     async def _transport_failed(self, env: Envelope, attempt: int, exc: Exception) -> None:
         req: ApiRequest = env.event
-        probe = is_probe(req)
-        retry = not req.effect and not probe and not req.no_wait and attempt < MAX_ATTEMPTS
+        steps = limiter_core.decide_failure(self.state, req, attempt)
         await self.emit(ApiError(request_id=req.request_id, endpoint=req.endpoint, kind="transport",
                                  message=f"{type(exc).__name__}: {str(exc)[:200]}",
-                                 attempt=attempt, final=not retry), cause=env.seq)
-        host = self.host(req)
-        if probe:
-            host.breaker.release()
-            return
-        await self._failed(host)
-        if retry:
-            await self._pause(host, host.backoff.next_delay(None), "transport")
-            self._push(env, attempt + 1)
+                                 attempt=attempt, final=limiter_core.is_final(steps)),
+                        cause=env.seq)
+        await self._carry_out(env, steps)
 
     async def _answered(self, env, attempt, status, headers, body, elapsed) -> None:
         req: ApiRequest = env.event
         action, error = classify_reply(req, status, headers, body)
-        probe = is_probe(req)
-        retry = not probe and should_retry(req, action, attempt)
+        steps = limiter_core.decide_answer(self.state, req, attempt, action, error, headers)
         await self.emit(ApiResponse(request_id=req.request_id, endpoint=req.endpoint, status=status,
                                     headers=headers, body=body, elapsed_ms=elapsed,
-                                    attempt=attempt, final=not retry), cause=env.seq)
-        await self._note_weights(headers)
-        host = self.host(req)
-        if action is None:
-            host.backoff.reset()
-            host.waf_backoff.reset()
-            await self._succeeded(req)
-            return
-        if probe:
-            host.breaker.release()  # "sign it" says nothing of Binance's health
-            return
-        await self._react(env, action, error, headers)
-        if retry:
-            self._push(env, attempt + 1)
+                                    attempt=attempt, final=limiter_core.is_final(steps)),
+                        cause=env.seq)
+        await self._carry_out(env, steps)
 
-    async def _react(self, env: Envelope, action, error, headers) -> None:
-        req: ApiRequest = env.event
-        host = self.host(req)
-        if action is Action.FATAL:
-            await self._failed(host)
-            raise Fatal(f"Binance refused {req.endpoint}: {error}")
-        if action is Action.RESYNC_AND_RETRY:
-            host.breaker.release()  # our clock was off: the answer says nothing of Binance's health
-            if req.signed:
-                await self.sync_time(cause=env.seq)
-        elif action is Action.BACKOFF_AND_RETRY:
-            await self._failed(host)
-            await self._pause(host, host.backoff.next_delay(retry_after_s(headers)), "backoff")
-        elif action is Action.IP_BANNED:
-            await self._failed(host)
-            await self._pause(host, retry_after_s(headers) or 120.0, "418")
-        elif action is Action.WAF_PAUSE:
-            await self._failed(host)
-            await self._pause(host, host.waf_backoff.next_delay(retry_after_s(headers)), "403")
-        else:
-            await self._succeeded(req)  # Binance answered; the business error is the caller's
-
-    async def _pause(self, host: HostState, delay_s: float, reason: str) -> None:
-        host.paused_until = max(host.paused_until, trio.current_time() + delay_s)
-        host.pauses += 1
-        self._wake.set()  # calls it overtook are refused now
-        await self.emit(LimiterBackoff(reason=reason, delay_s=round(delay_s, 3), host=host.name))
-
-    async def _note_weights(self, headers) -> None:
-        used = weights(headers)
-        for field, limit in WEIGHT_LIMITS.items():
-            value = getattr(used, field, None)
-            if value is not None and value > 0.8 * limit:
-                if trio.current_time() >= self.slow_until:
-                    await self.emit(LimiterBackoff(reason="weight", delay_s=SLOW_FOR_S))
-                self.slow_until = trio.current_time() + SLOW_FOR_S
-                return
-
-    async def _succeeded(self, req: ApiRequest) -> None:
-        host = self.host(req)
-        if host.breaker.success():
-            await self.emit(BreakerClosed(trial_endpoint=req.endpoint, host=host.name))
-
-    async def _failed(self, host: HostState) -> None:
-        if host.breaker.failure(trio.current_time()):
-            await self.emit(BreakerOpened(failures=host.breaker.consecutive,
-                                          open_s=host.breaker.open_s, host=host.name))
+    async def _carry_out(self, env: Envelope, steps) -> None:
+        for step in steps:
+            match step:
+                case Retry(attempt=attempt):
+                    self._push(env, attempt)
+                case Resync():
+                    await self.sync_time(cause=env.seq)
+                case Stop(message=message):
+                    raise Fatal(message)
+                case _:
+                    event = limiter_core.apply_step(self.state, step, trio.current_time())
+                    if type(step) is Pause:
+                        self._wake.set()  # calls it overtook are refused now
+                    if event is not None:
+                        await self.emit(event)
 
     async def sync_time(self, cause: int | None) -> None:
         """Measure the server clock offset with GET /api/v3/time (logged like any call)."""
         self._ids += 1
         req = endpoints.server_time(f"limiter-{self._ids}")
-        while (ready := self.window.next_slot(trio.current_time(), 0)) > trio.current_time():
+        window = self.state.window
+        while (ready := window.next_slot(trio.current_time(), 0)) > trio.current_time():
             await trio.sleep_until(min(ready, trio.current_time() + 0.05))
-        slot = self.window.record(trio.current_time())
+        slot = limiter_core.send_own(self.state, req.request_id, trio.current_time())
         await self.emit(req, cause=cause)
         await self.emit(RequestDispatched(request_id=req.request_id, endpoint=req.endpoint))
         sent_ms = self.deps.now_ms()
@@ -516,7 +300,7 @@ class Limiter:
                                      message=type(exc).__name__), cause=cause)
             return
         finally:
-            self._answered_slot(slot)
+            self._answered_slot(req.request_id, slot)
         received_ms = self.deps.now_ms()
         elapsed = int((trio.current_time() - started) * 1000)
         await self.emit(ApiResponse(request_id=req.request_id, endpoint="TIME",
@@ -526,8 +310,8 @@ class Limiter:
             server = parse_server_time(reply.status, reply.headers, reply.body)
         except C2CError:
             return
-        self.clock.offset_ms = offset_from_round_trip(sent_ms, received_ms, server)
-        await self.emit(ClockSynced(offset_ms=self.clock.offset_ms,
+        self.state.clock.offset_ms = offset_from_round_trip(sent_ms, received_ms, server)
+        await self.emit(ClockSynced(offset_ms=self.state.clock.offset_ms,
                                     round_trip_ms=received_ms - sent_ms), cause=cause)
 
 

@@ -92,6 +92,12 @@ class Breaker:
             return True
         return False
 
+    def would_allow(self, now: float) -> bool:
+        """Whether `allows(now)` would be True, without claiming the half-open trial."""
+        if self.state is BreakerState.OPEN:
+            return now >= (self.opened_at or 0) + self.open_s
+        return self.state is BreakerState.CLOSED or not self._trial_out
+
     def reopen_at(self) -> float | None:
         if self.state is BreakerState.OPEN and self.opened_at is not None:
             return self.opened_at + self.open_s

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors import limiter  # noqa: E402
+from actors import limiter_core  # noqa: E402
 from app.demo import run_virtual  # noqa: E402
 from sim import Faults, SimConfig  # noqa: E402
 from sim.report import percentile  # noqa: E402
@@ -29,15 +29,15 @@ from store import open_log  # noqa: E402
 
 
 def one_run(seed: int, minutes: float, rate: float, shared: bool):
-    original = limiter.Limiter.host
+    original = limiter_core.host_of
     if shared:  # the counterfactual: one pause, backoff and breaker for every call
-        limiter.Limiter.host = lambda self, req: self.hosts["sapi"]
+        limiter_core.host_of = lambda state, req: state.hosts["sapi"]
     try:
         with tempfile.TemporaryDirectory() as tmp, open_log(Path(tmp) / "b.db") as log:
             sim = SimConfig(seed=seed, faults=Faults(public_error_rate=rate))
             _, report = run_virtual(log, duration=minutes * 60, seed=seed, sim_cfg=sim)
     finally:
-        limiter.Limiter.host = original
+        limiter_core.host_of = original
     return report
 
 

@@ -307,8 +307,13 @@ class Backoff:
 
         A server's Retry-After wins when it is longer than the schedule (it is not capped).
         """
-        delay = min(self.cap_s, self.base_s * 2 ** min(self.hits, 64))
+        delay = self.peek(retry_after_s)
         self.hits += 1
+        return delay
+
+    def peek(self, retry_after_s: float | None = None) -> float:
+        """The delay `next_delay` would return now, without counting a failure."""
+        delay = min(self.cap_s, self.base_s * 2 ** min(self.hits, 64))
         if retry_after_s is not None and retry_after_s > delay:
             return retry_after_s
         return delay

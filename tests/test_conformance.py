@@ -19,7 +19,7 @@ from c2c import endpoints
 from c2c.http import USER_AGENTS
 from events import (AdPaused, AdRepriced, AdResumed, ApiError, ApiResponse, BreakerOpened,
                     LimiterBackoff, OrderOpened, RepriceDecided, RepriceFailed)
-from actors.limiter import WAF_FIRST_PAUSE_S
+from actors.limiter_core import WAF_FIRST_PAUSE_S
 from sim.wire import Response, encode, gateway_error, sapi_ok
 from tests.harness import SimBinance, answers, config, running_bot
 from tests.harness import sample as _sample

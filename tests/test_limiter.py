@@ -6,8 +6,8 @@ import trio
 import trio.testing
 
 from c2c import endpoints
-from events import (ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened, ClockSynced,
-                    LimiterBackoff)
+from events import (ActorFailed, ApiError, ApiRequest, ApiResponse, BreakerClosed, BreakerOpened,
+                    ClockSynced, LimiterBackoff)
 from tests.harness import SimBinance, answers, config, query_of, running_bot
 
 LIMITER = ("limiter",)
@@ -234,3 +234,85 @@ async def test_a_restart_long_after_the_last_run_calls_at_once(tmp_path, autojum
         await h.emit(endpoints.list_orders("tester-1", page=1))
         await h.final_reply("tester-1")
     assert fake.requests[0][0] == 0.0
+
+
+async def test_a_limiter_the_supervisor_restarts_keeps_a_418_ban_it_met_before_reference_7(
+        tmp_path, autojump_clock):
+    """§7: a 418's Retry-After is when calls may come again. A bug below the limiter kills it
+    during the ban; the restarted limiter folds its session so far (actors/limiter_core.py)
+    and sends no signed call before the ban's end, while the public host was never paused."""
+    from sim.wire import gateway_error
+    fake = SimBinance()
+    fake.push("EP-15", gateway_error(418, -1003, "Way too many requests; IP banned.",
+                                     (("Retry-After", "30"),)))
+    fake.bug_below("EP-0", RuntimeError("a bug below the limiter, not an HTTP error"))
+    async with running_bot(tmp_path, fake, actors=LIMITER,
+                           listen=(ApiResponse, ApiError, ActorFailed)) as h:
+        await h.emit(endpoints.list_orders("tester-1", page=1))
+        banned = await h.next_event(ApiResponse)
+        assert banned.event.status == 418
+        await h.emit(endpoints.search_ads("tester-2", asset="USDT", fiat="NGN", want="sellers",
+                                          page=1))
+        await h.next_event(ActorFailed)
+        await trio.sleep(5)
+        await h.emit(endpoints.list_orders("tester-3", page=1))
+        await h.final_reply("tester-3")
+    (banned_at, _), (after, _) = fake.calls("EP-15")
+    assert after >= banned_at + 30
+    assert h.events(ActorFailed) and any(e.kind == "gave_up" for e in h.events(ApiError))
+
+
+async def test_the_limiters_state_is_at_every_moment_the_fold_of_what_it_logged(
+        tmp_path, autojump_clock, monkeypatch):
+    """The shell moves the core's state only by the transitions the log's events map onto
+    (actors/limiter_core.py `apply`): folding the session so far gives the queue, the calls in
+    flight, the window and each host's pauses it holds, through 429s, a 418 (reference §7) and
+    a dropped connection."""
+    from actors import limiter_core
+    from actors.limiter import Limiter
+    from sim.wire import gateway_error
+    live = []
+    init = Limiter.__init__
+
+    def keep(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        live.append(self.state)
+
+    monkeypatch.setattr(Limiter, "__init__", keep)
+    fake = SimBinance()
+    fake.push("EP-15", answers.too_many(2.0), answers.dropped("reset"),
+              gateway_error(418, -1003, "IP banned.", (("Retry-After", "4"),)))
+    fake.push("EP-0", answers.too_many(1.0))
+    cfg = config()
+    await trio.sleep(3.3)  # the session starts later than trio's clock: the fold places it
+    async with running_bot(tmp_path, fake, actors=LIMITER, cfg=cfg, listen=(ApiResponse,)) as h:
+        assert trio.current_time() - h.bus.session_time() >= 3.3
+        for i in range(8):
+            await h.emit(endpoints.search_ads(f"tester-{i}", asset="USDT", fiat="NGN",
+                                              want="sellers", page=1))
+        for i in range(8, 12):
+            await h.emit(endpoints.list_orders(f"tester-{i}", page=1))
+        compared = 0
+        for _ in range(60):
+            await trio.sleep(0.137)
+            await trio.testing.wait_all_tasks_blocked()
+            now = trio.current_time()
+            state = limiter_core.State(cfg.limits, to_clock=now - h.bus.session_time())
+            folded = limiter_core.fold(h.seen, state)
+            assert _view(folded, now) == _view(live[-1], now), f"at {now}"
+            compared += bool(live[-1].queue or live[-1].in_flight)
+    assert compared >= 10  # moments with calls waiting or in flight, not only idle ones
+    assert {"backoff", "418", "transport"} <= {e.reason for e in h.events(LimiterBackoff)}
+
+
+def _view(state, now: float) -> dict:
+    """What the limiter decides from: the queue, the calls in flight, the window, the pauses
+    (times on trio's clock, to the microsecond: the fold places the log's session times)."""
+    def t(x: float) -> float:
+        return round(x, 6)
+    return {"queue": sorted((e[2].event.request_id, e[3]) for e in state.queue),
+            "in_flight": sorted(state.in_flight), "slots": sorted(state.slots),
+            "window": [t(s[0]) if s[0] is not None else None for s in state.window._slots
+                       if s[0] is None or s[0] + state.window.window_s > now],
+            "last_sent": sorted((k, t(v)) for k, v in state.last_sent.items()),
+            "paused": {n: (t(h.paused_until), h.pauses) for n, h in state.hosts.items()}}

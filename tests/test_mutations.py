@@ -12,6 +12,7 @@ unmutated replay is checked too, so a divergence is the mutation's, not the reco
 from __future__ import annotations
 
 import gzip
+import heapq
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,7 @@ import actors.ads
 import actors.ads_core
 import actors.chat
 import actors.chat_core
-import actors.limiter
+import actors.limiter_core
 import actors.market
 from actors.ratelimit import RateWindow
 from c2c.errors import Action
@@ -74,40 +75,42 @@ def duplicated_poller(mp):
 
 def widened_window(mp):
     """The limiter's window lets 15 calls a second through instead of limits.rps (5)."""
-    _target(actors.limiter, "RateWindow")
-    mp.setattr(actors.limiter, "RateWindow",
+    _target(actors.limiter_core, "RateWindow")
+    mp.setattr(actors.limiter_core, "RateWindow",
                lambda limit, window_s=1.0, **kw: RateWindow(15, window_s, **kw))
 
 
 def page_gap_removed(mp):
     """EP-0 calls no longer keep limits.page_delay_s apart at the limiter."""
-    _target(actors.limiter.Limiter, "_gap_ready")
-    mp.setattr(actors.limiter.Limiter, "_gap_ready", lambda self, endpoint: 0.0)
+    _target(actors.limiter_core, "gap_ready")
+    mp.setattr(actors.limiter_core, "gap_ready", lambda state, endpoint: 0.0)
 
 
 def priority_inverted(mp):
     """The limiter serves the least urgent queued call first."""
-    push = _target(actors.limiter.Limiter, "_push")
+    enqueue = _target(actors.limiter_core, "enqueue")
 
-    def inverted(self, env, attempt):
-        push(self, env, attempt)
-        entry = self._queue.pop()
-        self._queue.append((-entry[0], *entry[1:]))
-        actors.limiter.heapq.heapify(self._queue)
+    def inverted(state, env, attempt, turn=actors.limiter_core.LIVE_TURN):
+        enqueue(state, env, attempt, turn)
+        entry = state.queue.pop()
+        state.queue.append((-entry[0], *entry[1:]))
+        heapq.heapify(state.queue)
 
-    mp.setattr(actors.limiter.Limiter, "_push", inverted)
+    mp.setattr(actors.limiter_core, "enqueue", inverted)
 
 
 def fatal_swallowed(mp):
     """A fatal answer (-2008, a rejected key) no longer stops the bot."""
-    react = _target(actors.limiter.Limiter, "_react")
+    decide = _target(actors.limiter_core, "decide_answer")
 
-    async def swallow(self, env, action, error, headers):
+    def swallow(state, req, attempt, action, error, headers):
+        steps = decide(state, req, attempt, action, error, headers)
         if action is Action.FATAL:
-            return
-        await react(self, env, action, error, headers)
+            return [s for s in steps if not isinstance(s, (actors.limiter_core.Stop,
+                                                           actors.limiter_core.Failed))]
+        return steps
 
-    mp.setattr(actors.limiter.Limiter, "_react", swallow)
+    mp.setattr(actors.limiter_core, "decide_answer", swallow)
 
 
 def strategy_step_changed(mp):

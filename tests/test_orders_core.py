@@ -120,9 +120,9 @@ def test_an_outage_never_drops_a_closed_order():
 
 
 def test_the_cores_are_pure_no_trio_no_io_no_clock_no_chance():
-    """Every actor's core (`actors/*_core.py`: ads, orders, chat, market, notify, ...) imports no
-    trio, no HTTP or socket, no clock and no random: the shells do the I/O; a decision is a
-    function of the fold and the event."""
+    """Every actor's core (`actors/*_core.py`: limiter, market, ads, orders, chat, notify)
+    imports no trio, no HTTP or socket, no clock and no random: the shells do the I/O; a
+    decision is a function of the fold and the event."""
     from pathlib import Path
 
     from tests.test_seams import top_imports
@@ -131,6 +131,6 @@ def test_the_cores_are_pure_no_trio_no_io_no_clock_no_chance():
     impure = {"trio", "trio_websocket", "httpx", "time", "datetime", "random", "uuid", "socket"}
     cores = sorted(p.name for p in actors_dir.glob("*_core.py"))
     assert {"ads_core.py", "orders_core.py", "chat_core.py", "market_core.py",
-            "notify_core.py"} <= set(cores)
+            "notify_core.py", "limiter_core.py"} <= set(cores)
     for core in cores:
         assert top_imports(actors_dir / core) & impure == set(), core

@@ -244,7 +244,7 @@ def test_a_session_whose_calls_reached_the_limiter_late_replays_identical(tmp_pa
 
 @pytest.mark.parametrize("in_flight", [True, False])
 def test_a_call_a_failed_limiter_gave_up_is_not_the_next_identical_calls_answer(in_flight):
-    """A limiter that fails answers what it held "gave_up" (actors/limiter.py `_give_up_held`):
+    """A limiter that fails answers what it held "gave_up" (`actors.limiter_core.give_up`):
     no HTTP answer. The next identical request gets its own recorded answer; one given up in
     flight (dispatched, never answered) gets none in the replay, as it got none live."""
     log = Log()
