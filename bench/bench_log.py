@@ -18,7 +18,10 @@ counts), to price laziness (store/rows.py):
   lazy         log.events(sid, lazy=True): typed events, bodies and ads left until touched;
   lazy+touch   lazy, then every body fetched (log.body_of) and every snapshot's prices summed;
   eager+touch  eager, then the same prices summed (the bodies are already there);
-  baseline     with --baseline DIR: eager, by the reader of the checkout at DIR (before).
+  baseline     with --baseline DIR: eager, by the checkout at DIR (before), in a child process:
+               its writer logs the same envelopes to a file of its own layout, its reader
+               reads that file;
+  baseline lazy  the same, lazily.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -81,7 +86,22 @@ def _touch(log, env: Envelope, bodies: bool) -> int:
 
 WAYS = (("eager", False, False), ("lazy", True, False), ("lazy+touch", True, True),
         ("eager+touch", False, True))
-# The reader of another checkout (--baseline DIR) on the same file, in a child process.
+# Another checkout (--baseline DIR), in a child process: its writer logs the same envelopes
+# (read from a JSON file) in its own layout, then its reader reads that file.
+_BASELINE_WRITE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import msgspec
+from events import Envelope
+from store import open_log
+envs = msgspec.json.decode(open(sys.argv[3], "rb").read(), type=list[Envelope])
+batch = int(sys.argv[4])
+with open_log(sys.argv[2]) as log:
+    sid = log.start_session("demo", "{}", 0)
+    envs = [msgspec.structs.replace(e, session=sid) for e in envs]
+    for i in range(0, len(envs), batch):
+        log.append(envs[i:i + batch])
+"""
 _BASELINE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -89,16 +109,25 @@ from store import open_log
 with open_log(sys.argv[2], create=False) as log:
     sid = log.latest_session().id
     t0, c0 = time.perf_counter(), time.process_time()
-    n = sum(1 for _ in log.events(sid))
+    n = sum(1 for _ in log.events(sid, lazy=bool(int(sys.argv[3]))))
     print(time.perf_counter() - t0, time.process_time() - c0, n)
 """
 
 
-def _read(path: Path, baseline: str | None, lazy: bool, touch: bool
+def baseline_file(path: Path, envs_json: Path, baseline: str, batch: int) -> Path:
+    """Log the envelopes in `envs_json` to `path` with the writer of the checkout `baseline`."""
+    subprocess.run([sys.executable, "-c", _BASELINE_WRITE, baseline, str(path), str(envs_json),
+                    str(batch)], cwd=baseline, check=True)
+    return path
+
+
+def _read(path: Path, baseline: tuple[str, Path] | None, lazy: bool, touch: bool
           ) -> tuple[float, float, int]:
     if baseline is not None:
-        child = subprocess.run([sys.executable, "-c", _BASELINE, baseline, str(path)],
-                               cwd=baseline, capture_output=True, text=True, check=True)
+        checkout, path = baseline
+        child = subprocess.run([sys.executable, "-c", _BASELINE, checkout, str(path),
+                                str(int(lazy))],
+                               cwd=checkout, capture_output=True, text=True, check=True)
         wall, cpu, n = child.stdout.split()
         return float(wall), float(cpu), int(n)
     # A fresh handle each time: no body or decompressor cached by an earlier read.
@@ -112,14 +141,14 @@ def _read(path: Path, baseline: str | None, lazy: bool, touch: bool
         return time.perf_counter() - t0, time.process_time() - c0, n
 
 
-def read_ways(path: Path, run: int, baseline: str | None, reads: int
+def read_ways(path: Path, run: int, baseline: tuple[str, Path] | None, reads: int
               ) -> dict[str, tuple[float, float]]:
     """The best (wall, CPU) seconds of `reads` reads of the file's one session each way (see
     the module's docstring); the ways take turns, starting at a different one each run, so
     that a burst of load on this shared machine hits one read, not one way."""
     ways = [(name, None, lazy, touch) for name, lazy, touch in WAYS]
     if baseline:
-        ways.append(("baseline", baseline, False, False))
+        ways += [("baseline", baseline, False, False), ("baseline lazy", baseline, True, False)]
     ways = ways[run % len(ways):] + ways[:run % len(ways)]
     with open_log(path, create=False) as log:
         events = log.session(log.latest_session().id).events
@@ -130,7 +159,8 @@ def read_ways(path: Path, run: int, baseline: str | None, reads: int
             assert n == events
             old = best.get(name, (float("inf"), float("inf")))
             best[name] = (min(old[0], wall), min(old[1], cpu))
-    return {name: best[name] for name, *_ in WAYS + (("baseline",),) if name in best}
+    return {name: best[name] for name, *_ in WAYS + (("baseline",), ("baseline lazy",))
+            if name in best}
 
 
 def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
@@ -185,11 +215,19 @@ def main() -> None:
         print(f"{n:,} events recorded in {args.minutes:g} virtual minutes; average payload "
               f"{payload:.0f} bytes as layout 2 stored it; mix: " + ", ".join(
                   f"{k} {100 * v / n:.0f}%" for k, v in mix.most_common(8)))
+        envs_json = Path(tmp) / "envelopes.json"
+        envs_json.write_bytes(msgspec.json.encode(envs))
         new, old, ways = [], [], []
         for i in range(args.runs):
             a = this_layout(Path(tmp) / f"new{i}.db", envs, args.batch)
             b = layout2(Path(tmp) / f"old{i}.db", envs, args.batch)
-            w = read_ways(Path(tmp) / f"new{i}.db", i, args.baseline, args.reads)
+            base = None
+            if args.baseline:
+                base = (args.baseline, baseline_file(Path(tmp) / f"base{i}.db", envs_json,
+                                                     args.baseline, args.batch))
+            w = read_ways(Path(tmp) / f"new{i}.db", i, base, args.reads)
+            if base:
+                print(f"run {i + 1}: the baseline's file {_size(base[1]) / n:,.0f} B/event")
             new.append(a)
             old.append(b)
             ways.append(w)
@@ -212,8 +250,11 @@ def main() -> None:
             vs = statistics.median(w["eager"][0] / w[k][0] for w in ways)
             line = (f"{k}: {wall:,.0f} events/s (CPU time: {cpu:,.0f}/s), median of "
                     f"{args.runs}; x{vs:.2f} eager")
-            if "baseline" in ways[0]:
-                line += f", x{statistics.median(w['baseline'][0] / w[k][0] for w in ways):.2f} baseline"
+            for b in ("baseline", "baseline lazy"):
+                if b in ways[0]:
+                    line += (f", x{statistics.median(w[b][0] / w[k][0] for w in ways):.2f}"
+                             f" {b} (CPU time: x"
+                             f"{statistics.median(w[b][1] / w[k][1] for w in ways):.2f})")
             print(line)
 
 if __name__ == "__main__":
