@@ -47,7 +47,9 @@ TYPED_SPAN = 4096
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 _GLUED = GLUED + " AS e"
 _BLOCK_SQL = "SELECT id, first, data FROM blocks WHERE id > ? AND id <= ? ORDER BY id LIMIT 1"
-_DIGESTS_SQL = "SELECT id, body FROM events WHERE id >= ? AND id <= ? AND body IS NOT NULL"
+# The rows of a block's range: how many there still are, and the digests as "seq:hex,...".
+_DIGESTS_SQL = (f"SELECT COUNT(*), group_concat(CASE WHEN body IS NOT NULL THEN (id & {SEQ_MASK})"
+                " || ':' || hex(body) END, ',') FROM events WHERE id >= ? AND id <= ?")
 _decompress = zstandard.ZstdDecompressor().decompress
 
 
@@ -163,9 +165,15 @@ def _blocks(
         last, first, data = row
         envelopes = _decode_block(path, sid, version, lazy, first, last, data, lo, wanted)
         if envelopes:
-            digests = conn.execute(_DIGESTS_SQL, (max(first, lo + 1), last)).fetchall()
-            if digests:
-                _restore_bodies(envelopes, {i & SEQ_MASK: d for i, d in digests}, bodies, lazy)
+            start = max(first, lo + 1)
+            rows, digests = conn.execute(_DIGESTS_SQL, (start, last)).fetchone()
+            if wanted is None and rows != last - start + 1:
+                # Rows deleted in SQL: the events table is the index of what the log holds.
+                kept = {r[0] & SEQ_MASK for r in conn.execute(
+                    "SELECT id FROM events WHERE id >= ? AND id <= ?", (start, last))}
+                envelopes = [e for e in envelopes if e.seq in kept]
+            if digests and envelopes:
+                _restore_bodies(envelopes, _parse_digests(digests), bodies, lazy)
             yield from envelopes
         lo = last
 
@@ -272,13 +280,17 @@ def _chunk(
             # Find and name the bad row; the good rows before it are still handed out.
             return (yield from _one_by_one(conn, path, rows_sql, args, version, bodies, lazy))
         if digests:
-            wanted = {}
-            for item in digests.split(","):
-                seq, _, digest = item.partition(":")
-                wanted[int(seq)] = bytes.fromhex(digest)
-            _restore_bodies(envelopes, wanted, bodies, lazy)
+            _restore_bodies(envelopes, _parse_digests(digests), bodies, lazy)
         yield from envelopes
     return n, last
+
+
+def _parse_digests(digests: str) -> dict[int, bytes]:
+    wanted = {}
+    for item in digests.split(","):
+        seq, _, digest = item.partition(":")
+        wanted[int(seq)] = bytes.fromhex(digest)
+    return wanted
 
 
 def _restore_bodies(envelopes: list[Envelope], wanted: dict[int, bytes], bodies: BodyStore,

@@ -8,8 +8,11 @@ Tables (one file holds many sessions):
              version, end_reason, schema_version = events.SCHEMA_VERSION of its payloads)
     events(id INTEGER PRIMARY KEY = (session << 40) | seq, type, head BLOB, payload BLOB,
            body BLOB = digest of an ApiResponse's body in `bodies` (NULL for other events),
-           z = dictionaries.id when the payload is a zstd frame (NULL: JSON; store/payloads.py),
-           session and seq as VIRTUAL columns computed from id), index events_by_type (type, id)
+           z = NULL (layout 3: dictionaries.id of a per-row frame; store/payloads.py),
+           session and seq as VIRTUAL columns computed from id), index events_by_type (type, id);
+           a row sealed in a block keeps an empty head and payload
+    blocks(id = its last event's id, first, data)  a session's events sealed 256 at a time into
+                                                  one zstd frame (store/blocks.py)
     bodies, dictionaries                          answer bodies, once each (store/bodies.py), and
                                                   the zstd dictionaries (store/zdicts.py)
 

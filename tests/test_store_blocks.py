@@ -211,3 +211,18 @@ def test_rows_sealed_a_few_at_a_time_leave_the_file_dense(tmp_path):
         used, size = conn.execute("SELECT SUM(pgsize - unused), SUM(pgsize) FROM dbstat"
                                   " WHERE name = 'events'").fetchone()
     assert used > size / 2
+
+
+def test_an_event_row_deleted_in_sql_is_gone_from_reads_though_its_block_holds_it(logged):
+    """The events table stays the index of what the log holds (tests/test_replay.py removes
+    recorded answers this way)."""
+    path, sid = logged
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM events WHERE id IN (?, ?)", ((sid << 40) | 11, (sid << 40) | 300))
+    want = [e for e in _envs(sid, 1, N) if e.seq not in (11, 300)]
+    with open_log(path, create=False) as log:
+        assert list(log.events(sid)) == want
+        assert [e.seq for e in log.events(sid, lazy=True, after_seq=5)] == [
+            e.seq for e in want if e.seq > 5]
+        assert list(log.events(sid, types=(ApiResponse,))) == [
+            e for e in want if type(e.event) is ApiResponse]
