@@ -8,20 +8,21 @@ run_virtual`), whose EP-0 pages carry Binance's 2026 field set (sim/shapes.py, c
 tests/samples/ and the reference samples: ~2 KB an ad, 20 ads a page), with the BookSnapshots,
 decisions, orders and chat that such a session logs. Each run appends those envelopes to a
 fresh log in batches (one durable commit each, as `LogWriter` does) and reads them back with
-`EventLog.events` (bodies restored, payloads unpacked, typed events); then does the same in the
+`EventLog.events` (bodies restored, blocks unpacked, typed events); then does the same in the
 previous layout (layout 2: each body base64 inside its payload, no packing; the reader glued rows
 the same way) as the counterfactual. Prints medians and the ratio of the two within one run.
 
-Each run also reads the same file four ways, taking turns, `--reads` times each (the best
+Each run also reads the same file five ways, taking turns, `--reads` times each (the best
 counts), to price laziness (store/rows.py):
   eager        log.events(sid): every body decompressed, every snapshot's ads decoded;
   lazy         log.events(sid, lazy=True): typed events, bodies and ads left until touched;
   lazy+touch   lazy, then every body fetched (log.body_of) and every snapshot's prices summed;
   eager+touch  eager, then the same prices summed (the bodies are already there);
+  books        log.events(sid, types=(BookSnapshot,)): what a backtest reads (snapshots/s);
   baseline     with --baseline DIR: eager, by the checkout at DIR (before), in a child process:
                its writer logs the same envelopes to a file of its own layout, its reader
                reads that file;
-  baseline lazy  the same, lazily.
+  baseline lazy, baseline books  the same, lazily, and the snapshots alone.
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ def _touch(log, env: Envelope, bodies: bool) -> int:
     return 0
 
 
-WAYS = (("eager", False, False), ("lazy", True, False), ("lazy+touch", True, True),
-        ("eager+touch", False, True))
+WAYS = (("eager", False, "all"), ("lazy", True, "all"), ("lazy+touch", True, "touch"),
+        ("eager+touch", False, "touch"), ("books", False, "books"))
+BASELINE_WAYS = (("baseline", False, "all"), ("baseline lazy", True, "all"),
+                 ("baseline books", False, "books"))
 # Another checkout (--baseline DIR), in a child process: its writer logs the same envelopes
 # (read from a JSON file) in its own layout, then its reader reads that file.
 _BASELINE_WRITE = """
@@ -109,7 +112,11 @@ from store import open_log
 with open_log(sys.argv[2], create=False) as log:
     sid = log.latest_session().id
     t0, c0 = time.perf_counter(), time.process_time()
-    n = sum(1 for _ in log.events(sid, lazy=bool(int(sys.argv[3]))))
+    if sys.argv[4] == "books":
+        from events import BookSnapshot
+        n = sum(1 for _ in log.events(sid, types=(BookSnapshot,)))
+    else:
+        n = sum(1 for _ in log.events(sid, lazy=bool(int(sys.argv[3]))))
     print(time.perf_counter() - t0, time.process_time() - c0, n)
 """
 
@@ -121,12 +128,12 @@ def baseline_file(path: Path, envs_json: Path, baseline: str, batch: int) -> Pat
     return path
 
 
-def _read(path: Path, baseline: tuple[str, Path] | None, lazy: bool, touch: bool
+def _read(path: Path, baseline: tuple[str, Path] | None, lazy: bool, mode: str
           ) -> tuple[float, float, int]:
     if baseline is not None:
         checkout, path = baseline
         child = subprocess.run([sys.executable, "-c", _BASELINE, checkout, str(path),
-                                str(int(lazy))],
+                                str(int(lazy)), mode],
                                cwd=checkout, capture_output=True, text=True, check=True)
         wall, cpu, n = child.stdout.split()
         return float(wall), float(cpu), int(n)
@@ -134,7 +141,9 @@ def _read(path: Path, baseline: tuple[str, Path] | None, lazy: bool, touch: bool
     with open_log(path, create=False) as log:
         sid = log.latest_session().id
         t0, c0 = time.perf_counter(), time.process_time()
-        if touch:
+        if mode == "books":  # what a backtest reads
+            n = sum(1 for _ in log.events(sid, types=(BookSnapshot,)))
+        elif mode == "touch":
             n = sum(1 + 0 * _touch(log, env, lazy) for env in log.events(sid, lazy=lazy))
         else:
             n = sum(1 for _ in log.events(sid, lazy=lazy))
@@ -146,21 +155,22 @@ def read_ways(path: Path, run: int, baseline: tuple[str, Path] | None, reads: in
     """The best (wall, CPU) seconds of `reads` reads of the file's one session each way (see
     the module's docstring); the ways take turns, starting at a different one each run, so
     that a burst of load on this shared machine hits one read, not one way."""
-    ways = [(name, None, lazy, touch) for name, lazy, touch in WAYS]
+    ways = [(name, None, lazy, mode) for name, lazy, mode in WAYS]
     if baseline:
-        ways += [("baseline", baseline, False, False), ("baseline lazy", baseline, True, False)]
+        ways += [(name, baseline, lazy, mode) for name, lazy, mode in BASELINE_WAYS]
     ways = ways[run % len(ways):] + ways[:run % len(ways)]
     with open_log(path, create=False) as log:
-        events = log.session(log.latest_session().id).events
+        sid = log.latest_session().id
+        events = log.session(sid).events
+        books = sum(1 for _ in log.events(sid, types=(BookSnapshot,), lazy=True))
     best: dict[str, tuple[float, float]] = {}
     for _ in range(reads):
-        for name, base, lazy, touch in ways:
-            wall, cpu, n = _read(path, base, lazy, touch)
-            assert n == events
+        for name, base, lazy, mode in ways:
+            wall, cpu, n = _read(path, base, lazy, mode)
+            assert n == (books if mode == "books" else events)
             old = best.get(name, (float("inf"), float("inf")))
             best[name] = (min(old[0], wall), min(old[1], cpu))
-    return {name: best[name] for name, *_ in WAYS + (("baseline",), ("baseline lazy",))
-            if name in best}
+    return {name: best[name] for name, *_ in WAYS + BASELINE_WAYS if name in best}
 
 
 def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
@@ -234,7 +244,8 @@ def main() -> None:
             print(f"run {i + 1}: this layout append {n / a[0]:,.0f}/s read+decode "
                   f"{n / a[1]:,.0f}/s {a[2] / n:,.0f} B/event | layout 2 append "
                   f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event | "
-                  + ", ".join(f"{k} {n / v[0]:,.0f}/s" for k, v in w.items()))
+                  + ", ".join(f"{k} {n / v[0]:,.0f}/s" for k, v in w.items()
+                              if not k.endswith("books")))
         for name, runs in (("this layout", new), ("layout 2", old)):
             print(f"{name}: append {n / statistics.median(r[0] for r in runs):,.0f} events/s, "
                   f"read+decode {n / statistics.median(r[1] for r in runs):,.0f} events/s, "
@@ -244,13 +255,16 @@ def main() -> None:
         size = [b[2] / a[2] for a, b in zip(new, old)]
         print(f"read+decode this/layout 2: {statistics.median(ratio):.2f}x; file layout 2/this: "
               f"{statistics.median(size):.1f}x")
+        books = mix["BookSnapshot"]
         for k in ways[0]:
-            wall = statistics.median(n / w[k][0] for w in ways)
-            cpu = statistics.median(n / w[k][1] for w in ways)
+            count, unit = (books, "snapshots") if k.endswith("books") else (n, "events")
+            wall = statistics.median(count / w[k][0] for w in ways)
+            cpu = statistics.median(count / w[k][1] for w in ways)
             vs = statistics.median(w["eager"][0] / w[k][0] for w in ways)
-            line = (f"{k}: {wall:,.0f} events/s (CPU time: {cpu:,.0f}/s), median of "
-                    f"{args.runs}; x{vs:.2f} eager")
-            for b in ("baseline", "baseline lazy"):
+            line = (f"{k}: {wall:,.0f} {unit}/s (CPU time: {cpu:,.0f}/s), median of "
+                    f"{args.runs}" + (f"; x{vs:.2f} eager" if unit == "events" else ""))
+            for b in ("baseline books",) if unit == "snapshots" else ("baseline",
+                                                                       "baseline lazy"):
                 if b in ways[0]:
                     line += (f", x{statistics.median(w[b][0] / w[k][0] for w in ways):.2f}"
                              f" {b} (CPU time: x"
