@@ -117,7 +117,11 @@ def read_envelopes(
     lo, top = session_range(sid, after)
     names = None if types is None else tuple(t.__name__ for t in types)
     while True:
-        lo = yield from _blocks(conn, path, sid, version, names, lo, top, bodies, lazy)
+        end = [lo]
+        # One generator frame per event, not two: _blocks hands out a block's list at a time.
+        for envelopes in _blocks(conn, path, sid, version, names, lo, top, bodies, lazy, end):
+            yield from envelopes
+        lo = end[0]
         try:
             if names is None:
                 yield from _rows(conn, path, lo, top, version, bodies, lazy)
@@ -142,18 +146,21 @@ class _Sealed(Exception):
 
 def _blocks(
     conn: sqlite3.Connection, path: str, sid: int, version: int, names: tuple[str, ...] | None,
-    lo: int, top: int, bodies: BodyStore, lazy: bool,
-) -> Generator[Envelope, None, int]:
-    # Yield the envelopes of every block after id `lo`; return the id the rows take over at.
+    lo: int, top: int, bodies: BodyStore, lazy: bool, end: list[int],
+) -> Iterator[list[Envelope]]:
+    # Yield the envelopes of each block after id `lo`, a list a block; leave in end[0] the id
+    # the rows take over at.
     while True:
+        end[0] = lo
         wanted = None
         if names is not None:  # skip to the next block holding one of the types, if any
             nxt = _next_of(conn, names, lo, top)
             if nxt is None:
-                return _sealed_top(conn, lo, top)
+                end[0] = _sealed_top(conn, lo, top)
+                return
             row = conn.execute(_BLOCK_SQL, (nxt - 1, top)).fetchone()
             if row is None or row[1] > nxt:
-                return lo  # the next one is a row; none lies between
+                return  # the next one is a row; none lies between
             qs = ", ".join("?" * len(names))
             wanted = [r[0] for r in conn.execute(
                 f"SELECT id FROM events WHERE type IN ({qs}) AND id > ? AND id <= ? ORDER BY id",
@@ -161,7 +168,7 @@ def _blocks(
         else:
             row = conn.execute(_BLOCK_SQL, (lo, top)).fetchone()
             if row is None:
-                return lo
+                return
         last, first, data = row
         envelopes = _decode_block(path, sid, version, lazy, first, last, data, lo, wanted)
         if envelopes:
@@ -174,7 +181,7 @@ def _blocks(
                 envelopes = [e for e in envelopes if e.seq in kept]
             if digests and envelopes:
                 _restore_bodies(envelopes, _parse_digests(digests), bodies, lazy)
-            yield from envelopes
+            yield envelopes
         lo = last
 
 
