@@ -155,12 +155,12 @@ def _blocks(
         wanted = None
         if names is not None:  # skip to the next block holding one of the types, if any
             nxt = _next_of(conn, names, lo, top)
-            if nxt is None:
+            row = None if nxt is None else conn.execute(_BLOCK_SQL, (nxt - 1, top)).fetchone()
+            if row is None:  # no more in blocks: the rows go on after the last block
                 end[0] = _sealed_top(conn, lo, top)
                 return
-            row = conn.execute(_BLOCK_SQL, (nxt - 1, top)).fetchone()
-            if row is None or row[1] > nxt:
-                return  # the next one is a row; none lies between
+            if row[1] > nxt:
+                return  # the next one is a row before a block (a read racing a sealing)
             qs = ", ".join("?" * len(names))
             wanted = [r[0] for r in conn.execute(
                 f"SELECT id FROM events WHERE type IN ({qs}) AND id > ? AND id <= ? ORDER BY id",
