@@ -47,6 +47,7 @@ TYPED_SPAN = 4096
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 _GLUED = GLUED + " AS e"
 _BLOCK_SQL = "SELECT id, first, data FROM blocks WHERE id > ? AND id <= ? ORDER BY id LIMIT 1"
+_COUNT_SQL = "SELECT COUNT(*), NULL FROM events WHERE id >= ? AND id <= ?"
 # The rows of a block's range: how many there still are, and the digests as "seq:hex,...".
 _DIGESTS_SQL = (f"SELECT COUNT(*), group_concat(CASE WHEN body IS NOT NULL THEN (id & {SEQ_MASK})"
                 " || ':' || hex(body) END, ',') FROM events WHERE id >= ? AND id <= ?")
@@ -173,7 +174,10 @@ def _blocks(
         envelopes = _decode_block(path, sid, version, lazy, first, last, data, lo, wanted)
         if envelopes:
             start = max(first, lo + 1)
-            rows, digests = conn.execute(_DIGESTS_SQL, (start, last)).fetchone()
+            # A lazy read leaves the digests to body_of (one seek when asked): noting them
+            # here cost ~0.1 us an event.
+            rows, digests = conn.execute(_COUNT_SQL if lazy else _DIGESTS_SQL,
+                                         (start, last)).fetchone()
             if wanted is None and rows != last - start + 1:
                 # Rows deleted in SQL: the events table is the index of what the log holds.
                 kept = {r[0] & SEQ_MASK for r in conn.execute(
