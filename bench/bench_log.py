@@ -12,6 +12,9 @@ fresh log in batches (one durable commit each, as `LogWriter` does) and reads th
 previous layout (layout 2: each body base64 inside its payload, no packing; the reader glued rows
 the same way) as the counterfactual. Prints medians and the ratio of the two within one run.
 
+Once, the recording is also appended at the live writer's pace (`LIVE_BATCH` events a commit)
+in this layout and, with --baseline, by the other checkout's writer: CPU and bytes per event.
+
 Each run also reads the same file five ways, taking turns, `--reads` times each (the best
 counts), to price laziness (store/rows.py):
   eager        log.events(sid): every body decompressed, every snapshot's ads decoded;
@@ -97,13 +100,17 @@ sys.path.insert(0, sys.argv[1])
 import msgspec
 from events import Envelope
 from store import open_log
+import time
 envs = msgspec.json.decode(open(sys.argv[3], "rb").read(), type=list[Envelope])
 batch = int(sys.argv[4])
 with open_log(sys.argv[2]) as log:
     sid = log.start_session("demo", "{}", 0)
     envs = [msgspec.structs.replace(e, session=sid) for e in envs]
+    c0 = time.process_time()
     for i in range(0, len(envs), batch):
         log.append(envs[i:i + batch])
+    print(time.process_time() - c0)
+    log.end_session(sid, 1)
 """
 _BASELINE = """
 import sys, time
@@ -123,9 +130,41 @@ with open_log(sys.argv[2], create=False) as log:
 
 def baseline_file(path: Path, envs_json: Path, baseline: str, batch: int) -> Path:
     """Log the envelopes in `envs_json` to `path` with the writer of the checkout `baseline`."""
-    subprocess.run([sys.executable, "-c", _BASELINE_WRITE, baseline, str(path), str(envs_json),
-                    str(batch)], cwd=baseline, check=True)
+    _baseline_append(path, envs_json, baseline, batch)
     return path
+
+
+def _baseline_append(path: Path, envs_json: Path, baseline: str, batch: int) -> float:
+    child = subprocess.run([sys.executable, "-c", _BASELINE_WRITE, baseline, str(path),
+                            str(envs_json), str(batch)], cwd=baseline, check=True,
+                           capture_output=True, text=True)
+    return float(child.stdout.split()[-1])
+
+
+LIVE_BATCH = 4  # ~19 events/s at the 5/s budget, a LogWriter commit every ~0.2 s
+
+
+def live_pace(tmp: Path, envs: list[Envelope], envs_json: Path, baseline: str | None) -> str:
+    """CPU per event and bytes per event when the recording is appended a few events a commit,
+    as the live writer does, in this layout and (with --baseline) the other checkout's."""
+    path = tmp / "live.db"
+    with open_log(path) as log:
+        sid = log.start_session("demo", "{}", 0)
+        mine = _renumber(envs, sid)
+        c0 = time.process_time()
+        for i in range(0, len(mine), LIVE_BATCH):
+            log.append(mine[i:i + LIVE_BATCH])
+        cpu = time.process_time() - c0
+        log.end_session(sid, 1)
+    n = len(envs)
+    line = (f"live pace (commits of {LIVE_BATCH}): this layout {cpu / n * 1e6:.1f} us CPU an "
+            f"event, {_size(path) / n:,.0f} B/event")
+    if baseline:
+        other = tmp / "live-baseline.db"
+        cpu_b = _baseline_append(other, envs_json, baseline, LIVE_BATCH)
+        line += (f"; baseline {cpu_b / n * 1e6:.1f} us, {_size(other) / n:,.0f} B/event "
+                 f"(x{cpu / cpu_b:.2f} CPU, x{_size(path) / _size(other):.2f} bytes)")
+    return line
 
 
 def _read(path: Path, baseline: tuple[str, Path] | None, lazy: bool, mode: str
@@ -251,6 +290,7 @@ def main() -> None:
                   f"read+decode {n / statistics.median(r[1] for r in runs):,.0f} events/s, "
                   f"{statistics.median(r[2] for r in runs) / n:,.0f} bytes/event "
                   f"(median of {args.runs})")
+        print(live_pace(Path(tmp), envs, envs_json, args.baseline))
         ratio = [b[1] / a[1] for a, b in zip(new, old)]
         size = [b[2] / a[2] for a, b in zip(new, old)]
         print(f"read+decode this/layout 2: {statistics.median(ratio):.2f}x; file layout 2/this: "
