@@ -182,8 +182,8 @@ class EventLog:
 
     def session_bytes(self) -> dict[int, int]:
         """Return the bytes each session's events take in the file: its blocks, head and
-        payload of its rows, plus the compressed answer bodies it was the first to store (a body shared with a
-        later session counts once, for the first).
+        payload of its rows, plus the compressed answer bodies it was the first to store (a
+        body shared with a later session counts once, for the first).
 
         One pass over the file's events; meant for `run.py sessions`, not for hot paths.
         """
