@@ -137,7 +137,8 @@ class EventLog:
         return sid
 
     def end_session(self, sid: int, ended_ms: int, reason: str = "") -> None:
-        """Mark session `sid` ended at `ended_ms` for `reason` ("signal", "duration", ...).
+        """Mark session `sid` ended at `ended_ms` for `reason` ("signal", "duration", ...), and
+        seal its last rows into a block (store/blocks.py).
 
         Raises:
             UnknownSession: the file has no session `sid`.
