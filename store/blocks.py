@@ -33,8 +33,8 @@ BLOCK = 256
 LEVEL = 9
 SEPARATOR = b",\n"
 
-# One row as its envelope's JSON: a plain row is head || payload; a row packed by layout 3 (an
-# upgraded file's, never written now) goes through `unz` (store/payloads.py).
+# One row as its envelope's JSON: head || payload. A row packed as layout 3 packed them (none
+# in a layout-4 file: the upgrade unpacks them) would go through `unz` (store/payloads.py).
 GLUED = "CASE WHEN z IS NULL THEN head || payload ELSE unz(z, payload) END || '}'"
 
 _compressor = zstandard.ZstdCompressor(level=LEVEL)

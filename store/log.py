@@ -86,7 +86,7 @@ class EventLog:
         self._last: dict[int, int] = {}  # committed seq per session this process appended to
         dicts = Dictionaries(self._conn, path)
         self.bodies = BodyStore(self._conn, path, dicts)
-        # Rows packed one by one (layout 3's) read through `unz`; nothing writes them now.
+        # `unz`, for rows packed one by one as layout 3 did (the readers' SQL names it).
         PayloadPacker(dicts).register(self._conn)
 
     def __enter__(self) -> EventLog:
