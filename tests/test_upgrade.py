@@ -108,6 +108,14 @@ def test_a_log_already_upgraded_or_of_layout_1_is_refused_in_one_line(recorded, 
     assert upgrade_main(_ns(str(ancient))) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "it is layout 1; only layouts 2 and 3 convert" in err[0]
+    broken = tmp_path / "broken.db"
+    write_layout3(recorded, broken)
+    with sqlite3.connect(broken) as conn:
+        conn.execute("DROP TABLE bodies")
+    assert upgrade_main(_ns(str(broken))) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"upgrade: cannot upgrade {broken}: it says layout 3 but has no bodies or dictionaries "
+        "table")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
     assert upgrade_main(_ns(str(junk))) == 2
