@@ -60,12 +60,14 @@ def seal(conn: sqlite3.Connection, sid: int, last_seq: int, *, rest: bool = Fals
     sealed = 0
     while last_seq - done >= BLOCK or (rest and last_seq > done):
         lo, hi = base | done, base | min(done + BLOCK, last_seq)
-        data, n = conn.execute(
-            f"SELECT CAST(group_concat(e, ',\n') AS BLOB), count(*) FROM"
-            f" (SELECT {GLUED} AS e FROM events WHERE id > ? AND id <= ? ORDER BY id)",
-            (lo, hi)).fetchone()
+        # Joined here, not by group_concat, whose order SQLite does not promise: a block's
+        # order is for good, and readers find an envelope by its place in it.
+        rows = conn.execute(f"SELECT CAST({GLUED} AS BLOB) FROM events WHERE id > ? AND id <= ?"
+                            " ORDER BY id", (lo, hi)).fetchall()
+        n = len(rows)
         if n != hi - lo:  # not every row is there: leave them as rows
             break
+        data = SEPARATOR.join([r[0] for r in rows])
         conn.execute("INSERT INTO blocks (id, first, data) VALUES (?, ?, ?)",
                      (hi, lo + 1, _compressor.compress(b"[" + data + b"]")))
         # Deleted and inserted again rather than updated: rows shrunk in place leave their
