@@ -1,5 +1,6 @@
-"""`run.py upgrade PATH`: convert a log of the previous layout (bodies base64 in each payload)
-to the current one (bodies once, compressed); resumable after a kill."""
+"""`run.py upgrade PATH`: convert a log of an earlier layout (2: bodies base64 in each payload;
+3: each payload a zstd frame of its own) to the current one (bodies once, compressed; events
+sealed in blocks); resumable after a kill."""
 
 from __future__ import annotations
 

@@ -8,17 +8,24 @@ run_virtual`), whose EP-0 pages carry Binance's 2026 field set (sim/shapes.py, c
 tests/samples/ and the reference samples: ~2 KB an ad, 20 ads a page), with the BookSnapshots,
 decisions, orders and chat that such a session logs. Each run appends those envelopes to a
 fresh log in batches (one durable commit each, as `LogWriter` does) and reads them back with
-`EventLog.events` (bodies restored, payloads unpacked, typed events); then does the same in the
+`EventLog.events` (bodies restored, blocks unpacked, typed events); then does the same in the
 previous layout (layout 2: each body base64 inside its payload, no packing; the reader glued rows
 the same way) as the counterfactual. Prints medians and the ratio of the two within one run.
 
-Each run also reads the same file four ways, taking turns, `--reads` times each (the best
+Once, the recording is also appended at the live writer's pace (`LIVE_BATCH` events a commit)
+in this layout and, with --baseline, by the other checkout's writer: CPU and bytes per event.
+
+Each run also reads the same file five ways, taking turns, `--reads` times each (the best
 counts), to price laziness (store/rows.py):
   eager        log.events(sid): every body decompressed, every snapshot's ads decoded;
   lazy         log.events(sid, lazy=True): typed events, bodies and ads left until touched;
   lazy+touch   lazy, then every body fetched (log.body_of) and every snapshot's prices summed;
   eager+touch  eager, then the same prices summed (the bodies are already there);
-  baseline     with --baseline DIR: eager, by the reader of the checkout at DIR (before).
+  books        log.events(sid, types=(BookSnapshot,)): what a backtest reads (snapshots/s);
+  baseline     with --baseline DIR: eager, by the checkout at DIR (before), in a child process:
+               its writer logs the same envelopes to a file of its own layout, its reader
+               reads that file;
+  baseline lazy, baseline books  the same, lazily, and the snapshots alone.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -79,9 +88,30 @@ def _touch(log, env: Envelope, bodies: bool) -> int:
     return 0
 
 
-WAYS = (("eager", False, False), ("lazy", True, False), ("lazy+touch", True, True),
-        ("eager+touch", False, True))
-# The reader of another checkout (--baseline DIR) on the same file, in a child process.
+WAYS = (("eager", False, "all"), ("lazy", True, "all"), ("lazy+touch", True, "touch"),
+        ("eager+touch", False, "touch"), ("books", False, "books"))
+BASELINE_WAYS = (("baseline", False, "all"), ("baseline lazy", True, "all"),
+                 ("baseline books", False, "books"))
+# Another checkout (--baseline DIR), in a child process: its writer logs the same envelopes
+# (read from a JSON file) in its own layout, then its reader reads that file.
+_BASELINE_WRITE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import msgspec
+from events import Envelope
+from store import open_log
+import time
+envs = msgspec.json.decode(open(sys.argv[3], "rb").read(), type=list[Envelope])
+batch = int(sys.argv[4])
+with open_log(sys.argv[2]) as log:
+    sid = log.start_session("demo", "{}", 0)
+    envs = [msgspec.structs.replace(e, session=sid) for e in envs]
+    c0 = time.process_time()
+    for i in range(0, len(envs), batch):
+        log.append(envs[i:i + batch])
+    print(time.process_time() - c0)
+    log.end_session(sid, 1)
+"""
 _BASELINE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -89,48 +119,97 @@ from store import open_log
 with open_log(sys.argv[2], create=False) as log:
     sid = log.latest_session().id
     t0, c0 = time.perf_counter(), time.process_time()
-    n = sum(1 for _ in log.events(sid))
+    if sys.argv[4] == "books":
+        from events import BookSnapshot
+        n = sum(1 for _ in log.events(sid, types=(BookSnapshot,)))
+    else:
+        n = sum(1 for _ in log.events(sid, lazy=bool(int(sys.argv[3]))))
     print(time.perf_counter() - t0, time.process_time() - c0, n)
 """
 
 
-def _read(path: Path, baseline: str | None, lazy: bool, touch: bool
+def baseline_file(path: Path, envs_json: Path, baseline: str, batch: int) -> Path:
+    """Log the envelopes in `envs_json` to `path` with the writer of the checkout `baseline`."""
+    _baseline_append(path, envs_json, baseline, batch)
+    return path
+
+
+def _baseline_append(path: Path, envs_json: Path, baseline: str, batch: int) -> float:
+    child = subprocess.run([sys.executable, "-c", _BASELINE_WRITE, baseline, str(path),
+                            str(envs_json), str(batch)], cwd=baseline, check=True,
+                           capture_output=True, text=True)
+    return float(child.stdout.split()[-1])
+
+
+LIVE_BATCH = 4  # ~19 events/s at the 5/s budget, a LogWriter commit every ~0.2 s
+
+
+def live_pace(tmp: Path, envs: list[Envelope], envs_json: Path, baseline: str | None) -> str:
+    """CPU per event and bytes per event when the recording is appended a few events a commit,
+    as the live writer does, in this layout and (with --baseline) the other checkout's."""
+    path = tmp / "live.db"
+    with open_log(path) as log:
+        sid = log.start_session("demo", "{}", 0)
+        mine = _renumber(envs, sid)
+        c0 = time.process_time()
+        for i in range(0, len(mine), LIVE_BATCH):
+            log.append(mine[i:i + LIVE_BATCH])
+        cpu = time.process_time() - c0
+        log.end_session(sid, 1)
+    n = len(envs)
+    line = (f"live pace (commits of {LIVE_BATCH}): this layout {cpu / n * 1e6:.1f} us CPU an "
+            f"event, {_size(path) / n:,.0f} B/event")
+    if baseline:
+        other = tmp / "live-baseline.db"
+        cpu_b = _baseline_append(other, envs_json, baseline, LIVE_BATCH)
+        line += (f"; baseline {cpu_b / n * 1e6:.1f} us, {_size(other) / n:,.0f} B/event "
+                 f"(x{cpu / cpu_b:.2f} CPU, x{_size(path) / _size(other):.2f} bytes)")
+    return line
+
+
+def _read(path: Path, baseline: tuple[str, Path] | None, lazy: bool, mode: str
           ) -> tuple[float, float, int]:
     if baseline is not None:
-        child = subprocess.run([sys.executable, "-c", _BASELINE, baseline, str(path)],
-                               cwd=baseline, capture_output=True, text=True, check=True)
+        checkout, path = baseline
+        child = subprocess.run([sys.executable, "-c", _BASELINE, checkout, str(path),
+                                str(int(lazy)), mode],
+                               cwd=checkout, capture_output=True, text=True, check=True)
         wall, cpu, n = child.stdout.split()
         return float(wall), float(cpu), int(n)
     # A fresh handle each time: no body or decompressor cached by an earlier read.
     with open_log(path, create=False) as log:
         sid = log.latest_session().id
         t0, c0 = time.perf_counter(), time.process_time()
-        if touch:
+        if mode == "books":  # what a backtest reads
+            n = sum(1 for _ in log.events(sid, types=(BookSnapshot,)))
+        elif mode == "touch":
             n = sum(1 + 0 * _touch(log, env, lazy) for env in log.events(sid, lazy=lazy))
         else:
             n = sum(1 for _ in log.events(sid, lazy=lazy))
         return time.perf_counter() - t0, time.process_time() - c0, n
 
 
-def read_ways(path: Path, run: int, baseline: str | None, reads: int
+def read_ways(path: Path, run: int, baseline: tuple[str, Path] | None, reads: int
               ) -> dict[str, tuple[float, float]]:
     """The best (wall, CPU) seconds of `reads` reads of the file's one session each way (see
     the module's docstring); the ways take turns, starting at a different one each run, so
     that a burst of load on this shared machine hits one read, not one way."""
-    ways = [(name, None, lazy, touch) for name, lazy, touch in WAYS]
+    ways = [(name, None, lazy, mode) for name, lazy, mode in WAYS]
     if baseline:
-        ways.append(("baseline", baseline, False, False))
+        ways += [(name, baseline, lazy, mode) for name, lazy, mode in BASELINE_WAYS]
     ways = ways[run % len(ways):] + ways[:run % len(ways)]
     with open_log(path, create=False) as log:
-        events = log.session(log.latest_session().id).events
+        sid = log.latest_session().id
+        events = log.session(sid).events
+        books = sum(1 for _ in log.events(sid, types=(BookSnapshot,), lazy=True))
     best: dict[str, tuple[float, float]] = {}
     for _ in range(reads):
-        for name, base, lazy, touch in ways:
-            wall, cpu, n = _read(path, base, lazy, touch)
-            assert n == events
+        for name, base, lazy, mode in ways:
+            wall, cpu, n = _read(path, base, lazy, mode)
+            assert n == (books if mode == "books" else events)
             old = best.get(name, (float("inf"), float("inf")))
             best[name] = (min(old[0], wall), min(old[1], cpu))
-    return {name: best[name] for name, *_ in WAYS + (("baseline",),) if name in best}
+    return {name: best[name] for name, *_ in WAYS + BASELINE_WAYS if name in best}
 
 
 def layout2(path: Path, envs: list[Envelope], batch: int) -> tuple[float, float, int]:
@@ -185,35 +264,51 @@ def main() -> None:
         print(f"{n:,} events recorded in {args.minutes:g} virtual minutes; average payload "
               f"{payload:.0f} bytes as layout 2 stored it; mix: " + ", ".join(
                   f"{k} {100 * v / n:.0f}%" for k, v in mix.most_common(8)))
+        envs_json = Path(tmp) / "envelopes.json"
+        envs_json.write_bytes(msgspec.json.encode(envs))
         new, old, ways = [], [], []
         for i in range(args.runs):
             a = this_layout(Path(tmp) / f"new{i}.db", envs, args.batch)
             b = layout2(Path(tmp) / f"old{i}.db", envs, args.batch)
-            w = read_ways(Path(tmp) / f"new{i}.db", i, args.baseline, args.reads)
+            base = None
+            if args.baseline:
+                base = (args.baseline, baseline_file(Path(tmp) / f"base{i}.db", envs_json,
+                                                     args.baseline, args.batch))
+            w = read_ways(Path(tmp) / f"new{i}.db", i, base, args.reads)
+            if base:
+                print(f"run {i + 1}: the baseline's file {_size(base[1]) / n:,.0f} B/event")
             new.append(a)
             old.append(b)
             ways.append(w)
             print(f"run {i + 1}: this layout append {n / a[0]:,.0f}/s read+decode "
                   f"{n / a[1]:,.0f}/s {a[2] / n:,.0f} B/event | layout 2 append "
                   f"{n / b[0]:,.0f}/s read+decode {n / b[1]:,.0f}/s {b[2] / n:,.0f} B/event | "
-                  + ", ".join(f"{k} {n / v[0]:,.0f}/s" for k, v in w.items()))
+                  + ", ".join(f"{k} {n / v[0]:,.0f}/s" for k, v in w.items()
+                              if not k.endswith("books")))
         for name, runs in (("this layout", new), ("layout 2", old)):
             print(f"{name}: append {n / statistics.median(r[0] for r in runs):,.0f} events/s, "
                   f"read+decode {n / statistics.median(r[1] for r in runs):,.0f} events/s, "
                   f"{statistics.median(r[2] for r in runs) / n:,.0f} bytes/event "
                   f"(median of {args.runs})")
+        print(live_pace(Path(tmp), envs, envs_json, args.baseline))
         ratio = [b[1] / a[1] for a, b in zip(new, old)]
         size = [b[2] / a[2] for a, b in zip(new, old)]
         print(f"read+decode this/layout 2: {statistics.median(ratio):.2f}x; file layout 2/this: "
               f"{statistics.median(size):.1f}x")
+        books = mix["BookSnapshot"]
         for k in ways[0]:
-            wall = statistics.median(n / w[k][0] for w in ways)
-            cpu = statistics.median(n / w[k][1] for w in ways)
+            count, unit = (books, "snapshots") if k.endswith("books") else (n, "events")
+            wall = statistics.median(count / w[k][0] for w in ways)
+            cpu = statistics.median(count / w[k][1] for w in ways)
             vs = statistics.median(w["eager"][0] / w[k][0] for w in ways)
-            line = (f"{k}: {wall:,.0f} events/s (CPU time: {cpu:,.0f}/s), median of "
-                    f"{args.runs}; x{vs:.2f} eager")
-            if "baseline" in ways[0]:
-                line += f", x{statistics.median(w['baseline'][0] / w[k][0] for w in ways):.2f} baseline"
+            line = (f"{k}: {wall:,.0f} {unit}/s (CPU time: {cpu:,.0f}/s), median of "
+                    f"{args.runs}" + (f"; x{vs:.2f} eager" if unit == "events" else ""))
+            for b in ("baseline books",) if unit == "snapshots" else ("baseline",
+                                                                       "baseline lazy"):
+                if b in ways[0]:
+                    line += (f", x{statistics.median(w[b][0] / w[k][0] for w in ways):.2f}"
+                             f" {b} (CPU time: x"
+                             f"{statistics.median(w[b][1] / w[k][1] for w in ways):.2f})")
             print(line)
 
 if __name__ == "__main__":

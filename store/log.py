@@ -13,6 +13,7 @@ import msgspec
 import sqlite_utils
 
 from events import SCHEMA_VERSION, AnyEvent, ApiResponse, Envelope, Event
+from store.blocks import seal
 from store.bodies import BodyStore
 from store.payloads import PayloadPacker
 from store.zdicts import Dictionaries
@@ -85,8 +86,8 @@ class EventLog:
         self._last: dict[int, int] = {}  # committed seq per session this process appended to
         dicts = Dictionaries(self._conn, path)
         self.bodies = BodyStore(self._conn, path, dicts)
-        self.packer = PayloadPacker(dicts)
-        self.packer.register(self._conn)
+        # `unz`, for rows packed one by one as layout 3 did (the readers' SQL names it).
+        PayloadPacker(dicts).register(self._conn)
 
     def __enter__(self) -> EventLog:
         return self
@@ -136,7 +137,8 @@ class EventLog:
         return sid
 
     def end_session(self, sid: int, ended_ms: int, reason: str = "") -> None:
-        """Mark session `sid` ended at `ended_ms` for `reason` ("signal", "duration", ...).
+        """Mark session `sid` ended at `ended_ms` for `reason` ("signal", "duration", ...), and
+        seal its last rows into a block (store/blocks.py).
 
         Raises:
             UnknownSession: the file has no session `sid`.
@@ -146,6 +148,8 @@ class EventLog:
                 "UPDATE sessions SET ended_ms = ?, end_reason = ? WHERE id = ?",
                 (ended_ms, reason, sid),
             )
+            if cur.rowcount:
+                seal(self._conn, sid, self.last_seq(sid), rest=True)
         if cur.rowcount == 0:
             raise self._unknown(sid)
 
@@ -178,15 +182,17 @@ class EventLog:
         return _session_info(row)
 
     def session_bytes(self) -> dict[int, int]:
-        """Return the bytes each session's events take in the file: head and payload of its
-        rows, plus the compressed answer bodies it was the first to store (a body shared with a
-        later session counts once, for the first).
+        """Return the bytes each session's events take in the file: its blocks, head and
+        payload of its rows, plus the compressed answer bodies it was the first to store (a
+        body shared with a later session counts once, for the first).
 
         One pass over the file's events; meant for `run.py sessions`, not for hot paths.
         """
         sql = f"""
         SELECT s, SUM(n) FROM (
             SELECT id >> {SEQ_BITS} AS s, length(head) + length(payload) AS n FROM events
+            UNION ALL
+            SELECT id >> {SEQ_BITS}, length(data) FROM blocks
             UNION ALL
             SELECT f >> {SEQ_BITS}, length(b.data) FROM
                 (SELECT body, MIN(id) AS f FROM events WHERE body IS NOT NULL GROUP BY body)
@@ -228,10 +234,12 @@ class EventLog:
         if not envelopes:
             return
         try:
-            rows, last = to_rows(self.path, envelopes, self.last_seq, self.bodies, self.packer)
+            rows, last = to_rows(self.path, envelopes, self.last_seq, self.bodies)
             with self._write("append to"):
                 self._conn.executemany(INSERT, rows)
                 self.bodies.insert_pending()
+                for sid, seq in last.items():
+                    seal(self._conn, sid, seq)
         except BaseException:
             self.bodies.rolled_back()
             raise

@@ -1,4 +1,9 @@
-"""Event payloads of the larger kinds compressed with a per-type dictionary trained from the log.
+"""Layout 3's event payloads, each compressed with a per-type dictionary trained from the log.
+
+Layout 4 no longer writes them (store/blocks.py seals events a block at a time: one frame per
+row cost ~1 us an event to read back); `unz` still reads them, for `run.py upgrade` and any row
+of that kind, and `pack` is how layout 3 wrote them (tests/oldlayout.py makes such files).
+What layout 3 did:
 
 After the bodies left them, most of a recording's bytes are BookSnapshots (20 ads, ~1.7 KB of
 JSON each), ApiRequests and RepriceDecided verdicts, each much like the one before. A payload

@@ -8,8 +8,11 @@ Tables (one file holds many sessions):
              version, end_reason, schema_version = events.SCHEMA_VERSION of its payloads)
     events(id INTEGER PRIMARY KEY = (session << 40) | seq, type, head BLOB, payload BLOB,
            body BLOB = digest of an ApiResponse's body in `bodies` (NULL for other events),
-           z = dictionaries.id when the payload is a zstd frame (NULL: JSON; store/payloads.py),
-           session and seq as VIRTUAL columns computed from id), index events_by_type (type, id)
+           z = NULL (layout 3: dictionaries.id of a per-row frame; store/payloads.py),
+           session and seq as VIRTUAL columns computed from id), index events_by_type (type, id);
+           a row sealed in a block keeps an empty head and payload
+    blocks(id = its last event's id, first, data)  a session's events sealed 256 at a time into
+                                                  one zstd frame (store/blocks.py)
     bodies, dictionaries                          answer bodies, once each (store/bodies.py), and
                                                   the zstd dictionaries (store/zdicts.py)
 
@@ -57,11 +60,13 @@ from store.errors import LogError, LogNotFound, NotALog, SchemaTooNew
 
 Synchronous = Literal["NORMAL", "FULL"]
 
-TABLES = ("meta", "sessions", "events", "bodies", "dictionaries")
+TABLES = ("meta", "sessions", "events", "bodies", "dictionaries", "blocks")
 
-# The file layout this code writes: 3 keeps answer bodies in `bodies` (store/bodies.py); 2 kept
-# them base64 in the payload (`python run.py upgrade` converts it); 1 predates the id key.
-LAYOUT = 3
+# The file layout this code writes: 4 seals events into blocks (store/blocks.py); 3 kept each
+# row's payload in a zstd frame of its own; 2 kept answer bodies base64 in the payload
+# (`python run.py upgrade` converts both); 1 predates the id key.
+LAYOUT = 4
+UPGRADABLE = ("2", "3")
 SEQ_BITS = 40
 SEQ_MASK = (1 << SEQ_BITS) - 1
 
@@ -75,6 +80,13 @@ CREATE TABLE events (
     z INTEGER,
     session INTEGER AS (id >> {SEQ_BITS}) VIRTUAL,
     seq INTEGER AS (id & {SEQ_MASK}) VIRTUAL
+)
+"""
+BLOCKS_DDL = """
+CREATE TABLE blocks (
+    id INTEGER PRIMARY KEY,
+    first INTEGER NOT NULL,
+    data BLOB NOT NULL
 )
 """
 
@@ -126,7 +138,8 @@ def _prepare(conn: sqlite3.Connection, path: str | Path, create: bool, sync: Syn
         version = _schema_version(conn, path)
         _check_layout(conn, path)
         if not set(TABLES) <= tables:
-            raise NotALog(path, "an SQLite database without the log's bodies table")
+            missing = " and ".join(sorted(set(TABLES) - tables))
+            raise NotALog(path, f"an SQLite database without the log's {missing} table")
         if version > SCHEMA_VERSION:
             raise SchemaTooNew(path, version)
         _set_pragmas(conn, sync)
@@ -160,6 +173,7 @@ def _create(conn: sqlite3.Connection) -> None:
         db.execute("CREATE INDEX events_by_type ON events (type, id)")
         db.execute(BODIES_DDL)
         db.execute(DICTIONARIES_DDL)
+        db.execute(BLOCKS_DDL)
         db["meta"].insert_all([
             {"key": "schema_version", "value": str(SCHEMA_VERSION)},
             {"key": "layout", "value": str(LAYOUT)},
@@ -178,7 +192,7 @@ def _check_layout(conn: sqlite3.Connection, path: str | Path) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
     if row is None or row[0] != str(LAYOUT):
         found = "1" if row is None else row[0]
-        how = ("convert it with: python run.py upgrade " + str(path) if found == "2"
+        how = ("convert it with: python run.py upgrade " + str(path) if found in UPGRADABLE
                else "re-record the session with this bot")
         raise LogError(path, f"{path} uses event log layout {found}; this bot reads layout "
                              f"{LAYOUT} only ({how})")

@@ -1,13 +1,15 @@
-"""Convert a log of layout 2 (answer bodies base64 inside each payload) to layout 3 (bodies once,
-compressed, in `bodies`).
+"""Convert a log of layout 2 (answer bodies base64 inside each payload) or 3 (bodies once in
+`bodies`, each row's payload a zstd frame of its own) to layout 4 (events sealed in blocks).
 
-    report = upgrade("bot.db")       # bot.db is now layout 3; the old file is bot.db.layout2
+    report = upgrade("bot.db")       # bot.db is now layout 4; the old file is bot.db.layout3
 
 The new file is built beside the old one, as PATH.upgrading, in batches that each commit their
-events together with the bodies they name; the old file is only read. A killed upgrade leaves
-PATH.upgrading holding whole batches, and running it again continues after the last one, so the
-result is the same as an uninterrupted run. Only at the end is the old file renamed to
-PATH.layout2 (kept: delete it once satisfied) and the new one to PATH.
+events together with the bodies they name and the blocks they fill (store/blocks.py); the old
+file is only read. A layout-3 file's bodies and their dictionaries are copied as they are, in
+the first commit. A killed upgrade leaves PATH.upgrading holding whole batches, and running it
+again continues after the last one, so the result is the same as an uninterrupted run. Only at
+the end is the old file renamed to PATH.layoutN (kept: delete it once satisfied) and the new
+one to PATH.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import msgspec
 
 from events import SCHEMA_VERSION
 from events import codec
+from store.blocks import seal
 from store.bodies import BodyStore
 from store.payloads import PayloadPacker
 from store.zdicts import Dictionaries
 from store.errors import LogError
-from store.schema import LAYOUT, SEQ_BITS, connect
+from store.schema import LAYOUT, SEQ_BITS, SEQ_MASK, UPGRADABLE, connect
 
 BATCH = 2000
 _OLD_TABLES = {"meta", "sessions", "events"}
@@ -43,7 +46,7 @@ class UpgradeReport(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         path: the upgraded log.
-        backup: where the layout-2 file now is ("" when there was nothing to do).
+        backup: where the old file now is (PATH.layout2 or PATH.layout3).
         events: events in the upgraded file.
         answers: ApiResponse events whose body moved to the bodies table.
         bodies: distinct bodies stored.
@@ -64,7 +67,7 @@ class UpgradeReport(msgspec.Struct, frozen=True, kw_only=True):
 
 def upgrade(path: str | Path, *, batch: int = BATCH,
             on_batch: Callable[[int], None] | None = None) -> UpgradeReport:
-    """Convert the layout-2 log at `path` to layout 3, resuming an interrupted run.
+    """Convert the layout-2 or layout-3 log at `path` to layout 4, resuming an interrupted run.
 
     Args:
         path: the log.
@@ -76,16 +79,20 @@ def upgrade(path: str | Path, *, batch: int = BATCH,
             made from another file.
     """
     path = str(path)
-    tmp, backup = path + ".upgrading", path + ".layout2"
-    if not os.path.exists(path) and os.path.exists(backup) and os.path.exists(tmp):
-        _rename(tmp, path)  # killed between the two renames: the copy was complete
-        return _report(path, backup, resumed=True)
-    src = _open_source(path)
+    tmp = path + ".upgrading"
+    if not os.path.exists(path) and os.path.exists(tmp):
+        for layout in UPGRADABLE:  # killed between the two renames: the copy was complete
+            backup = f"{path}.layout{layout}"
+            if os.path.exists(backup):
+                _rename(tmp, path)
+                return _report(path, backup, resumed=True)
+    src, layout = _open_source(path)
+    backup = f"{path}.layout{layout}"
     try:
         resumed = os.path.exists(tmp)
         db, _ = connect(tmp, create=True, synchronous="NORMAL")
         try:
-            _copy(src, db.conn, path, tmp, batch, on_batch, resumed)
+            _copy(src, layout, db.conn, path, tmp, batch, on_batch, resumed)
         finally:
             db.close()
     finally:
@@ -101,7 +108,7 @@ def _rename(old: str, new: str) -> None:
             os.replace(old + suffix, new + suffix)
 
 
-def _open_source(path: str) -> sqlite3.Connection:
+def _open_source(path: str) -> tuple[sqlite3.Connection, str]:
     if not os.path.isfile(path):
         raise UpgradeError(path, f"cannot upgrade {path}: no such file")
     try:
@@ -119,19 +126,23 @@ def _open_source(path: str) -> sqlite3.Connection:
     why = None
     if layout == str(LAYOUT):
         why = f"it is already layout {LAYOUT}"
-    elif layout != "2":
-        why = (f"it is layout {layout}; only layout 2 converts (layout 1 predates the id key: "
-               "re-record the session)")
+    elif layout not in UPGRADABLE:
+        why = (f"it is layout {layout}; only layouts 2 and 3 convert (layout 1 predates the id "
+               "key: re-record the session)")
     elif int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
         why = "a newer bot wrote it; upgrade the bot"
+    elif layout == "3" and not {"bodies", "dictionaries"} <= tables:
+        why = "it says layout 3 but has no bodies or dictionaries table"
     if why:
         src.close()
         raise UpgradeError(path, f"cannot upgrade {path}: {why}")
-    return src
+    if layout == "3":  # its rows' frames read through unz, with its own dictionaries
+        PayloadPacker(Dictionaries(src, path)).register(src)
+    return src, layout
 
 
-def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, path: str, tmp: str, batch: int,
-          on_batch: Callable[[int], None] | None, resumed: bool) -> None:
+def _copy(src: sqlite3.Connection, layout: str, dst: sqlite3.Connection, path: str, tmp: str,
+          batch: int, on_batch: Callable[[int], None] | None, resumed: bool) -> None:
     identity = _identity(src)
     row = dst.execute("SELECT value FROM meta WHERE key = 'upgrade_source'").fetchone()
     if row is None and not dst.execute("SELECT 1 FROM events LIMIT 1").fetchone():
@@ -141,23 +152,39 @@ def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, path: str, tmp: str,
             raise UpgradeError(path, f"cannot upgrade {path}: {tmp} was made from another "
                                      "file (or the log changed since); remove it and run again")
     else:
+        dst.execute("BEGIN")
         dst.execute("INSERT OR REPLACE INTO meta VALUES ('upgrade_source', ?)", (identity,))
+        if layout == "3":
+            _copy_bodies(src, dst)
+        dst.execute("COMMIT")
     versions = dict(src.execute("SELECT id, schema_version FROM sessions"))
     dicts = Dictionaries(dst, tmp)
     bodies, packer = BodyStore(dst, tmp, dicts), PayloadPacker(dicts)
+    packer.register(dst)  # blocks are glued through the same SQL as reads
     last = dst.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     done = dst.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    sql = ("SELECT id, type, head, payload, NULL FROM events WHERE id > ? ORDER BY id LIMIT ?"
+           if layout == "2" else
+           "SELECT id, type, head, unz(z, payload), body FROM events WHERE id > ? ORDER BY id"
+           " LIMIT ?")
     while True:
-        rows = src.execute("SELECT id, type, head, payload FROM events WHERE id > ? ORDER BY id"
-                           " LIMIT ?", (last, batch)).fetchall()
+        rows = src.execute(sql, (last, batch)).fetchall()
         if not rows:
             break
-        out = [_convert(r, versions.get(r[0] >> SEQ_BITS, SCHEMA_VERSION), bodies, packer)
-               for r in rows]
+        if layout == "2":
+            out = [_convert(r, versions.get(r[0] >> SEQ_BITS, SCHEMA_VERSION), bodies)
+                   for r in rows]
+        else:
+            out = [_unpacked(r, path) for r in rows]
+        ends: dict[int, int] = {}
+        for r in rows:
+            ends[r[0] >> SEQ_BITS] = r[0] & SEQ_MASK
         try:
             dst.execute("BEGIN")
             dst.executemany(_INSERT, out)
             bodies.insert_pending()
+            for sid, seq in ends.items():
+                seal(dst, sid, seq)
             dst.execute("COMMIT")
         except BaseException:
             if dst.in_transaction:
@@ -171,8 +198,31 @@ def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, path: str, tmp: str,
     _finish(src, dst)
 
 
-def _convert(row: tuple, version: int, bodies: BodyStore, packer: PayloadPacker) -> tuple:
-    rowid, name, head, payload = row
+def _copy_bodies(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
+    # Event payloads' dictionaries stay behind: blocks need none. Bodies keep their frames,
+    # so the dictionaries they were made with keep their ids.
+    dst.executemany(
+        "INSERT OR IGNORE INTO dictionaries (id, kind, samples, data) VALUES (?, ?, ?, ?)",
+        src.execute("SELECT id, kind, samples, data FROM dictionaries"
+                    " WHERE kind NOT LIKE 'event:%'"))
+    dst.executemany(
+        "INSERT OR IGNORE INTO bodies (digest, endpoint, dict, ref, size, data)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        src.execute("SELECT digest, endpoint, dict, ref, size, data FROM bodies"))
+
+
+def _unpacked(row: tuple, path: str) -> tuple:
+    rowid, name, head, payload, digest = row
+    if not head:  # packed: the frame held head and payload
+        if payload == b"!":
+            raise UpgradeError(path, f"cannot upgrade {path}: session {rowid >> SEQ_BITS} seq "
+                                     f"{rowid & SEQ_MASK} does not decompress")
+        head, payload = codec.split_stored(bytes(payload))
+    return rowid, name, bytes(head), bytes(payload), digest, None
+
+
+def _convert(row: tuple, version: int, bodies: BodyStore) -> tuple:
+    rowid, name, head, payload, _ = row
     digest = None
     if name == "ApiResponse":
         raw = msgspec.json.decode(payload)
@@ -184,8 +234,7 @@ def _convert(row: tuple, version: int, bodies: BodyStore, packer: PayloadPacker)
             else:
                 raw["body"] = ""
                 payload = msgspec.json.encode(raw)
-    head, payload, z = packer.pack(name, bytes(head), bytes(payload))
-    return rowid, name, head, payload, digest, z
+    return rowid, name, bytes(head), bytes(payload), digest, None
 
 
 def _finish(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
@@ -193,11 +242,17 @@ def _finish(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
     rows = src.execute(f"SELECT {_SESSIONS} FROM sessions").fetchall()
     schema = src.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     dst.execute("BEGIN")
+    # What is left of each session after its last full block becomes one smaller block.
+    for (top,) in dst.execute(f"SELECT MAX(id) FROM events GROUP BY id >> {SEQ_BITS}").fetchall():
+        seal(dst, top >> SEQ_BITS, top & SEQ_MASK, rest=True)
     dst.executemany(f"INSERT OR REPLACE INTO sessions ({_SESSIONS}) VALUES "
                     f"({', '.join('?' * 8)})", rows)
     dst.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (schema,))
-    dst.execute("DELETE FROM meta WHERE key = 'upgrade_source'")
     dst.execute("COMMIT")
+    # Sealing freed the pages its rows had been written to: give them back (a run killed here
+    # finds its upgrade_source still set, and does this again).
+    dst.execute("VACUUM")
+    dst.execute("DELETE FROM meta WHERE key = 'upgrade_source'")
 
 
 def _identity(src: sqlite3.Connection) -> str:

@@ -375,7 +375,7 @@ def test_a_log_of_the_old_session_seq_layout_is_refused_in_one_line(tmp_path):
     conn.close()
     with pytest.raises(LogError) as err:
         open_log(path, create=False)
-    assert str(err.value) == (f"{path} uses event log layout 1; this bot reads layout 3 only "
+    assert str(err.value) == (f"{path} uses event log layout 1; this bot reads layout 4 only "
                               "(re-record the session with this bot)")
 
 
