@@ -19,6 +19,8 @@ as before, not in the emitting actor.
 
 API replies (ApiResponse / ApiError) go to the actor whose request they answer: request ids are
 prefixed by the requesting actor's name ("ads-12"), and subscribers of those types get them too.
+An actor whose `actors.calls.Calls` pump waits on its empty inbox gets a reply to a waiting call
+handed straight to the caller (`Calls.take`): another scheduler pass saved, the same order.
 
 Emitting never blocks (the inbound channel is unbounded): were it bounded, an actor waiting to emit
 while the bus waits to deliver into that actor's full inbox would deadlock both. Inboxes are
@@ -81,6 +83,8 @@ class Bus:
         self._by_name: dict[str, trio.MemorySendChannel] = {}
         self._taps: list[Callable[[Envelope], None]] = []
         self._targets: dict[tuple, tuple] = {}  # (type, owner) -> inboxes, built on first use
+        self._owners: dict[tuple, trio.MemorySendChannel | None] = {}  # the reply's owner's inbox
+        self._calls: dict[str, object] = {}  # actor -> its Calls (see `Calls.take`)
         self._queued = 0  # items in the inbound channel the bus task has not taken yet
         self._busy = True  # the bus task is publishing (or not running): emits queue
         self._stalled: tuple[Envelope, tuple] | None = None  # a direct delivery to finish
@@ -115,6 +119,10 @@ class Bus:
             else:
                 self._direct(self._envelope(source, cause, event))
 
+        def register_calls(calls) -> None:
+            self._calls[source] = calls
+
+        emit.register_calls = register_calls
         return emit
 
     def emit_nowait(self, source: str, event: AnyEvent, cause: int | None = None) -> None:
@@ -161,10 +169,20 @@ class Bus:
         if targets is None:
             found = list(self._by_type.get(cls, ()))
             own = self._by_name.get(owner) if owner is not None else None
+            self._owners[key] = None
             if own is not None and own not in found:
                 found.append(own)
+                self._owners[key] = own  # only its replies: `Calls.take` may deliver them
             targets = self._targets[key] = tuple(found)
         return targets
+
+    def _taker(self, event: AnyEvent):
+        """(the owner's inbox, its Calls) for a reply a Calls may take, else (None, None)."""
+        if event.__class__ not in _REPLIES:
+            return None, None
+        owner = event.request_id.rsplit("-", 1)[0]
+        inbox = self._owners.get((event.__class__, owner))
+        return (inbox, self._calls.get(owner)) if inbox is not None else (None, None)
 
     def _direct(self, env: Envelope) -> None:
         try:
@@ -176,7 +194,10 @@ class Bus:
             self._hand_over()
             return
         targets = self._targets_of(env.event)
+        own, calls = self._taker(env.event)
         for i, send in enumerate(targets):
+            if send is own and calls is not None and calls.take(env):
+                continue
             try:
                 send.send_nowait(env)
             except trio.WouldBlock:
@@ -206,9 +227,11 @@ class Bus:
             fn(env)
         await self._deliver(env, self._targets_of(env.event))
 
-    @staticmethod
-    async def _deliver(env: Envelope, targets) -> None:
+    async def _deliver(self, env: Envelope, targets) -> None:
+        own, calls = self._taker(env.event)
         for send in targets:
+            if send is own and calls is not None and calls.take(env):
+                continue
             try:
                 try:
                     send.send_nowait(env)
