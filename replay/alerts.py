@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 
 import trio
 
+from replay.clock import sleep_until
 from events import AlertFailed, AlertSent, Envelope
 
 
@@ -28,7 +29,7 @@ class RecordedChannel:
         if not queue:
             return None
         rec, at = queue.popleft()
-        await trio.sleep_until(at)  # replay's clock starts at the session's start
+        await sleep_until(at)  # replay's clock starts at the session's start
         if isinstance(rec, AlertSent):
             return AlertSent(channel=self.name, kind=alert.kind, key=alert.key, text=alert.text,
                              status=rec.status)

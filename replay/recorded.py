@@ -21,6 +21,7 @@ import trio
 
 from actors.senders import RawReply
 from c2c.http import request_identity
+from replay.clock import sleep_until
 from replay.compare import TAIL_S  # a request this close to the end may have been cut off
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
                     BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided,
@@ -200,7 +201,7 @@ class RecordedSender:
         # The answer arrives when it arrived in the recording (never before its recorded
         # latency), so independent chains interleave as they did live.
         now = trio.current_time()
-        await trio.sleep_until(max(now + delay, self.t0 + answered_at))
+        await sleep_until(max(now + delay, self.t0 + answered_at))
         if isinstance(answer, ApiError):
             raise httpx.ConnectError(answer.message)
         body = answer.body
@@ -268,11 +269,11 @@ class _Socket:
     async def get_message(self) -> str:
         if self.frames:
             t, text = self.frames.popleft()
-            await trio.sleep_until(max(trio.current_time(), self.t0 + t))
+            await sleep_until(max(trio.current_time(), self.t0 + t))
             return text
         if self.closed_at is None:
             await trio.sleep_forever()
-        await trio.sleep_until(max(trio.current_time(), self.t0 + self.closed_at))
+        await sleep_until(max(trio.current_time(), self.t0 + self.closed_at))
         raise ConnectionResetError("recorded disconnect")
 
     async def send_message(self, text: str) -> None:
