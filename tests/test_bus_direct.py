@@ -193,3 +193,20 @@ def test_replay_clock_sleepers_wake_at_their_time_in_order_and_a_cancelled_one_n
     assert woke[0] == ("cancelled", 1.0)
     assert sorted(woke[1:4]) == [("early", 2.0), ("trio", 2.0), ("trio-timer-tie", 2.0)]
     assert woke[4] == ("late", 5.0) and len(woke) == 5
+
+
+def test_a_book_read_lazily_has_the_identity_of_the_book_decoded(tmp_path):
+    """The streaming replay reads the recording lazily (a book's ads stay JSON) and compares it
+    with books the replayed market built: both must give the same normalized bytes."""
+    from store import open_log
+    from replay.compare import normalize
+    from tests.test_store_lazy import _log
+
+    path, sid, events = _log(tmp_path)
+    with open_log(path, create=False) as log:
+        lazy = [e.event for e in log.events(sid, lazy=True) if type(e.event) is BookSnapshot]
+        eager = [e.event for e in log.events(sid) if type(e.event) is BookSnapshot]
+    made = [e for e in events if type(e) is BookSnapshot]
+    assert lazy and len(lazy) == len(eager) == len(made)
+    assert [normalize(b) for b in lazy] == [normalize(b) for b in made] == \
+        [normalize(b) for b in eager]
