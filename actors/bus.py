@@ -78,6 +78,7 @@ class Bus:
         self._inbox_size = inbox_size
         self._seq = first_seq - 1
         self._t0: float | None = None
+        self._clock: trio.abc.Clock | None = None
         self._send_in, self._recv_in = trio.open_memory_channel[tuple](math.inf)
         self._by_type: dict[type, list[trio.MemorySendChannel]] = {}
         self._by_name: dict[str, trio.MemorySendChannel] = {}
@@ -133,6 +134,7 @@ class Bus:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Move events from emitters to the log and the subscribers. Never returns unless cancelled."""
         self._t0 = trio.current_time()
+        self._clock = trio.lowlevel.current_clock()
         self._busy = False
         task_status.started()
         try:
@@ -155,10 +157,12 @@ class Bus:
             self._busy = True
 
     def _envelope(self, source: str, cause: int | None, event: AnyEvent) -> Envelope:
-        self._seq += 1
-        self.last_seq = self._seq
-        return Envelope(session=self._session, seq=self._seq, ts_ms=self._now_ms(),
-                        t=self.session_time(),
+        seq = self._seq = self._seq + 1
+        self.last_seq = seq
+        clock = self._clock  # the run's clock, read directly: once per event
+        t = round(clock.current_time() - self._t0, 6) if clock is not None else \
+            self.session_time()
+        return Envelope(session=self._session, seq=seq, ts_ms=self._now_ms(), t=t,
                         source=source, cause=cause, event=event)
 
     def _targets_of(self, event: AnyEvent) -> tuple:
