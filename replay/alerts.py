@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
-import trio
-
-from replay.clock import sleep_until
 from events import AlertFailed, AlertSent, Envelope
+from replay.clock import sleep_until
 
 
 class RecordedChannel:
