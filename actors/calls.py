@@ -1,7 +1,9 @@
 """Request/reply over the bus for actors that poll: emit an ApiRequest, await its final answer.
 
 The actor's inbox loop hands every envelope to `Calls.deliver` first; replies wake the waiting
-caller, anything else is the actor's to handle. Request ids are "<actor>-<n>", deterministic per
+caller, anything else is the actor's to handle. While `pump` waits on an empty inbox, the bus
+hands a reply to a waiting caller straight (`take`): the pump would have taken it next and
+done just that, a scheduler pass later. Request ids are "<actor>-<n>", deterministic per
 actor, so replay can match them and the bus can route replies; a restarted actor goes on from the
 number its last incarnation reached (`first`), so ids stay unique in the session.
 """
@@ -40,6 +42,10 @@ class Calls:
         self._n = first
         self._prefix = source + "-"
         self._waiting: dict[str, _Reply] = {}
+        self._inbox = None  # the inbox `pump` reads, once it does
+        register = getattr(emit, "register_calls", None)  # the bus's emitters have it
+        if register is not None:
+            register(self)
 
     def new_id(self) -> str:
         self._n += 1
@@ -69,11 +75,29 @@ class Calls:
                 send.send_nowait(env)
         return True
 
+    def take(self, env: Envelope) -> bool:
+        """Deliver a reply to its waiting caller now, if `pump` is parked on this actor's empty
+        inbox (nothing before the reply is left to handle); False: put it in the inbox."""
+        inbox = self._inbox
+        if inbox is None or not inbox.statistics().tasks_waiting_receive:
+            return False
+        event = env.event
+        reply = self._waiting.get(event.request_id)
+        if reply is None or reply.env is not None:
+            return False  # no one waits (or a second answer): the pump decides, as ever
+        if event.final:
+            reply.send_nowait(env)
+        return True
+
     async def pump(self, inbox, handle=None) -> None:
         """Feed the inbox to `deliver`, passing other events to `handle`. Returns at end of inbox."""
-        async for env in inbox:
-            if not self.deliver(env) and handle is not None:
-                await handle(env)
+        self._inbox = inbox
+        try:
+            async for env in inbox:
+                if not self.deliver(env) and handle is not None:
+                    await handle(env)
+        finally:
+            self._inbox = None
 
 
 async def decode_reply(emit, env: Envelope, parse):

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
-import trio
-
 from events import AlertFailed, AlertSent, Envelope
+from replay.clock import sleep_until
 
 
 class RecordedChannel:
@@ -28,7 +27,7 @@ class RecordedChannel:
         if not queue:
             return None
         rec, at = queue.popleft()
-        await trio.sleep_until(at)  # replay's clock starts at the session's start
+        await sleep_until(at)  # replay's clock starts at the session's start
         if isinstance(rec, AlertSent):
             return AlertSent(channel=self.name, kind=alert.kind, key=alert.key, text=alert.text,
                              status=rec.status)

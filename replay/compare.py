@@ -41,6 +41,7 @@ import msgspec
 from events import (AdRepriced, ApiError, ApiRequest, ApiResponse, BookSnapshot, ChatDisconnected,
                     ChatFrameSent, ChatMessageSent, ChatSendRequest, ClockSynced, Envelope,
                     MyAdsLoaded, RequestDispatched, RunStopped, SessionSummary)
+from events.lazy import enc_hook
 
 TAIL_S = 1.0  # the stop's cut: longer than any answer's latency in a recording
 TIME_TOLERANCE_S = 0.25  # a live run's processing delays; a replay has none
@@ -48,7 +49,8 @@ DISPATCH_TOLERANCE_S = 0.25  # the same, for when the limiter sent a call
 # Compared apart (RunStopped by its reason) or not at all (the summary is a cache of the events
 # before it, written at the stop).
 AT_THE_STOP = (RunStopped, SessionSummary)
-_encoder = msgspec.json.Encoder()
+# A book read lazily (events.lazy) encodes to the JSON it was read from, not decoding its ads.
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 
 
 def _drop_request_id(event):

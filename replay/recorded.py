@@ -21,6 +21,7 @@ import trio
 
 from actors.senders import RawReply
 from c2c.http import request_identity
+from replay.clock import sleep_until
 from replay.compare import TAIL_S  # a request this close to the end may have been cut off
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
                     BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided,
@@ -32,6 +33,22 @@ DELIVERY_JITTER_S = 0.05  # the most a replay holds a ready call to leave when t
 TURNS = ("breaker_open", "paused")  # of those, the ones given when the call's turn came
 IDS_KEPT = 4096  # requests whose identity is kept (asked again for their turn and answer)
 SERVED = 4096  # served bodies whose digest a streaming comparison can look up by object
+
+
+IDENTITIES_KEPT = 4096  # distinct requests whose identity is remembered (a poll repeats one)
+_identities: dict[tuple, tuple] = {}
+
+
+def identity_of(req: ApiRequest) -> tuple:
+    """`c2c.http.request_identity`, remembered by the fields it reads: an hour asks a few
+    hundred distinct things ten thousand times, and canonicalising a body costs ~5 us."""
+    key = (req.method, req.path, req.query, req.body)
+    ident = _identities.get(key)
+    if ident is None:
+        if len(_identities) >= IDENTITIES_KEPT:
+            _identities.clear()
+        ident = _identities[key] = request_identity(req)
+    return ident
 
 
 class Unrecorded(Exception):
@@ -89,7 +106,7 @@ class RecordedSender:
         if e.__class__ is RequestDispatched:
             self._sent[(e.request_id, e.attempt)] = env.t
         elif isinstance(e, ApiRequest):
-            ident = request_identity(e)
+            ident = identity_of(e)
             ident = by_id[e.request_id] = self._canon.setdefault(ident, ident)
             if e.effect or e.no_wait:
                 self.refusals[ident].append(e.request_id)
@@ -167,7 +184,7 @@ class RecordedSender:
     def _identity(self, req: ApiRequest) -> tuple:
         ident = self._ids.get(req.request_id)
         if ident is None:
-            ident = self._ids[req.request_id] = request_identity(req)
+            ident = self._ids[req.request_id] = identity_of(req)
             if len(self._ids) > IDS_KEPT:
                 self._ids.popitem(last=False)
         return ident
@@ -200,7 +217,7 @@ class RecordedSender:
         # The answer arrives when it arrived in the recording (never before its recorded
         # latency), so independent chains interleave as they did live.
         now = trio.current_time()
-        await trio.sleep_until(max(now + delay, self.t0 + answered_at))
+        await sleep_until(max(now + delay, self.t0 + answered_at))
         if isinstance(answer, ApiError):
             raise httpx.ConnectError(answer.message)
         body = answer.body
@@ -268,11 +285,11 @@ class _Socket:
     async def get_message(self) -> str:
         if self.frames:
             t, text = self.frames.popleft()
-            await trio.sleep_until(max(trio.current_time(), self.t0 + t))
+            await sleep_until(max(trio.current_time(), self.t0 + t))
             return text
         if self.closed_at is None:
             await trio.sleep_forever()
-        await trio.sleep_until(max(trio.current_time(), self.t0 + self.closed_at))
+        await sleep_until(max(trio.current_time(), self.t0 + self.closed_at))
         raise ConnectionResetError("recorded disconnect")
 
     async def send_message(self, text: str) -> None:

@@ -32,19 +32,21 @@ from hashlib import blake2b
 import msgspec
 import trio
 
-from events import (ActorFailed, AlertFailed, AlertSent, ApiResponse, ChatConnected, ChatDisconnected,
-                    ChatFrameReceived, Envelope, RequestDispatched, RunStopped)
+from events import (ActorFailed, AlertFailed, AlertSent, ApiResponse, BookSnapshot, ChatConnected,
+                    ChatDisconnected, ChatFrameReceived, Envelope, RepriceDecided,
+                    RequestDispatched, RunStopped, SessionSummary)
 from replay.alerts import recorded_channels
 from replay.compare import (AT_THE_STOP, DISPATCH_TOLERANCE_S, TAIL_S, TIME_TOLERANCE_S,
                             normalize)
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
 from replay.schedule import ScheduleCheck
 from store import LogError
-from store.digests import body_digests, events_without_bodies
+from store.digests import body_digests
 
 EPS = 1e-9
 IDENT = 20  # bytes of one identity: a 16-byte digest and a 4-byte ordinal
 BLANK = bytes(IDENT)
+FIRST = (0).to_bytes(4, "big")  # the ordinal of a digest's first occurrence
 LOOKAHEAD_S = 1.0  # how far ahead of the replay's clock the recording is read (> tolerances)
 
 
@@ -84,12 +86,12 @@ class _Identities:
         source = self._sources.get(env.source)
         if source is None:
             source = self._sources[env.source] = env.source.encode() + b"\0"
-        cause = b""
         at = env.cause
         if at is not None:
+            cause = b""
             at = (at - base) * IDENT
             if 0 <= at < n_ids:
-                cause = bytes(ids[at:at + IDENT])
+                cause = ids[at:at + IDENT]
                 if cause == BLANK:
                     cause = b""
             key = blake2b(b"".join((source, cause, b"\0", normalize(env.event), body_token)),
@@ -99,9 +101,13 @@ class _Identities:
             counts = self.roots
             key = blake2b(b"".join((source, b"\0", normalize(env.event), body_token)),
                           digest_size=16).digest()
-        n = counts.get(key, 0)
-        counts[key] = n + 1
-        ident = key + n.to_bytes(4, "big")
+        n = counts.get(key)
+        if n is None:
+            counts[key] = 1
+            ident = key + FIRST
+        else:
+            counts[key] = n + 1
+            ident = key + n.to_bytes(4, "big")
         if slot == n_ids:
             ids += ident
         else:
@@ -299,16 +305,27 @@ def _token(e, digest: bytes | None) -> bytes:
 
 def recording(log, sid: int):
     """Yield session `sid`'s envelopes with their answer body's digest (None: no stored body),
-    the stored bodies left empty (neither read nor decompressed)."""
+    read lazily: the stored bodies left empty (neither read nor decompressed) and each book's
+    ads left as their logged JSON, which is what their identity encodes (`replay.compare`'s
+    encoder writes a lazy book's kept JSON back, the bytes a decoded book encodes to)."""
     digests = body_digests(log, sid)
     pending = next(digests, None)
-    for env in events_without_bodies(log, sid):
+    for env in log.events(sid, lazy=True):
         digest = None
         while pending is not None and pending[0] < env.seq:
             pending = next(digests, None)
         if pending is not None and pending[0] == env.seq:
             digest = pending[1]
         yield env, digest
+
+
+# What `index_recording` does with an event of each class besides indexing it.
+_SOCKET, _ALERT, _STOP, _DISPATCH, _FAILED, _SUMMARY = 1, 2, 3, 4, 5, 6
+_KINDS = {ChatConnected: _SOCKET, ChatFrameReceived: _SOCKET, ChatDisconnected: _SOCKET,
+          AlertSent: _ALERT, AlertFailed: _ALERT, RunStopped: _STOP,
+          RequestDispatched: _DISPATCH, ActorFailed: _FAILED, SessionSummary: _SUMMARY}
+_FLAGS = {0: 0, _SOCKET: 0, _ALERT: 0, _STOP: AT_STOP, _DISPATCH: DISPATCH, _FAILED: 0,
+          _SUMMARY: AT_STOP}
 
 
 class World(msgspec.Struct, kw_only=True):
@@ -336,27 +353,31 @@ def index_recording(log, sid: int) -> World:
     events = 0
     idents = _Identities()
     rec = RecordedIds(ids=idents.ids, times=array("d"), flags=bytearray())
+    note, note_decision, of = sender.note, decisions.note, idents.of
+    times, flags = rec.times, rec.flags
     for env, digest in recording(log, sid):
         events += 1
         e = env.event
-        sender.note(env, digest)
-        decisions.note(env)
-        idents.of(env, _token(e, digest))
-        rec.times.append(env.t)
-        rec.flags.append(AT_STOP if isinstance(e, AT_THE_STOP) else
-                         DISPATCH if e.__class__ is RequestDispatched else 0)
-        if e.__class__ is RunStopped:
-            rec.stop = env
-        if isinstance(e, (ChatConnected, ChatFrameReceived, ChatDisconnected)):
-            sockets.append(env)
-        elif isinstance(e, (AlertSent, AlertFailed)):
-            alerts.append(env)
-        elif e.__class__ is RunStopped:
-            end_t = env.t
-        elif e.__class__ is RequestDispatched:
-            dispatches = True
-        elif e.__class__ is ActorFailed:
-            restarts = True
+        cls = e.__class__
+        note(env, digest)
+        if cls is BookSnapshot or cls is RepriceDecided:
+            note_decision(env)
+        of(env, _token(e, digest))
+        times.append(env.t)
+        kind = _KINDS.get(cls, 0)
+        flags.append(_FLAGS[kind])
+        if kind:
+            if kind == _SOCKET:
+                sockets.append(env)
+            elif kind == _ALERT:
+                alerts.append(env)
+            elif kind == _STOP:
+                rec.stop = env
+                end_t = env.t
+            elif kind == _DISPATCH:
+                dispatches = True
+            elif kind == _FAILED:
+                restarts = True
         last_t = env.t
     sender.finish()
     # Where the actors stopped: the run's last alert may be logged a moment after RunStopped.
