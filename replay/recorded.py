@@ -156,7 +156,7 @@ class RecordedSender:
         rank: its place among all the live run's turns (sent or refused; inf: none), so that
         calls queued together leave in the recorded order, whoever reached the queue first.
         at: the recorded turn's time (inf: none). hold_s: how long a call that is ready before
-        `at` may be held to take its turn then (`Limiter._replay_holds`): the live run's few
+        `at` may be held to take its turn then (`limiter_core.replay_holds`): the live run's few
         milliseconds of delivery, never the limiter's own waiting.
         """
         key = self._nth.get(req.request_id)

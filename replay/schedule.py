@@ -48,7 +48,7 @@ def check_schedule(replayed: list[Envelope], *, rps: float, page_delay_s: float,
         live_rank: `RecordedSender.live_rank`, when there is a recording: two calls the live
             run sent in the same order are not a priority breach of the replay's (the live
             run's urgent call reached the limiter after the other had left, which
-            `Limiter._replay_holds` takes again).
+            `limiter_core.replay_holds` takes again).
     """
     check = ScheduleCheck(rps=rps, page_delay_s=page_delay_s, live_rank=live_rank)
     for env in replayed:

@@ -24,17 +24,22 @@ CREATE INDEX events_by_type ON events (type, id);
 _SESSIONS = "id, started_ms, ended_ms, mode, config, version, end_reason, schema_version"
 
 
+def _start(log, conn: sqlite3.Connection, ddl: str, layout: int) -> sqlite3.Connection:
+    """An old-layout file's tables, its meta rows and every session of `log`, on `conn`."""
+    conn.execute("PRAGMA page_size = 16384")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(ddl)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(log.schema_version),))
+    conn.execute("INSERT INTO meta VALUES ('layout', ?)", (str(layout),))
+    rows = log._conn.execute(f"SELECT {_SESSIONS} FROM sessions").fetchall()
+    conn.executemany(f"INSERT INTO sessions ({_SESSIONS}) VALUES (?,?,?,?,?,?,?,?)", rows)
+    return conn
+
+
 def write_layout2(source: str | Path, dest: str | Path) -> None:
     """Copy every session of the current-layout log `source` into a layout-2 file `dest`."""
     with open_log(source, create=False) as log:
-        conn = sqlite3.connect(dest)
-        conn.execute("PRAGMA page_size = 16384")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(_DDL)
-        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(log.schema_version),))
-        conn.execute("INSERT INTO meta VALUES ('layout', '2')")
-        rows = log._conn.execute(f"SELECT {_SESSIONS} FROM sessions").fetchall()
-        conn.executemany(f"INSERT INTO sessions ({_SESSIONS}) VALUES (?,?,?,?,?,?,?,?)", rows)
+        conn = _start(log, sqlite3.connect(dest), _DDL, 2)
         for s in log.sessions():
             conn.executemany(
                 "INSERT INTO events (id, type, head, payload) VALUES (?, ?, ?, ?)",
@@ -61,14 +66,7 @@ def write_layout3(source: str | Path, dest: str | Path) -> None:
     from store.zdicts import Dictionaries
 
     with open_log(source, create=False) as log:
-        conn = sqlite3.connect(dest, isolation_level=None)
-        conn.execute("PRAGMA page_size = 16384")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(_DDL3)
-        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(log.schema_version),))
-        conn.execute("INSERT INTO meta VALUES ('layout', '3')")
-        rows = log._conn.execute(f"SELECT {_SESSIONS} FROM sessions").fetchall()
-        conn.executemany(f"INSERT INTO sessions ({_SESSIONS}) VALUES (?,?,?,?,?,?,?,?)", rows)
+        conn = _start(log, sqlite3.connect(dest, isolation_level=None), _DDL3, 3)
         conn.executemany("INSERT INTO dictionaries VALUES (?, ?, ?, ?)", log._conn.execute(
             "SELECT id, kind, samples, data FROM dictionaries"))
         conn.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?, ?)", log._conn.execute(
