@@ -6,15 +6,18 @@ no Trio.
 
 from __future__ import annotations
 
-from c2c.decode import decode_envelope
+from c2c.decode import decode_envelope, search_page
 from c2c.errors import Action, ApiCallError, C2CError
 from events import ApiRequest
 
 MAX_ATTEMPTS = 5
+_SEARCHES = ("EP-0", "EP-0S")
 
 
 def classify_reply(req: ApiRequest, status: int, headers, body: bytes):
     """Return (None, None) for a success, else (Action, the typed error)."""
+    if req.endpoint in _SEARCHES and search_page(status, body) is not None:
+        return None, None  # a book page, decoded once for its caller too (`search_page`)
     try:
         decode_envelope(req.endpoint, status, headers, body)
     except ApiCallError as exc:

@@ -18,12 +18,15 @@ from c2c.decode import (
     parse_orders,
     parse_search,
     parse_server_time,
+    search_page,
     parse_status_update,
     parse_update,
     relevant_headers,
     retry_after_s,
     weights,
 )
+from actors.retries import classify_reply
+from c2c import endpoints
 from c2c.errors import FatalApiError, MalformedResponse, RateLimited, RequestRejected
 from c2c.models import SearchItem, to_book_ad, to_my_ad
 from events import BookAd, MyAd
@@ -256,3 +259,65 @@ def test_weights_and_retry_after_read_headers_case_insensitively():
 def test_a_retry_after_that_is_not_a_delay_is_ignored(value):
     assert retry_after_s({"Retry-After": value}) is None
     assert weights({"X-MBX-USED-WEIGHT-1M": value}).used_weight_1m is None
+
+
+# --- one pass over a book page (c2c.decode.search_page) ---
+
+def _two_passes(status: int, body: bytes):
+    """The page as the envelope-then-payload reading gives it (or the error it raises)."""
+    from c2c import decode
+
+    try:
+        items, total = decode._paged("EP-0", status, {}, body, SearchItem)
+    except Exception as exc:  # noqa: BLE001 - the class is what is compared
+        return type(exc)
+    return items, total
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("bapi-*.json")))
+def test_one_pass_reads_every_captured_page_as_the_two_passes_do(name):
+    body = sample(name)
+    status = 400 if "http400" in name else 200
+    page = search_page(status, body)
+    slow = _two_passes(status, body)
+    if page is None:
+        assert not isinstance(slow, tuple) or slow[1] is None  # left to the typed error path
+    else:
+        assert (page.items, page.total) == slow
+
+
+def _search_req():
+    return endpoints.search_ads("market-1", asset="USDT", fiat="KZT", want="sellers", page=1)
+
+
+@pytest.mark.parametrize(("body", "envelope_ok"), [
+    # a success envelope whose payload is bad: the limiter passes it, the market's decode fails
+    (ok('[{"adv":{"advNo":"1","price":"abc"}}]', 1), True),
+    (ok('[{"adv":{"advNo":"1","price":"NaN"}}]', 1), True),
+    (ok('[{"adv":{"advNo":"1","price":"1"}}]'), True),  # no total
+    (ok('[{"adv":{"advNo":"1","price":"1"}}]', -1), True),
+    (ok("null", 0), True),
+    # not a success envelope: the limiter's typed error, as before
+    (b'{"code":"000000","message":7,"data":[],"total":0,"success":true}', False),
+    (b'{"code":"000000","data":[],"total":0,"success":false}', False),
+    (b'{"code":"083999","data":[],"total":0}', False),
+    (b'{"code":-1003,"msg":"Too many requests"}', False),
+    (b"<html>502 Bad Gateway</html>", False),
+    (b"", False),
+])
+def test_a_page_the_one_pass_cannot_vouch_for_goes_to_the_two_passes(body, envelope_ok):
+    assert search_page(200, body) is None
+    action, error = classify_reply(_search_req(), 200, {}, body)
+    assert (action is None and error is None) is envelope_ok
+    if envelope_ok:
+        with pytest.raises(MalformedResponse):
+            parse_search(200, {}, body)
+
+
+def test_a_success_page_in_one_pass_is_the_page_the_market_parses():
+    body = ok('[{"adv":{"advNo":"1","price":"450.5"},"advertiser":{"nickName":"a"}}]', 1)
+    assert classify_reply(_search_req(), 200, {}, body) == (None, None)
+    page = parse_search(200, {}, body)
+    assert page is search_page(200, body)  # read once, kept for the market
+    assert page.items[0].adv.price == Decimal("450.5") and page.total == 1
+    assert search_page(500, body) is None  # a success envelope on an error status
