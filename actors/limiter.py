@@ -42,6 +42,7 @@ from actors.limiter_core import Pause, Refuse, Resync, Retry, Send, Stop, Wait
 from actors.ratelimit import Breaker
 from actors.retries import classify_reply
 from actors.senders import HttpxSender
+from actors.sleep import Wakeup
 from actors.spec import ActorContext, ActorSpec
 from actors.supervise import Fatal
 from c2c import endpoints
@@ -95,7 +96,7 @@ class Limiter:
         # A browser User-Agent per request, a function of the seed and the request id, so
         # the choice does not depend on the order in which trio runs tasks.
         self.ua_salt = deps.rng.getrandbits(64)
-        self._wake = trio.Event()
+        self._wake = Wakeup()
         self._ids = deps.first_request
         self._accepting: Envelope | None = None  # the request `_accept` is taking in
         self._restore(deps.history)
@@ -194,9 +195,7 @@ class Limiter:
                 await self._refuse(step.entry[2], step.kind, step.message)
             else:
                 # An answer, a more urgent request or a pause wakes us.
-                with trio.move_on_at(step.until if type(step) is Wait else math.inf):
-                    self._wake = trio.Event()
-                    await self._wake.wait()
+                await self._wake.wait(step.until if type(step) is Wait else math.inf)
 
     async def _dispatched(self, env: Envelope, attempt: int) -> None:
         # The schedule is part of the log: replay checks it (replay.schedule). emit never

@@ -33,6 +33,7 @@ from actors import market_core
 from actors.calls import Calls, decode_reply
 from actors.config import BotConfig, MarketConfig
 from actors.market_core import StreamKey
+from actors.sleep import sleep, sleep_until
 from actors.spec import ActorContext, ActorSpec
 from c2c import endpoints
 from c2c.decode import parse_search
@@ -97,12 +98,12 @@ class Market:
         says (the first poll too), from `offset_s` on. Never returns unless cancelled."""
         stream = self.state.stream(key)
         next_at = trio.current_time() + offset_s
-        await trio.sleep_until(next_at)
+        await sleep_until(next_at)
         while True:
             await self.snapshot(stream.side, market_core.pages_for(self.state, key),
                                 market=stream.market)
             next_at = market_core.next_poll(self.state, key, next_at, trio.current_time())
-            await trio.sleep_until(next_at)
+            await sleep_until(next_at)
 
     async def _page(self, side: str, page: int, m: MarketConfig):
         """One page as (reply envelope, SearchPage or None): EP-0, or its signed twin while the
@@ -146,7 +147,7 @@ class Market:
         while more:
             page += 1
             if page > 1:
-                await trio.sleep(self.cfg.limits.page_delay_s)
+                await sleep(self.cfg.limits.page_delay_s)
             env, found = await self._page(side, page, m)
             cause = env.seq
             more = book.read(None if found is None else self._book_ads(m.key, side, page, found))

@@ -30,6 +30,7 @@ from actors.orders_core import (DetailAnswered, Emit, FollowClosed, Forget, List
 from actors.spec import ActorContext, ActorSpec
 from actors.calls import Calls, decode_reply, emit_decode_failed
 from actors.config import BotConfig
+from actors.sleep import sleep_until
 from c2c import endpoints
 from c2c.decode import is_last_page, parse_order_detail, parse_orders
 from c2c.errors import ApiCallError, C2CError
@@ -56,7 +57,7 @@ class Orders:
             while True:
                 await self.poll()
                 next_at = max(next_at + self.cfg.orders.poll_interval_s, trio.current_time())
-                await trio.sleep_until(next_at)
+                await sleep_until(next_at)
 
     async def poll(self) -> None:
         """One round: list open orders, then do what the core decides of the listing."""
