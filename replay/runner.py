@@ -24,6 +24,7 @@ from events import Envelope, RepriceDecided, RunStopped
 from replay.alerts import recorded_channels
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
+from replay.judge import MIN_EVENTS, ProcessCompare
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
 from replay.schedule import ScheduleCheck, check_schedule
 from replay.stream import StreamCompare, StreamingWriter, index_recording
@@ -76,8 +77,8 @@ class ReplayResult(msgspec.Struct, kw_only=True):
 
 
 def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: bool = False,
-                   whatif: bool = False, stream: bool = True, keep: bool = False
-                   ) -> ReplayResult:
+                   whatif: bool = False, stream: bool = True, keep: bool = False,
+                   judge: str = "auto") -> ReplayResult:
     """Replay session `sid` of `log`.
 
     A replay as recorded streams (`replay.stream`): it reads the recording as it goes and holds
@@ -91,10 +92,16 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
         stream: False replays with both lists in memory from the start.
         keep: keep the replayed events in `ReplayResult.produced_events` (a streaming replay
             otherwise keeps none).
+        judge: where a streaming replay compares: "process" on the machine's other core
+            (`replay.judge`), "inline" in this process, "auto" (the default) the former for
+            a session of `replay.judge.MIN_EVENTS` events or more.
     """
+    if judge not in ("auto", "process", "inline"):
+        raise ValueError(f"judge must be auto, process or inline, not {judge!r}")
     started = time.perf_counter()
     if stream and not whatif:
-        streamed = _replay_streaming(log, sid, bot=bot, progress=progress, keep=keep)
+        streamed = _replay_streaming(log, sid, bot=bot, progress=progress, keep=keep,
+                                     judge=judge)
         if isinstance(streamed, ReplayResult):
             streamed.total_s = time.perf_counter() - started
             return streamed
@@ -158,20 +165,38 @@ def _replay_lists(log, sid: int, *, bot, progress: bool, whatif: bool) -> Replay
     return result
 
 
-def _replay_streaming(log, sid: int, *, bot, progress: bool, keep: bool
+def _replay_streaming(log, sid: int, *, bot, progress: bool, keep: bool, judge: str = "auto"
                       ) -> ReplayResult | str | None:
     """The streaming replay's result when equal; else what diverged, or None when the session
-    is not one to stream (an actor restarted in it)."""
+    is not one to stream (an actor restarted in it) or the judge process gave no verdict. `judge`: "process" compares in a second
+    process (`replay.judge`), "inline" in this one, "auto" the former for a long session."""
     info = log.session(sid)
     stored = session_config(info.config)
     actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)
     cfg = bot or stored.bot
-    world = index_recording(log, sid)
-    if world.restarts:
-        return None  # the replay restarts an actor too, which reads its session so far
+    apart = (judge == "process" or (judge == "auto" and info.events >= MIN_EVENTS)) and \
+        str(log.path) != ":memory:"  # the judge opens the log itself
+    judged = ProcessCompare(log.path, sid) if apart else None  # it starts while we index
+    try:
+        world = index_recording(log, sid, identities=not apart)
+        if world.restarts:
+            return None  # the replay restarts an actor too, which reads its session so far
+        if judged is not None:
+            judged.configure(world.end_t, with_dispatches=world.dispatches,
+                             digest_of=world.sender.digest_of)
+        result = _run_streaming(log, sid, info, stored, actors, cfg, world, judged,
+                                progress=progress, keep=keep)
+    finally:
+        if judged is not None:
+            judged.close()
+    return result
+
+
+def _run_streaming(log, sid, info, stored, actors, cfg, world, judged, *, progress, keep):
     sender = world.sender
-    compare = StreamCompare(world.end_t, world.recorded, with_dispatches=world.dispatches,
-                            digest_of=sender.digest_of)
+    compare = judged or StreamCompare(world.end_t, world.recorded,
+                                      with_dispatches=world.dispatches,
+                                      digest_of=sender.digest_of)
     schedule = ScheduleCheck(rps=cfg.limits.rps, page_delay_s=cfg.limits.page_delay_s,
                              live_rank=sender.live_rank)
     writer = StreamingWriter(compare, schedule, end_t=world.end_t, keep=keep)
@@ -188,6 +213,8 @@ def _replay_streaming(log, sid: int, *, bot, progress: bool, keep: bool
     if sender.fetch.error is not None:
         raise sender.fetch.error
     equal = compare.finish()
+    if judged is not None and judged.failed:
+        return None  # no verdict: the replay with lists gives it (and says why it failed)
     if not equal or sender.unrecorded or writer.needs_lists or schedule.finish() is not None:
         return compare.why or ("an actor restarted" if writer.needs_lists else
                                "a request the recording never saw" if sender.unrecorded else

@@ -72,9 +72,10 @@ class _Identities:
         self._child_order: deque[tuple[float, bytes]] = deque()
         self._sources: dict[str, bytes] = {}
 
-    def of(self, env: Envelope, body_token: bytes) -> bytes:
+    def of(self, seq: int, source: str, cause: int | None, t: float, normalized: bytes,
+           body_token: bytes) -> bytes:
+        """The identity of the event at `seq` (`normalized`: `replay.compare.normalize` of it)."""
         ids = self.ids
-        seq = env.seq
         if self.base < 0:
             self.base = seq
         base = self.base
@@ -83,10 +84,10 @@ class _Identities:
         if slot > n_ids:
             ids.extend(bytes(slot - n_ids))
             n_ids = slot
-        source = self._sources.get(env.source)
-        if source is None:
-            source = self._sources[env.source] = env.source.encode() + b"\0"
-        at = env.cause
+        name = self._sources.get(source)
+        if name is None:
+            name = self._sources[source] = source.encode() + b"\0"
+        at = cause
         if at is not None:
             cause = b""
             at = (at - base) * IDENT
@@ -94,12 +95,12 @@ class _Identities:
                 cause = ids[at:at + IDENT]
                 if cause == BLANK:
                     cause = b""
-            key = blake2b(b"".join((source, cause, b"\0", normalize(env.event), body_token)),
+            key = blake2b(b"".join((name, cause, b"\0", normalized, body_token)),
                           digest_size=16).digest()
-            counts = self._children(key, env.t)
+            counts = self._children(key, t)
         else:
             counts = self.roots
-            key = blake2b(b"".join((source, b"\0", normalize(env.event), body_token)),
+            key = blake2b(b"".join((name, b"\0", normalized, body_token)),
                           digest_size=16).digest()
         n = counts.get(key)
         if n is None:
@@ -163,6 +164,10 @@ class RecordedIds(msgspec.Struct, kw_only=True):
 
 
 AT_STOP, DISPATCH = 1, 2
+# A replayed event's kind in `StreamCompare.parts`: compared with its time tolerance (REGULAR,
+# DISPATCHED), or an identity only (STOPPING: at the stop; STOPPED, FATAL: a RunStopped, whose
+# reason is compared when fatal).
+REGULAR, DISPATCHED, STOPPING, STOPPED, FATAL = 0, 1, 2, 3, 4
 
 
 class StreamCompare:
@@ -175,10 +180,12 @@ class StreamCompare:
         with_dispatches: whether the recording logged RequestDispatched (else the replayed
             ones are left out, as `compare` does).
         digest_of: the digest of a replayed body served from the recording (None: unknown).
+        more: None when `recorded` is complete; else it is read as the comparison goes
+            (`replay.judge`): `more(until)` adds the recorded events up to `until`.
     """
 
     def __init__(self, end_t: float, recorded: RecordedIds, *, with_dispatches: bool,
-                 digest_of, tail_s: float = TAIL_S) -> None:
+                 digest_of, tail_s: float = TAIL_S, more=None) -> None:
         self.end_t = end_t
         self.tail = end_t - tail_s
         self.diverged = False
@@ -192,27 +199,49 @@ class StreamCompare:
         self._rep_t = 0.0
         self._with_dispatches = with_dispatches
         self._digest_of = digest_of
-        self._rep_stop: Envelope | None = None
+        self._rep_fatal: bytes | None = None  # the replay's fatal RunStopped, normalized
         self._next_t = float("-inf")  # the next recorded event's time
+        # Where `recorded` is read as the comparison goes (the judge process): `more(until)`
+        # adds the recorded events up to `until` and returns the next one's time.
+        self._more = more
 
     def replayed(self, env: Envelope) -> None:
         """Take in the replay's next envelope (in the bus's order)."""
+        parts = self.parts(env)
+        if parts is not None:
+            self.take(*parts)
+
+    def parts(self, env: Envelope) -> tuple | None:
+        """What the comparison reads of a replayed envelope (None: it is not compared):
+        (seq, t, source, cause, kind, normalized bytes, body token)."""
         e = env.event
         cls = e.__class__
         t = env.t
         if t > self.end_t and cls is not RunStopped:
-            return
-        if cls is RequestDispatched and not self._with_dispatches:
-            return
+            return None
+        if cls is RequestDispatched:
+            if not self._with_dispatches:
+                return None
+            kind = DISPATCHED
+        elif cls in AT_THE_STOP:
+            kind = STOPPING if cls is not RunStopped else FATAL if e.reason == "fatal" else STOPPED
+        else:
+            kind = REGULAR
+        token = self._replayed_token(e) if cls is ApiResponse else b""
+        return env.seq, t, env.source, env.cause, kind, normalize(e), token
+
+    def take(self, seq: int, t: float, source: str, cause: int | None, kind: int,
+             normalized: bytes, token: bytes) -> None:
+        """Take in one replayed event's `parts`."""
         if self._next_t <= t + LOOKAHEAD_S:
             self._advance(t + LOOKAHEAD_S)
         self._rep_t = t
-        ident = self._rep_ids.of(env, self._replayed_token(e) if cls is ApiResponse else b"")
-        if cls in AT_THE_STOP:
-            if cls is RunStopped:
-                self._rep_stop = env
+        ident = self._rep_ids.of(seq, source, cause, t, normalized, token)
+        if kind >= STOPPING:
+            if kind != STOPPING:  # the run's (last) stop
+                self._rep_fatal = normalized if kind == FATAL else None
             return
-        tolerance = DISPATCH_TOLERANCE_S if cls is RequestDispatched else TIME_TOLERANCE_S
+        tolerance = DISPATCH_TOLERANCE_S if kind == DISPATCHED else TIME_TOLERANCE_S
         recorded_t = self._rec_pending.times.pop(ident, None)
         if recorded_t is not None:
             if abs(t - recorded_t) > tolerance and min(t, recorded_t) < self.tail:
@@ -239,6 +268,7 @@ class StreamCompare:
         return max(self._rec_pending.peak, self._rep_pending.peak)
 
     def _advance(self, until: float) -> None:
+        unread = self._more(until) if self._more is not None else float("inf")
         rec, i = self._rec, self._i
         times, flags, ids = rec.times, rec.flags, rec.ids
         n = len(times)
@@ -257,7 +287,7 @@ class StreamCompare:
                     pending.add(ident, t, tolerance)
             i += 1
         self._i = i
-        self._next_t = times[i] if i < n else float("inf")
+        self._next_t = times[i] if i < n else unread
 
     def _close(self) -> None:
         if self.diverged:
@@ -282,15 +312,11 @@ class StreamCompare:
             self.diverged, self.why = True, why
 
     def _check_stops(self) -> None:
-        rec, rep = self._rec.stop, self._rep_stop
-        rec_fatal = rec if rec is not None and rec.event.reason == "fatal" else None
-        rep_fatal = rep if rep is not None and rep.event.reason == "fatal" else None
-        if rec_fatal is None and rep_fatal is None:
-            return
-        if rec_fatal is not None and rep_fatal is not None and \
-                normalize(rec_fatal.event) == normalize(rep_fatal.event):
-            return
-        self._diverge("a different stop")
+        rec = self._rec.stop
+        rec_fatal = normalize(rec.event) if rec is not None and rec.event.reason == "fatal" \
+            else None
+        if rec_fatal != self._rep_fatal:  # a fatal stop on one side only, or another one
+            self._diverge("a different stop")
 
 
 def _token(e, digest: bytes | None) -> bytes:
@@ -328,6 +354,24 @@ _FLAGS = {0: 0, _SOCKET: 0, _ALERT: 0, _STOP: AT_STOP, _DISPATCH: DISPATCH, _FAI
           _SUMMARY: AT_STOP}
 
 
+class RecordedSide:
+    """The recorded side of a comparison, built one recorded event at a time (in log order)."""
+
+    def __init__(self) -> None:
+        self._idents = _Identities()
+        self.rec = RecordedIds(ids=self._idents.ids, times=array("d"), flags=bytearray())
+
+    def note(self, env: Envelope, digest: bytes | None, kind: int | None = None) -> None:
+        e = env.event
+        if kind is None:
+            kind = _KINDS.get(e.__class__, 0)
+            if kind == _STOP:
+                self.rec.stop = env
+        self._idents.of(env.seq, env.source, env.cause, env.t, normalize(e), _token(e, digest))
+        self.rec.times.append(env.t)
+        self.rec.flags.append(_FLAGS[kind])
+
+
 class World(msgspec.Struct, kw_only=True):
     """What a replay serves from the recording, indexed in one pass over it."""
 
@@ -342,19 +386,19 @@ class World(msgspec.Struct, kw_only=True):
     restarts: bool  # whether an actor failed and was restarted in the recording
 
 
-def index_recording(log, sid: int) -> World:
+def index_recording(log, sid: int, *, identities: bool = True) -> World:
     """Read session `sid` once and build its replay's world without holding its events: the
-    sender keeps each answer's digest and fetches the body from the log when serving it."""
+    sender keeps each answer's digest and fetches the body from the log when serving it.
+    `identities`: False leaves `World.recorded` empty (a judge process computes it apart)."""
     sender = RecordedSender(None, 0.0, fetch=_Fetch(log, sid))
     decisions = DecisionTimes()
     sockets, alerts = [], []
     end_t = last_t = None
     dispatches = restarts = False
     events = 0
-    idents = _Identities()
-    rec = RecordedIds(ids=idents.ids, times=array("d"), flags=bytearray())
-    note, note_decision, of = sender.note, decisions.note, idents.of
-    times, flags = rec.times, rec.flags
+    side = RecordedSide()
+    rec = side.rec
+    note, note_decision, identify = sender.note, decisions.note, side.note
     for env, digest in recording(log, sid):
         events += 1
         e = env.event
@@ -362,10 +406,9 @@ def index_recording(log, sid: int) -> World:
         note(env, digest)
         if cls is BookSnapshot or cls is RepriceDecided:
             note_decision(env)
-        of(env, _token(e, digest))
-        times.append(env.t)
         kind = _KINDS.get(cls, 0)
-        flags.append(_FLAGS[kind])
+        if identities:
+            identify(env, digest, kind)
         if kind:
             if kind == _SOCKET:
                 sockets.append(env)
