@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default=None, choices=list(STRATEGIES),
                    help=f"what-if: replay with this strategy ({', '.join(STRATEGIES)})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--judge", choices=("auto", "process", "inline"), default="auto",
+                   help="where the comparison runs: in a second process on another core "
+                        "(process), in this one (inline), or the former for a session of "
+                        "50 000 events or more (auto, the default)")
 
 
 def with_overrides(bot: BotConfig, sets: list[str], strategy: str | None) -> BotConfig:
@@ -117,7 +121,7 @@ def _one(log, sid: int, args) -> int:
         if whatif:
             _check_managed(log, sid, args.set)
         result = replay_session(log, sid, bot=bot, whatif=whatif,
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, judge=args.judge)
     except (LogError, ConfigError, SchemaTooNew, SchemaUnsupported) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

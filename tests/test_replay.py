@@ -102,7 +102,8 @@ def test_one_altered_response_makes_replay_fail_at_the_event_it_caused(recorded,
 
 def _args(path, **kw):
     import argparse
-    ns = argparse.Namespace(path=path, session=None, set=[], strategy=None, no_progress=True)
+    ns = argparse.Namespace(path=path, session=None, set=[], strategy=None, no_progress=True,
+                            judge="auto")
     for k, v in kw.items():
         setattr(ns, k, v)
     return ns

@@ -27,11 +27,19 @@ def _record(path, *durations: float) -> list[int]:
         return [run_virtual(log, duration=d, seed=3 + i)[0] for i, d in enumerate(durations)]
 
 
-def _args(path, *sessions: str) -> argparse.Namespace:
+def _args(path, *sessions: str, judge: str | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     add_arguments(p)
     return p.parse_args([str(path), *[a for s in sessions for a in ("--session", s)],
-                         "--no-progress"])
+                         "--no-progress", *(("--judge", judge) if judge else ())])
+
+
+def test_the_judge_option_takes_its_three_places_and_refuses_others(tmp_path, capsys):
+    assert _args("x.db").judge == "auto"
+    assert [_args("x.db", judge=j).judge for j in ("process", "inline")] == ["process", "inline"]
+    with pytest.raises(SystemExit):
+        _args("x.db", judge="cluster")
+    assert "invalid choice: 'cluster'" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

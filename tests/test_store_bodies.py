@@ -94,7 +94,7 @@ def test_a_body_missing_from_its_table_is_one_line_naming_session_seq_and_digest
     assert str(err.value) == (f"session {sid} seq 2 in {path}: its answer body {digest.hex()} "
                               "is missing from the bodies table")
     assert replay_main(argparse.Namespace(path=str(path), session=sid, set=[], strategy=None,
-                                          no_progress=True)) == 2
+                                          no_progress=True, judge="auto")) == 2
     assert capsys.readouterr().err.strip() == f"error: {err.value}"
 
 
