@@ -13,6 +13,19 @@ class RealWorldInUnitTest(AssertionError):
     """A test not marked e2e touched the real clock or started a process."""
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _font_cache():
+    """matplotlib builds its font cache on first use by running `fc-list`, a process: on a fresh
+    machine (CI's) that is built here, once, before any test's guard is in place."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.font_manager  # noqa: F401 - builds the cache
+    except ImportError:  # the plot extra is not installed: the plot tests skip
+        pass
+
+
 @pytest.fixture(autouse=True)
 def _unit_tests_stay_in_process(request, monkeypatch):
     if request.node.get_closest_marker("e2e") is not None:
