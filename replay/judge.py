@@ -23,6 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import traceback
+from array import array
 
 import msgspec
 
@@ -63,7 +64,8 @@ class ProcessCompare:
     def configure(self, end_t: float, *, with_dispatches: bool, digest_of) -> None:
         """What the replay's index found: where the run stopped, whether dispatches were
         logged, and the digests of the bodies the sender serves."""
-        self._parts = StreamCompare(end_t, RecordedIds(ids=bytearray(), times=_no_times(),
+        # `parts` reads only the replayed side (the stop, the dispatches, the body digests).
+        self._parts = StreamCompare(end_t, RecordedIds(ids=bytearray(), times=array("d"),
                                                        flags=bytearray()),
                                     with_dispatches=with_dispatches, digest_of=digest_of).parts
         self._send(_encode((end_t, with_dispatches)))
@@ -121,12 +123,6 @@ class ProcessCompare:
             self._conn.send_bytes(data)
         except (OSError, ValueError) as exc:  # the judge is gone: the verdict says so
             self._failed = f"{type(exc).__name__}: the judge process ended"
-
-
-def _no_times():
-    from array import array
-
-    return array("d")
 
 
 def _judge(conn, path: str, sid: int) -> None:

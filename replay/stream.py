@@ -16,6 +16,9 @@ module gives the same verdict as they do (equal or not) without holding either l
   mistimed), exactly the cases `compare` reports. The pending sets hold a few seconds of events.
 - The schedule checks (`replay.schedule`) run on the replayed envelopes as they come, each
   holding only the calls still waiting at the limiter.
+- A long session's comparison runs in a judge process on the other core (`replay.judge`): the
+  replay sends each event's `StreamCompare.parts`, the judge reads the recording as they come
+  (`more`) and feeds them to its own `StreamCompare.take`, the same code.
 
 What stays per event is one 20-byte identity per side, to look up causes and number
 occurrences, not the event. When the verdict is a divergence the runner replays once more with
