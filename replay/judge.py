@@ -44,11 +44,10 @@ class ProcessCompare:
     """
 
     def __init__(self, path: str, sid: int) -> None:
-        # Forked where the platform can (no re-import of the caller's main module, which a
-        # script without a `__main__` guard would run again; nothing of this process's state is
-        # used by the child but what `_judge` opens itself); spawned elsewhere.
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        # Forked on Linux (no re-import of the caller's main module, which a script without a
+        # `__main__` guard would run again; the child uses nothing of this process's state but
+        # what `_judge` opens itself); spawned elsewhere, where forking is unsafe or absent.
+        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_judge, args=(child, str(path), sid), daemon=True,
                                  name=f"replay-judge-{sid}")

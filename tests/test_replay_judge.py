@@ -76,3 +76,14 @@ def test_a_judge_that_fails_says_why_and_the_replay_with_lists_judges(recording,
     assert result.equal and not result.streamed
     err = capfd.readouterr().err
     assert "no verdict from the judge process (it failed: " in err and "could not be read" in err
+
+
+def test_a_spawned_judge_gives_the_forked_ones_verdict(recording, monkeypatch):
+    """Where forking is not used (not Linux), the judge is spawned: a fresh interpreter that
+    imports the judge and opens the log itself."""
+    monkeypatch.setattr(replay.judge.sys, "platform", "darwin")
+    spawned = streamed(recording, "process")
+    monkeypatch.undo()
+    forked = streamed(recording, "process")
+    assert not isinstance(spawned, str) and not isinstance(forked, str), (spawned, forked)
+    assert (spawned.compared, spawned.peak_pending) == (forked.compared, forked.peak_pending)
