@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", choices=("auto", "process", "inline"), default="auto",
                    help="where the comparison runs: in a second process on another core "
                         "(process), in this one (inline), or the former for a session of "
-                        "50 000 events or more (auto, the default)")
+                        "50 000 events or more when two cores are there (auto, the default)")
 
 
 def with_overrides(bot: BotConfig, sets: list[str], strategy: str | None) -> BotConfig:

@@ -21,6 +21,7 @@ replays with the lists in memory (`replay.runner`), whose verdict stands.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import traceback
 from array import array
@@ -31,6 +32,23 @@ from replay.stream import RecordedIds, RecordedSide, StreamCompare, recording
 
 BATCH = 1024  # parts per message: ~300 KB, a few milliseconds of the judge's work
 MIN_EVENTS = 50_000  # a shorter session is judged in process ("auto"): start-up would cost more
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def judged_apart(judge: str, events: int) -> bool:
+    """Whether a streaming replay of a session of `events` is judged in a second process:
+    always with "process", never with "inline"; with "auto", for a long session when another
+    core is there to run the judge (on one core it would only take turns with the replay)."""
+    if judge == "auto":
+        return events >= MIN_EVENTS and cores() >= 2
+    return judge == "process"
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode

@@ -24,7 +24,7 @@ from events import Envelope, RepriceDecided, RunStopped
 from replay.alerts import recorded_channels
 from replay.clock import JumpClock
 from replay.compare import Divergence, compare
-from replay.judge import MIN_EVENTS, ProcessCompare
+from replay.judge import ProcessCompare, judged_apart
 from replay.recorded import DecisionTimes, RecordedChat, RecordedSender
 from replay.schedule import ScheduleCheck, check_schedule
 from replay.stream import StreamCompare, StreamingWriter, index_recording
@@ -94,7 +94,8 @@ def replay_session(log, sid: int, *, bot: BotConfig | None = None, progress: boo
             otherwise keeps none).
         judge: where a streaming replay compares: "process" on the machine's other core
             (`replay.judge`), "inline" in this process, "auto" (the default) the former for
-            a session of `replay.judge.MIN_EVENTS` events or more.
+            a session of `replay.judge.MIN_EVENTS` events or more when this process may use
+            two cores or more.
     """
     if judge not in ("auto", "process", "inline"):
         raise ValueError(f"judge must be auto, process or inline, not {judge!r}")
@@ -174,7 +175,7 @@ def _replay_streaming(log, sid: int, *, bot, progress: bool, keep: bool, judge: 
     stored = session_config(info.config)
     actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)
     cfg = bot or stored.bot
-    apart = (judge == "process" or (judge == "auto" and info.events >= MIN_EVENTS)) and \
+    apart = judged_apart(judge, info.events) and \
         str(log.path) != ":memory:"  # the judge opens the log itself
     judged = ProcessCompare(log.path, sid) if apart else None  # it starts while we index
     try:

@@ -51,7 +51,7 @@ def test_a_judge_that_dies_leaves_the_verdict_to_the_replay_with_lists(recording
     assert "no verdict from the judge process" in capfd.readouterr().err
 
 
-def test_a_long_session_is_judged_apart_and_a_short_one_in_process(recording, monkeypatch):
+def test_auto_judges_a_long_session_apart_when_a_second_core_is_there(recording, monkeypatch):
     started = []
     real = replay.judge.ProcessCompare.__init__
 
@@ -61,8 +61,13 @@ def test_a_long_session_is_judged_apart_and_a_short_one_in_process(recording, mo
 
     monkeypatch.setattr(replay.judge.ProcessCompare, "__init__", spy)
     assert not isinstance(streamed(recording, "auto"), str) and started == []
-    monkeypatch.setattr("replay.runner.MIN_EVENTS", 100)
+    monkeypatch.setattr(replay.judge, "MIN_EVENTS", 100)
+    monkeypatch.setattr(replay.judge, "cores", lambda: 1)  # one core: the judge would only wait
+    assert not isinstance(streamed(recording, "auto"), str) and started == []
+    monkeypatch.setattr(replay.judge, "cores", lambda: 2)
     assert not isinstance(streamed(recording, "auto"), str) and started == [1]
+    assert not isinstance(streamed(recording, "inline"), str) and started == [1]
+    assert not isinstance(streamed(recording, "process"), str) and started == [1, 1]
 
 
 def test_a_judge_that_fails_says_why_and_the_replay_with_lists_judges(recording, monkeypatch,
