@@ -50,6 +50,7 @@ def judged_apart(judge: str, events: int) -> bool:
         return events >= MIN_EVENTS and cores() >= 2
     return judge == "process"
 
+
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 
@@ -57,8 +58,9 @@ _decode = msgspec.msgpack.Decoder().decode
 class ProcessCompare:
     """`StreamCompare`'s interface for `StreamingWriter` and the runner, judged in a child.
 
-    `start` the process first (it imports while this one indexes the recording), then
-    `configure` with what the index found; `replayed` for every envelope, `finish` at the end.
+    Made before the recording is indexed (the judge starts and reads while this process
+    indexes), then `configure`d with what the index found; `replayed` for every envelope,
+    `finish` at the end, or `close` when the replay failed before it.
     """
 
     def __init__(self, path: str, sid: int) -> None:
