@@ -58,7 +58,7 @@ _decode = msgspec.msgpack.Decoder().decode
 class ProcessCompare:
     """`StreamCompare`'s interface for `StreamingWriter` and the runner, judged in a child.
 
-    Made before the recording is indexed (the judge starts and reads while this process
+    Made before the recording is indexed (the judge starts and opens the log while this process
     indexes), then `configure`d with what the index found; `replayed` for every envelope,
     `finish` at the end, or `close` when the replay failed before it.
     """
