@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
+from actors.sleep import sleep_until
 from events import AlertFailed, AlertSent, Envelope
-from replay.clock import sleep_until
 
 
 class RecordedChannel:

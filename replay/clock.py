@@ -10,8 +10,8 @@ Virtual time moves only here, when nothing can run, so a sleeper whose time has 
 here too, from a heap of timers (`call_at`), without the cancel scope and deadline that trio's
 sleep costs (~4 us against ~15 us). `actors.sleep` sleeps and waits through it when the run's
 clock is a JumpClock: the replay's own waits (a recorded answer's latency, a recorded frame's
-time, `sleep_until` here) and the actors' polls and the limiter's dispatcher. Timers wake in the
-same pass as trio's own deadlines for that instant would.
+time) and the actors' polls and the limiter's dispatcher. Timers wake in the same pass as
+trio's own deadlines for that instant would.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import math
 
 import trio
 
-from actors.sleep import sleep_until as _sleep_until
 
 
 class JumpClock(trio.abc.Clock):
@@ -60,8 +59,3 @@ class JumpClock(trio.abc.Clock):
         self._order += 1
         heapq.heappush(self._timers, timer)
         return timer
-
-
-async def sleep_until(deadline: float) -> None:
-    """`trio.sleep_until`, through the replay's clock when it runs on a JumpClock."""
-    await _sleep_until(deadline)

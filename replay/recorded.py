@@ -20,8 +20,8 @@ import httpx
 import trio
 
 from actors.senders import RawReply
+from actors.sleep import sleep_until
 from c2c.http import request_identity
-from replay.clock import sleep_until
 from replay.compare import TAIL_S  # a request this close to the end may have been cut off
 from events import (ApiError, ApiRequest, ApiResponse, ChatConnected, ChatDisconnected,
                     BookSnapshot, ChatFrameReceived, Envelope, RepriceDecided,

@@ -169,8 +169,8 @@ def _replay_lists(log, sid: int, *, bot, progress: bool, whatif: bool) -> Replay
 def _replay_streaming(log, sid: int, *, bot, progress: bool, keep: bool, judge: str = "auto"
                       ) -> ReplayResult | str | None:
     """The streaming replay's result when equal; else what diverged, or None when the session
-    is not one to stream (an actor restarted in it) or the judge process gave no verdict. `judge`: "process" compares in a second
-    process (`replay.judge`), "inline" in this one, "auto" the former for a long session."""
+    is not one to stream (an actor restarted in it) or the judge process gave no verdict.
+    `judge`: as `replay_session`'s."""
     info = log.session(sid)
     stored = session_config(info.config)
     actors = stored.actors or (LIVE_ACTORS if info.mode in ("live", "demo") else RECORD_ACTORS)

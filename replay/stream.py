@@ -365,11 +365,12 @@ class RecordedSide:
         self.rec = RecordedIds(ids=self._idents.ids, times=array("d"), flags=bytearray())
 
     def note(self, env: Envelope, digest: bytes | None, kind: int | None = None) -> None:
+        """Take in the next recorded event (`kind`: its `_KINDS` entry, if known)."""
         e = env.event
         if kind is None:
             kind = _KINDS.get(e.__class__, 0)
-            if kind == _STOP:
-                self.rec.stop = env
+        if kind == _STOP:
+            self.rec.stop = env
         self._idents.of(env.seq, env.source, env.cause, env.t, normalize(e), _token(e, digest))
         self.rec.times.append(env.t)
         self.rec.flags.append(_FLAGS[kind])
@@ -400,7 +401,6 @@ def index_recording(log, sid: int, *, identities: bool = True) -> World:
     dispatches = restarts = False
     events = 0
     side = RecordedSide()
-    rec = side.rec
     note, note_decision, identify = sender.note, decisions.note, side.note
     for env, digest in recording(log, sid):
         events += 1
@@ -418,7 +418,6 @@ def index_recording(log, sid: int, *, identities: bool = True) -> World:
             elif kind == _ALERT:
                 alerts.append(env)
             elif kind == _STOP:
-                rec.stop = env
                 end_t = env.t
             elif kind == _DISPATCH:
                 dispatches = True
@@ -431,7 +430,7 @@ def index_recording(log, sid: int, *, identities: bool = True) -> World:
     sender.end_t = end_t
     return World(sender=sender, chat=RecordedChat(sockets), decisions=decisions,
                  alerts=recorded_channels(alerts), end_t=end_t, dispatches=dispatches,
-                 events=events, recorded=rec, restarts=restarts)
+                 events=events, recorded=side.rec, restarts=restarts)
 
 
 class _Fetch:

@@ -10,8 +10,9 @@ import trio.testing
 
 from actors.bus import Bus
 from actors.calls import Calls
+from actors.sleep import sleep_until
 from events import ApiRequest, ApiResponse, BookSnapshot, ChatSendRequest, MyAdsLoaded
-from replay.clock import JumpClock, sleep_until
+from replay.clock import JumpClock
 
 
 class ListWriter:
