@@ -1,10 +1,12 @@
 """Replay speed of an hour against the code that set the 1000x figure, in one run.
 
 BENCHMARKS.md's first replay figures (1047x, then 1030x: commit 1a4805e, 2026-11-25) were taken
-on a day when the machine ran faster: the same commit replays its own hour at a third to a half
-of that speed on this machine today, and absolute speeds here drift by up to 2x between hours
-of one day (see BENCHMARKS.md). This benchmark measures this checkout's replay and the
-reference's side by side, so that the machine's speed of the day divides out:
+on a day when the machine ran faster: the same commit replays its own hour at about half of
+that speed on this machine on 2026-12-02 (340-626x), and absolute speeds here drift by up to 2x
+between hours of one day (see BENCHMARKS.md). This benchmark measures this checkout's replay and
+the reference's side by side, so that the machine's speed of the day divides out. Unlike
+`bench/ab_replay.py`, which replays one recording with several trees, it records an hour with
+each tree: the reference cannot read today's log layout.
 
 1. `git archive` the reference revision (`--ref`, default 1a4805e) into a temporary tree;
 2. record an hour of the demo (each tree's own `run_virtual`: the bot against the simulated
